@@ -1,0 +1,109 @@
+// gRPC plumbing shared by every service: one set of channel options, unary calls as promises
+// that always carry a deadline, and server start/stop. Nothing here knows a service's messages.
+
+import * as grpc from "@grpc/grpc-js";
+import type { HostPort } from "./config.ts";
+import { formatHostPort } from "./config.ts";
+
+export { grpc };
+
+/** Keepalive pings find a dead peer even when no call is in flight. */
+export const keepaliveTimeMs = 10_000;
+export const keepaliveTimeoutMs = 5_000;
+/** Bounds one message; the largest is a catch-up page of orders. */
+export const messageBytesMax = 16 * 1024 * 1024;
+/** How long a stopping server waits for in-flight calls before cancelling them. */
+export const serverDrainTimeoutMs = 5_000;
+
+export const channelOptions: grpc.ChannelOptions = {
+  "grpc.keepalive_time_ms": keepaliveTimeMs,
+  "grpc.keepalive_timeout_ms": keepaliveTimeoutMs,
+  "grpc.keepalive_permit_without_calls": 1,
+  "grpc.max_receive_message_length": messageBytesMax,
+  "grpc.max_send_message_length": messageBytesMax,
+  // Reconnect quickly after a peer restarts: failover time depends on it.
+  "grpc.initial_reconnect_backoff_ms": 50,
+  "grpc.max_reconnect_backoff_ms": 1_000,
+  "grpc.enable_retries": 0,
+};
+
+export const serverOptions: grpc.ServerOptions = {
+  "grpc.keepalive_time_ms": keepaliveTimeMs,
+  "grpc.keepalive_timeout_ms": keepaliveTimeoutMs,
+  "grpc.keepalive_permit_without_calls": 1,
+  "grpc.http2.min_ping_interval_without_data_ms": 1_000,
+  "grpc.max_receive_message_length": messageBytesMax,
+  "grpc.max_send_message_length": messageBytesMax,
+};
+
+export function deadlineAfter(timeoutMs: number): Date {
+  return new Date(Date.now() + timeoutMs);
+}
+
+type UnaryMethod<Req, Res> = (
+  request: Req,
+  metadata: grpc.Metadata,
+  options: Partial<grpc.CallOptions>,
+  callback: (error: grpc.ServiceError | null, response: Res) => void,
+) => grpc.ClientUnaryCall;
+
+/** A unary call as a promise, always under a deadline. */
+export function callUnary<Req, Res>(
+  client: grpc.Client,
+  method: UnaryMethod<Req, Res>,
+  request: Req,
+  timeoutMs: number,
+): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    method.call(client, request, new grpc.Metadata(), { deadline: deadlineAfter(timeoutMs) }, (error, response) => {
+      if (error) reject(error);
+      else resolve(response);
+    });
+  });
+}
+
+export function isServiceError(err: unknown): err is grpc.ServiceError {
+  return err instanceof Error && typeof (err as Partial<grpc.ServiceError>).code === "number";
+}
+
+/** True when the failure says nothing about the request itself: the peer is down, slow or not leading. */
+export function isTransient(err: unknown): boolean {
+  if (!isServiceError(err)) return false;
+  const s = grpc.status;
+  return err.code === s.UNAVAILABLE || err.code === s.DEADLINE_EXCEEDED || err.code === s.CANCELLED ||
+    err.code === s.FAILED_PRECONDITION || err.code === s.ABORTED || err.code === s.UNKNOWN ||
+    err.code === s.INTERNAL || err.code === s.RESOURCE_EXHAUSTED;
+}
+
+/** A gRPC error with a status, for server handlers to pass to their callback. */
+export function statusError(code: grpc.status, details: string): Partial<grpc.StatusObject> {
+  return { code, details, metadata: new grpc.Metadata() };
+}
+
+export function bindServer(server: grpc.Server, host: string, port: number): Promise<number> {
+  const address = host.includes(":") && !host.startsWith("[") ? `[${host}]:${port}` : `${host}:${port}`;
+  return new Promise((resolve, reject) => {
+    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, boundPort) => {
+      if (err) reject(err);
+      else resolve(boundPort);
+    });
+  });
+}
+
+/** Stop accepting, let in-flight calls finish for a bounded time, then cancel the rest. */
+export function shutdownServer(server: grpc.Server): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, serverDrainTimeoutMs);
+    server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+export function target(addr: HostPort): string {
+  return formatHostPort(addr);
+}

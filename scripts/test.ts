@@ -1,0 +1,103 @@
+// The test runner behind `npm test`: runs every *.test.ts file (unit tests beside the code,
+// multi-process tests in test/) as its own uvu process, collects V8 coverage for c8, and ends
+// with one plain line `N passed, N failed`. `npm test -- <substring>` runs matching files only.
+
+import { spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const testDirs = ["lib", "frontend", "catalog", "order", "client", "bench", "scripts", "test"];
+/** A test file that runs longer than this is killed and counted as failed. */
+const fileTimeoutMs = 240_000;
+/** Test files run this many at a time; multi-process tests each bind their own free ports. */
+const concurrency = Math.max(1, Math.min(2, os.availableParallelism()));
+
+function findTests(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  const found: string[] = [];
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) found.push(...findTests(full));
+    else if (entry.name.endsWith(".test.ts")) found.push(full);
+  }
+  return found;
+}
+
+type FileResult = { file: string; passed: number; failed: number; output: string; code: number | null };
+
+function parseTotals(output: string): { total: number; passed: number } | undefined {
+  // biome-ignore lint: ANSI escapes
+  const plain = output.replace(/\u001b\[[0-9;]*m/g, "");
+  const total = /Total:\s+(\d+)/.exec(plain);
+  const passed = /Passed:\s+(\d+)/.exec(plain);
+  if (!total || !passed) return undefined;
+  return { total: Number(total[1]), passed: Number(passed[1]) };
+}
+
+function runFile(file: string, coverageDir: string): Promise<FileResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ["--import", "tsx", file], {
+      cwd: root,
+      env: { ...process.env, NODE_V8_COVERAGE: coverageDir, FORCE_COLOR: "0" },
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
+    let output = "";
+    child.stdout.on("data", (d: Buffer) => { output += d.toString(); });
+    child.stderr.on("data", (d: Buffer) => { output += d.toString(); });
+    const timer = setTimeout(() => {
+      output += `\n[runner] ${file} timed out after ${fileTimeoutMs} ms, killed\n`;
+      try { process.kill(-(child.pid as number), "SIGKILL"); } catch { /* already gone */ }
+    }, fileTimeoutMs);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      const totals = parseTotals(output);
+      const rel = path.relative(root, file);
+      if (!totals) {
+        resolve({ file: rel, passed: 0, failed: 1, output, code });
+        return;
+      }
+      let failed = totals.total - totals.passed;
+      if (code !== 0 && failed === 0) failed = 1;
+      resolve({ file: rel, passed: totals.passed, failed, output, code });
+    });
+  });
+}
+
+async function main(): Promise<void> {
+  const filters = process.argv.slice(2);
+  const files = testDirs.flatMap((d) => findTests(path.join(root, d)))
+    .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
+    .sort();
+  const coverageDir = path.join(root, "coverage", "tmp");
+  fs.rmSync(path.join(root, "coverage"), { recursive: true, force: true });
+  fs.mkdirSync(coverageDir, { recursive: true });
+
+  const results: FileResult[] = [];
+  const queue = [...files];
+  async function worker(): Promise<void> {
+    for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
+      const started = Date.now();
+      const result = await runFile(file, coverageDir);
+      results.push(result);
+      const status = result.failed === 0 ? "ok  " : "FAIL";
+      process.stdout.write(`${status} ${result.file} (${result.passed} passed, ${result.failed} failed, ${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
+      if (result.failed > 0 || process.env["TEST_VERBOSE"]) process.stdout.write(`${result.output}\n`);
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, worker));
+
+  spawnSync(process.execPath, [path.join(root, "node_modules", "c8", "bin", "c8.js"), "report",
+    "--temp-directory", coverageDir, "--reporter", "text-summary", "--exclude", "gen/**", "--exclude", "**/*.test.ts",
+    "--exclude", "test/**", "--exclude", "node_modules/**"], { cwd: root, stdio: "inherit" });
+
+  const passed = results.reduce((n, r) => n + r.passed, 0);
+  const failed = results.reduce((n, r) => n + r.failed, 0);
+  process.stdout.write(`${passed} passed, ${failed} failed\n`);
+  process.exitCode = failed === 0 && files.length > 0 ? 0 : 1;
+}
+
+await main();
