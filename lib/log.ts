@@ -2,6 +2,8 @@
 // Every line carries the service name and the logger's context fields (replica id, role,
 // epoch); `set()` updates the context when a role changes. The level comes from LOG_LEVEL.
 
+import { ConfigError } from "./config.ts";
+
 const levels = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 } as const;
 export type LogLevel = keyof typeof levels;
 
@@ -10,7 +12,7 @@ export type LogFields = Record<string, string | number | boolean | null | undefi
 function parseLevel(raw: string | undefined): LogLevel {
   if (raw === undefined || raw === "") return "info";
   if (raw in levels) return raw as LogLevel;
-  throw new RangeError(`LOG_LEVEL must be one of ${Object.keys(levels).join(", ")} (got "${raw}")`);
+  throw new ConfigError("LOG_LEVEL", `must be one of ${Object.keys(levels).join(", ")} (got "${raw}")`);
 }
 
 function formatValue(value: string | number | boolean | null | undefined): string {

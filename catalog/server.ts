@@ -1,0 +1,69 @@
+// The gRPC face of the catalog: each handler unpacks its request, calls the store or the
+// invalidation hub, and answers. Typed errors become gRPC statuses in exactly one function,
+// `toStatus`; anything else is a bug and is rethrown, which crashes the process loudly.
+
+import type { CatalogServer, Stock } from "../gen/catalog.ts";
+import { grpc, statusError } from "../lib/grpc.ts";
+import { InvalidArgumentError, OverloadedError, StockNotFoundError, StorageError, StoreClosedError } from "./errors.ts";
+import type { InvalidationHub } from "./invalidations.ts";
+import type { Store } from "./store.ts";
+
+export type CatalogServerOptions = {
+  /**
+   * TEST ONLY (CATALOG_LOOKUP_DELAY_MS): hold each Lookup reply this long after the state
+   * was read and the read lock released, so a test can make a lookup that started before a
+   * trade answer after that trade's invalidation. 0 in production.
+   */
+  readonly lookupDelayMs: number;
+};
+
+/** The gRPC status for an operating error; rethrows anything else (a bug). */
+export function toStatus(err: unknown): Partial<grpc.StatusObject> {
+  if (err instanceof InvalidArgumentError) return statusError(grpc.status.INVALID_ARGUMENT, err.message);
+  if (err instanceof StockNotFoundError) return statusError(grpc.status.NOT_FOUND, err.message);
+  if (err instanceof OverloadedError) return statusError(grpc.status.RESOURCE_EXHAUSTED, err.message);
+  if (err instanceof StoreClosedError) return statusError(grpc.status.UNAVAILABLE, err.message);
+  if (err instanceof StorageError) return statusError(grpc.status.UNAVAILABLE, err.message);
+  throw err;
+}
+
+function respond<T>(callback: grpc.sendUnaryData<T>, result: Promise<T>): void {
+  result.then(
+    (value) => callback(null, value),
+    (err: unknown) => callback(toStatus(err)),
+  );
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function lookup(store: Store, name: string, delayMs: number): Promise<Stock> {
+  const stock = await store.lookup(name);
+  if (delayMs > 0) await sleep(delayMs);
+  return stock;
+}
+
+export function createCatalogServer(store: Store, hub: InvalidationHub, options: CatalogServerOptions): CatalogServer {
+  return {
+    lookup(call, callback) {
+      respond(callback, lookup(store, call.request.name, options.lookupDelayMs));
+    },
+    trade(call, callback) {
+      respond(callback, store.trade(call.request));
+    },
+    tradeBatch(call, callback) {
+      respond(callback, store.tradeBatch(call.request.trades).then((results) => ({ results })));
+    },
+    invalidations(call) {
+      try {
+        hub.subscribe(call);
+      } catch (err) {
+        call.emit("error", toStatus(err));
+      }
+    },
+    health(_call, callback) {
+      respond(callback, store.health().then((h) => ({ stocks: h.stocks, subscribers: hub.size, tradesApplied: h.tradesApplied })));
+    },
+  };
+}

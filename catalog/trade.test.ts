@@ -1,0 +1,128 @@
+// The pure trade rules, without files or locks: limits at the bound and one past it, and
+// how planCommit orders, dedupes and answers the trades of one commit.
+
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import type { TradeRequest } from "../gen/catalog.ts";
+import { Side, TradeStatus } from "../gen/catalog.ts";
+import { requestIdBytesMax, stockNameBytesMax, stockQuantityMax, tradeQuantityMax } from "./limits.ts";
+import type { AppliedTrade, StockState } from "./trade.ts";
+import { appliedTradeProblem, applyTrade, isValidRequestId, planCommit, stockStateProblem } from "./trade.ts";
+
+const fresh: StockState = { price: 15.99, quantity: 100, volume: 0, version: 0 };
+
+function req(requestId: string, name: string, side: Side, quantity: number): TradeRequest {
+  return { requestId, name, side, quantity };
+}
+
+test("applyTrade: buy decrements, sell increments, both add volume and one version", () => {
+  assert.equal(applyTrade(fresh, "buy", 30), { ok: true, after: { price: 15.99, quantity: 70, volume: 30, version: 1 } });
+  assert.equal(applyTrade(fresh, "sell", 5), { ok: true, after: { price: 15.99, quantity: 105, volume: 5, version: 1 } });
+});
+
+test("applyTrade: a buy of exactly the quantity succeeds, one more is insufficient", () => {
+  assert.is(applyTrade(fresh, "buy", 100).ok, true);
+  const outcome = applyTrade(fresh, "buy", 101);
+  assert.equal(outcome, { ok: false, status: TradeStatus.TRADE_INSUFFICIENT_QUANTITY, message: "insufficient quantity" });
+});
+
+test("applyTrade: a sell may reach stockQuantityMax but not pass it", () => {
+  const full: StockState = { ...fresh, quantity: stockQuantityMax - 1 };
+  assert.is(applyTrade(full, "sell", 1).ok, true);
+  const outcome = applyTrade(full, "sell", 2);
+  assert.is(outcome.ok, false);
+  if (!outcome.ok) assert.is(outcome.status, TradeStatus.TRADE_INVALID);
+});
+
+test("applyTrade: volume never passes its maximum", () => {
+  const busy: StockState = { ...fresh, volume: Number.MAX_SAFE_INTEGER - 1 };
+  assert.is(applyTrade(busy, "sell", 1).ok, true);
+  assert.is(applyTrade(busy, "sell", 2).ok, false);
+});
+
+test("request ids: printable ASCII without , \" \\ up to requestIdBytesMax", () => {
+  assert.is(isValidRequestId("fe1-42"), true);
+  assert.is(isValidRequestId("x".repeat(requestIdBytesMax)), true);
+  assert.is(isValidRequestId("x".repeat(requestIdBytesMax + 1)), false);
+  for (const bad of ["", "a,b", "a b", "a\nb", 'a"b', "a\\b", "é"]) assert.is(isValidRequestId(bad), false, bad);
+});
+
+test("planCommit: quantity limits at the bound and one past it", () => {
+  const stocks = new Map([["GameStart", { ...fresh, quantity: tradeQuantityMax }]]);
+  const plan = planCommit(stocks, new Map(), [
+    req("a", "GameStart", Side.SIDE_BUY, tradeQuantityMax),
+    req("b", "GameStart", Side.SIDE_SELL, tradeQuantityMax + 1),
+    req("c", "GameStart", Side.SIDE_SELL, 0),
+    req("d", "GameStart", Side.SIDE_SELL, -1),
+    req("e", "GameStart", Side.SIDE_SELL, 1.5),
+  ]);
+  assert.equal(plan.replies.map((r) => r.status), [
+    TradeStatus.TRADE_OK, TradeStatus.TRADE_INVALID, TradeStatus.TRADE_INVALID, TradeStatus.TRADE_INVALID, TradeStatus.TRADE_INVALID,
+  ]);
+});
+
+test("planCommit: unknown stock, unspecified side, bad names", () => {
+  const stocks = new Map([["GameStart", fresh]]);
+  const plan = planCommit(stocks, new Map(), [
+    req("a", "NoSuchCo", Side.SIDE_BUY, 1),
+    req("b", "GameStart", Side.SIDE_UNSPECIFIED, 1),
+    req("c", "GameStart", Side.UNRECOGNIZED, 1),
+    req("d", "", Side.SIDE_BUY, 1),
+    req("e", "x".repeat(stockNameBytesMax + 1), Side.SIDE_BUY, 1),
+    req("f", "gamestart", Side.SIDE_BUY, 1),
+  ]);
+  assert.equal(plan.replies.map((r) => r.status), [
+    TradeStatus.TRADE_UNKNOWN_STOCK, TradeStatus.TRADE_INVALID, TradeStatus.TRADE_INVALID,
+    TradeStatus.TRADE_INVALID, TradeStatus.TRADE_INVALID, TradeStatus.TRADE_UNKNOWN_STOCK,
+  ]);
+  assert.is(plan.applied.length, 0);
+  assert.is(plan.changed.size, 0);
+});
+
+test("planCommit: trades see the ones before them; the same id twice applies once", () => {
+  const stocks = new Map([["GameStart", fresh]]);
+  const plan = planCommit(stocks, new Map(), [
+    req("a", "GameStart", Side.SIDE_SELL, 5),
+    req("b", "GameStart", Side.SIDE_BUY, 105),
+    req("a", "GameStart", Side.SIDE_SELL, 5),
+    req("c", "GameStart", Side.SIDE_BUY, 1),
+  ]);
+  assert.equal(plan.replies.map((r) => [r.status, r.duplicate, r.stock?.quantity, r.stock?.version]), [
+    [TradeStatus.TRADE_OK, false, 105, 1],
+    [TradeStatus.TRADE_OK, false, 0, 2],
+    [TradeStatus.TRADE_OK, true, 105, 1],
+    [TradeStatus.TRADE_INSUFFICIENT_QUANTITY, false, 0, 2],
+  ]);
+  assert.equal(plan.applied.map((r) => r.requestId), ["a", "b"]);
+  assert.equal(plan.changed.get("GameStart"), { price: 15.99, quantity: 0, volume: 110, version: 2 });
+  assert.equal(stocks.get("GameStart"), fresh, "the committed table is not touched");
+});
+
+test("planCommit: an id applied before gets its recorded reply, even with other fields", () => {
+  const row: AppliedTrade = { requestId: "a", name: "GameStart", side: "buy", quantity: 1, quantityAfter: 99, volumeAfter: 1, versionAfter: 1 };
+  const stocks = new Map([["GameStart", { ...fresh, quantity: 50, volume: 9, version: 7 }]]);
+  const plan = planCommit(stocks, new Map([["a", row]]), [req("a", "GameStart", Side.SIDE_BUY, 1)]);
+  assert.equal(plan.replies, [{
+    status: TradeStatus.TRADE_OK,
+    stock: { name: "GameStart", price: 15.99, quantity: 99, volume: 1, version: 1 },
+    duplicate: true,
+    message: "request_id already applied",
+  }]);
+  assert.is(plan.applied.length, 0);
+});
+
+test("validators: stock states and journal rows out of range are named", () => {
+  assert.is(stockStateProblem("GameStart", fresh), undefined);
+  assert.ok(stockStateProblem("Game,Start", fresh));
+  assert.ok(stockStateProblem("GameStart", { ...fresh, price: 0 }));
+  assert.ok(stockStateProblem("GameStart", { ...fresh, price: 1e-7 }));
+  assert.ok(stockStateProblem("GameStart", { ...fresh, quantity: -1 }));
+  assert.ok(stockStateProblem("GameStart", { ...fresh, version: 0.5 }));
+  const row: AppliedTrade = { requestId: "a", name: "GameStart", side: "sell", quantity: 1, quantityAfter: 101, volumeAfter: 1, versionAfter: 1 };
+  assert.is(appliedTradeProblem(row), undefined);
+  assert.ok(appliedTradeProblem({ ...row, versionAfter: 0 }));
+  assert.ok(appliedTradeProblem({ ...row, volumeAfter: 0 }));
+  assert.ok(appliedTradeProblem({ ...row, quantity: tradeQuantityMax + 1 }));
+});
+
+test.run();

@@ -1,0 +1,202 @@
+// The trade rules as pure functions: what a stock looks like, which trades are valid, what a
+// trade does to a stock, and how a group of queued trades becomes one commit. No IO, no
+// locks, no clock: store.ts runs them against the committed state, persistence.ts uses the
+// same validators before writing rows and after reading them back.
+
+import { Buffer } from "node:buffer";
+import { assert } from "../lib/assert.ts";
+import type { Stock, TradeReply, TradeRequest } from "../gen/catalog.ts";
+import { Side, TradeStatus } from "../gen/catalog.ts";
+import {
+  requestIdBytesMax,
+  stockNameBytesMax,
+  stockPriceMax,
+  stockQuantityMax,
+  stockVolumeMax,
+  tradeQuantityMax,
+} from "./limits.ts";
+
+export type StockState = {
+  readonly price: number;
+  readonly quantity: number;
+  readonly volume: number;
+  /** Number of trades ever applied to this stock. */
+  readonly version: number;
+};
+
+export type TradeSide = "buy" | "sell";
+
+/** One applied trade: its journal row, and the record a retried request is answered from. */
+export type AppliedTrade = {
+  readonly requestId: string;
+  readonly name: string;
+  readonly side: TradeSide;
+  readonly quantity: number;
+  readonly quantityAfter: number;
+  readonly volumeAfter: number;
+  readonly versionAfter: number;
+};
+
+/** Names go into CSV unquoted, so they are limited to characters that need no quoting. */
+export function isValidStockName(name: string): boolean {
+  return /^[A-Za-z0-9_.-]+$/.test(name) && name.length <= stockNameBytesMax;
+}
+
+/** A name worth looking up: not empty and not oversized (it may still be unknown). */
+export function isStockNameSized(name: string): boolean {
+  return name !== "" && Buffer.byteLength(name, "utf8") <= stockNameBytesMax;
+}
+
+/** Printable ASCII without `,` `"` `\`: it goes into the journal CSV unquoted. */
+export function isValidRequestId(id: string): boolean {
+  return /^[\x21\x23-\x2b\x2d-\x5b\x5d-\x7e]+$/.test(id) && id.length <= requestIdBytesMax;
+}
+
+function isCount(n: number, max: number): boolean {
+  return Number.isSafeInteger(n) && n >= 0 && n <= max;
+}
+
+/** Why `state` cannot be a stock, or undefined when it can. */
+export function stockStateProblem(name: string, state: StockState): string | undefined {
+  if (!isValidStockName(name)) return `name "${name}" is not 1..${stockNameBytesMax} of [A-Za-z0-9_.-]`;
+  const priceText = String(state.price);
+  if (!(state.price > 0 && state.price <= stockPriceMax) || !/^\d+(\.\d+)?$/.test(priceText)) {
+    return `price ${priceText} is not a positive decimal up to ${stockPriceMax}`;
+  }
+  if (!isCount(state.quantity, stockQuantityMax)) return `quantity ${state.quantity} is out of range`;
+  if (!isCount(state.volume, stockVolumeMax)) return `volume ${state.volume} is out of range`;
+  if (!isCount(state.version, Number.MAX_SAFE_INTEGER)) return `version ${state.version} is out of range`;
+  return undefined;
+}
+
+/** Why `row` cannot be an applied trade, or undefined when it can. */
+export function appliedTradeProblem(row: AppliedTrade): string | undefined {
+  if (!isValidRequestId(row.requestId)) return `request_id "${row.requestId}" is not valid`;
+  if (!isValidStockName(row.name)) return `name "${row.name}" is not valid`;
+  if (row.side !== "buy" && row.side !== "sell") return `side "${String(row.side)}" is not buy or sell`;
+  if (!isCount(row.quantity, tradeQuantityMax) || row.quantity === 0) return `quantity ${row.quantity} is out of range`;
+  if (!isCount(row.quantityAfter, stockQuantityMax)) return `quantity_after ${row.quantityAfter} is out of range`;
+  if (row.volumeAfter < row.quantity || !isCount(row.volumeAfter, stockVolumeMax)) {
+    return `volume_after ${row.volumeAfter} is out of range`;
+  }
+  if (!isCount(row.versionAfter, Number.MAX_SAFE_INTEGER) || row.versionAfter === 0) {
+    return `version_after ${row.versionAfter} is out of range`;
+  }
+  return undefined;
+}
+
+export type TradeOutcome =
+  | { readonly ok: true; readonly after: StockState }
+  | { readonly ok: false; readonly status: TradeStatus; readonly message: string };
+
+function failure(status: TradeStatus, message: string): TradeOutcome {
+  return { ok: false, status, message };
+}
+
+/** What one buy or sell of a valid quantity does to a stock. */
+export function applyTrade(before: StockState, side: TradeSide, quantity: number): TradeOutcome {
+  assert(Number.isSafeInteger(quantity) && quantity > 0 && quantity <= tradeQuantityMax, "quantity checked first");
+  if (side === "buy" && quantity > before.quantity) {
+    return failure(TradeStatus.TRADE_INSUFFICIENT_QUANTITY, "insufficient quantity");
+  }
+  const quantityAfter = side === "buy" ? before.quantity - quantity : before.quantity + quantity;
+  if (quantityAfter > stockQuantityMax) return failure(TradeStatus.TRADE_INVALID, `quantity would pass ${stockQuantityMax}`);
+  if (before.volume + quantity > stockVolumeMax) return failure(TradeStatus.TRADE_INVALID, "volume would pass its maximum");
+  return { ok: true, after: { ...before, quantity: quantityAfter, volume: before.volume + quantity, version: before.version + 1 } };
+}
+
+export function sideOf(side: Side): TradeSide | undefined {
+  if (side === Side.SIDE_BUY) return "buy";
+  if (side === Side.SIDE_SELL) return "sell";
+  return undefined;
+}
+
+/** Why a request is refused before looking at any stock, or undefined. */
+function requestProblem(request: TradeRequest): string | undefined {
+  if (!isValidRequestId(request.requestId)) {
+    return `request_id must be 1..${requestIdBytesMax} printable ASCII characters without , " \\`;
+  }
+  if (!isStockNameSized(request.name)) return `name must be 1..${stockNameBytesMax} bytes`;
+  if (sideOf(request.side) === undefined) return "side must be buy or sell";
+  if (!Number.isSafeInteger(request.quantity) || request.quantity < 1 || request.quantity > tradeQuantityMax) {
+    return `quantity must be an integer from 1 to ${tradeQuantityMax}`;
+  }
+  return undefined;
+}
+
+export function stockMessage(name: string, state: StockState): Stock {
+  return { name, price: state.price, quantity: state.quantity, volume: state.volume, version: state.version };
+}
+
+function reply(status: TradeStatus, stock: Stock | undefined, message: string): TradeReply {
+  return { status, stock, duplicate: false, message };
+}
+
+/** The recorded answer to an applied request, returned again to a retry of it. */
+export function duplicateReply(row: AppliedTrade, price: number): TradeReply {
+  const stock = { name: row.name, price, quantity: row.quantityAfter, volume: row.volumeAfter, version: row.versionAfter };
+  return { status: TradeStatus.TRADE_OK, stock, duplicate: true, message: "request_id already applied" };
+}
+
+export type CommitPlan = {
+  /** replies[i] answers requests[i]. */
+  readonly replies: TradeReply[];
+  /** The trades this commit applies, in order: its journal rows. */
+  readonly applied: AppliedTrade[];
+  /** The new state of every stock the commit changes. */
+  readonly changed: Map<string, StockState>;
+};
+
+/**
+ * Turn queued requests into one commit against the committed state. Requests are taken in
+ * order, each seeing the ones before it; a request id already applied, before or earlier in
+ * this same commit, gets the recorded reply and changes nothing.
+ */
+export function planCommit(
+  stocks: ReadonlyMap<string, StockState>,
+  recorded: ReadonlyMap<string, AppliedTrade>,
+  requests: readonly TradeRequest[],
+): CommitPlan {
+  const plan: CommitPlan = { replies: [], applied: [], changed: new Map() };
+  const fresh = new Map<string, AppliedTrade>();
+  for (const request of requests) {
+    plan.replies.push(planOne(stocks, recorded, fresh, plan, request));
+  }
+  return plan;
+}
+
+function planOne(
+  stocks: ReadonlyMap<string, StockState>,
+  recorded: ReadonlyMap<string, AppliedTrade>,
+  fresh: Map<string, AppliedTrade>,
+  plan: CommitPlan,
+  request: TradeRequest,
+): TradeReply {
+  const problem = requestProblem(request);
+  if (problem !== undefined) return reply(TradeStatus.TRADE_INVALID, undefined, problem);
+  const previous = fresh.get(request.requestId) ?? recorded.get(request.requestId);
+  if (previous !== undefined) {
+    const price = stocks.get(previous.name)?.price;
+    assert(price !== undefined, "an applied trade names a known stock");
+    return duplicateReply(previous, price);
+  }
+  const before = plan.changed.get(request.name) ?? stocks.get(request.name);
+  if (before === undefined) return reply(TradeStatus.TRADE_UNKNOWN_STOCK, undefined, "unknown stock");
+  const side = sideOf(request.side);
+  assert(side !== undefined, "side checked by requestProblem");
+  const outcome = applyTrade(before, side, request.quantity);
+  if (!outcome.ok) return reply(outcome.status, stockMessage(request.name, before), outcome.message);
+  const row: AppliedTrade = {
+    requestId: request.requestId,
+    name: request.name,
+    side,
+    quantity: request.quantity,
+    quantityAfter: outcome.after.quantity,
+    volumeAfter: outcome.after.volume,
+    versionAfter: outcome.after.version,
+  };
+  plan.changed.set(request.name, outcome.after);
+  plan.applied.push(row);
+  fresh.set(row.requestId, row);
+  return reply(TradeStatus.TRADE_OK, stockMessage(request.name, outcome.after), "");
+}

@@ -1,0 +1,95 @@
+// An in-process stand-in for the catalog, over real gRPC, for the subscriber's and reader's
+// unit tests: Lookup (optionally slow after reading the state, like CATALOG_LOOKUP_DELAY_MS),
+// Trade (install, then push), Invalidations (register, then send headers). The knobs let a
+// test hold back pushes or confirmations and break streams; it keeps nothing on disk.
+
+import type { ServerWritableStream } from "@grpc/grpc-js";
+import type { CatalogServer, Invalidation, Stock, SubscribeRequest } from "../../gen/catalog.ts";
+import { CatalogService, Side, TradeStatus } from "../../gen/catalog.ts";
+import { bindServer, grpc, serverOptions, statusError } from "../../lib/grpc.ts";
+
+type Subscriber = ServerWritableStream<SubscribeRequest, Invalidation>;
+
+export class FakeCatalog {
+  readonly stocks = new Map<string, Stock>();
+  private readonly subscribers = new Set<Subscriber>();
+  private server: grpc.Server | undefined;
+  port = 0;
+  /** Wait this long after reading the state before answering a Lookup. */
+  lookupDelayMs = 0;
+  /** When false, trades are installed but not pushed (a late or lost push). */
+  pushEnabled = true;
+  /** When false, a new subscriber is registered but not confirmed (no response headers yet). */
+  confirmEnabled = true;
+  lookups = 0;
+
+  constructor() {
+    for (const name of ["GameStart", "FishCo", "BoarCo", "MenhirCo"]) {
+      this.stocks.set(name, { name, price: 10, quantity: 100, volume: 0, version: 0 });
+    }
+  }
+
+  async start(port = 0): Promise<number> {
+    const server = new grpc.Server(serverOptions);
+    server.addService(CatalogService, this.handlers());
+    this.port = await bindServer(server, "127.0.0.1", port);
+    this.server = server;
+    return this.port;
+  }
+
+  /** Like a SIGKILL as seen from the client: connections drop, streams fail. */
+  stop(): void {
+    this.server?.forceShutdown();
+    this.server = undefined;
+    this.subscribers.clear();
+  }
+
+  subscriberCount(): number {
+    return this.subscribers.size;
+  }
+
+  /** End every open stream cleanly (status OK), keeping the server up. */
+  endStreams(): void {
+    for (const call of this.subscribers) call.end();
+    this.subscribers.clear();
+  }
+
+  push(invalidation: Invalidation): void {
+    for (const call of this.subscribers) call.write(invalidation);
+  }
+
+  trade(name: string, quantity: number): Stock {
+    const stock = this.stocks.get(name);
+    if (!stock) throw new Error(`no stock ${name}`);
+    const next = { ...stock, quantity: stock.quantity - quantity, volume: stock.volume + quantity, version: stock.version + 1 };
+    this.stocks.set(name, next);
+    if (this.pushEnabled) this.push({ name, version: next.version });
+    return next;
+  }
+
+  private handlers(): CatalogServer {
+    return {
+      lookup: (call, callback) => {
+        this.lookups++;
+        const stock = this.stocks.get(call.request.name);
+        setTimeout(() => {
+          if (stock) callback(null, stock);
+          else callback(statusError(grpc.status.NOT_FOUND, "stock not found"));
+        }, this.lookupDelayMs);
+      },
+      trade: (call, callback) => {
+        const { name, side, quantity } = call.request;
+        if (!this.stocks.has(name)) return callback(null, { status: TradeStatus.TRADE_UNKNOWN_STOCK, stock: undefined, duplicate: false, message: "" });
+        const stock = this.trade(name, side === Side.SIDE_BUY ? quantity : -quantity);
+        callback(null, { status: TradeStatus.TRADE_OK, stock, duplicate: false, message: "" });
+      },
+      tradeBatch: (_call, callback) => callback(statusError(grpc.status.UNIMPLEMENTED, "not in the fake")),
+      invalidations: (call) => {
+        this.subscribers.add(call);
+        call.on("cancelled", () => this.subscribers.delete(call));
+        if (this.confirmEnabled) call.sendMetadata(new grpc.Metadata());
+      },
+      health: (_call, callback) => callback(null, { stocks: this.stocks.size, subscribers: this.subscribers.size, tradesApplied: 0 }),
+    };
+  }
+}

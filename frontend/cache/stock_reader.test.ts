@@ -1,0 +1,157 @@
+// The read-through against the real catalog process (catalog/main.ts, PORT=0, a temp
+// DATA_DIR), with both backends (in-process LRU; Redis on a redis-server this test starts, or
+// REDIS_URL): a hit after a miss, a trade's pushed invalidation, the lookup/trade race forced
+// with CATALOG_LOOKUP_DELAY_MS, and losing the stream to a SIGKILL and regaining it.
+
+import { randomUUID } from "node:crypto";
+import * as fs from "node:fs";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { CatalogClient, Side, TradeStatus } from "../../gen/catalog.ts";
+import { callUnary, channelOptions, grpc, isServiceError } from "../../lib/grpc.ts";
+import { Logger } from "../../lib/log.ts";
+import { waitFor } from "./_cache_conformance.ts";
+import type { Started } from "./_test_processes.ts";
+import { catalogEntry, startCatalog, startRedis, tempDir } from "./_test_processes.ts";
+import type { StockCache } from "./cache.ts";
+import { LruCache } from "./lru_cache.ts";
+import { RedisCache } from "./redis_cache.ts";
+import type { StockReader } from "./stock_reader.ts";
+import { createStockReader } from "./stock_reader.ts";
+
+const log = new Logger("stock-reader-test", {}, "error");
+const callTimeoutMs = 5_000;
+/** Long enough that a trade surely lands while the lookup's reply is held back. */
+const lookupDelayMs = 600;
+
+if (!fs.existsSync(catalogEntry)) throw new Error(`${catalogEntry} is missing: these tests need the real catalog`);
+
+const processes: Started[] = [];
+const closers: (() => Promise<void> | void)[] = [];
+let redisUrl = process.env["REDIS_URL"];
+
+async function catalog(extraEnv: NodeJS.ProcessEnv = {}, dataDir = tempDir("sb-reader-catalog-"), port = 0): Promise<Started> {
+  const started = await startCatalog(dataDir, port, { HOST: "127.0.0.1", ...extraEnv });
+  processes.push(started);
+  return started;
+}
+
+function client(port: number): CatalogClient {
+  const c = new CatalogClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), channelOptions);
+  closers.push(() => c.close());
+  return c;
+}
+
+async function makeCache(backend: "lru" | "redis"): Promise<StockCache> {
+  if (backend === "lru") return new LruCache({ capacity: 3 });
+  if (redisUrl === undefined) {
+    const redis = await startRedis();
+    processes.push(redis);
+    redisUrl = `redis://127.0.0.1:${redis.port}`;
+  }
+  const cache = new RedisCache({ url: redisUrl, capacity: 3, log, keyPrefix: `test:${randomUUID()}:{cache}:` });
+  await waitFor(() => cache.connected, 5_000, "redis connection");
+  return cache;
+}
+
+async function reader(port: number, backend: "lru" | "redis"): Promise<StockReader> {
+  const r = createStockReader({
+    catalog: client(port), cache: await makeCache(backend), log, lookupTimeoutMs: callTimeoutMs,
+    resubscribeDelayMsFirst: 50, resubscribeDelayMsMax: 500,
+  });
+  closers.push(() => r.close());
+  r.start();
+  await waitFor(() => r.isSubscribed(), 10_000, "subscription");
+  return r;
+}
+
+async function buy(port: number, name: string, quantity: number): Promise<number> {
+  const c = client(port);
+  const reply = await callUnary(c, c.trade, { requestId: randomUUID(), name, side: Side.SIDE_BUY, quantity }, callTimeoutMs);
+  assert.is(reply.status, TradeStatus.TRADE_OK);
+  return reply.stock?.version ?? -1;
+}
+
+const test = suite("stock reader (real catalog)");
+test.after.each(async () => {
+  for (const close of closers.splice(0).reverse()) await close();
+});
+test.after(async () => {
+  for (const p of processes.splice(0).reverse()) await p.kill();
+});
+
+for (const backend of ["lru", "redis"] as const) {
+  test(`${backend}: a hit after a miss, then a trade's push makes the next lookup miss with new data`, async () => {
+    const cat = await catalog();
+    const r = await reader(cat.port, backend);
+    const before = await r.lookup("GameStart");
+    assert.equal([before?.quantity, before?.volume], [100, 0]);
+    assert.equal(await r.lookup("GameStart"), before);
+    assert.equal([(await r.stats()).hits, (await r.stats()).misses], [1, 1]);
+    const version = await buy(cat.port, "GameStart", 3);
+    assert.is(version, (before?.version ?? 0) + 1);
+    await waitFor(async () => (await r.stats()).keys.length === 0, 5_000, "invalidation to remove the entry");
+    const after = await r.lookup("GameStart");
+    assert.equal([after?.quantity, after?.volume, after?.version], [97, 3, version]);
+    assert.is((await r.stats()).misses, 2);
+  });
+
+  test(`${backend}: race: a lookup that read before a trade leaves no pre-trade data in the cache`, async () => {
+    const cat = await catalog({ CATALOG_LOOKUP_DELAY_MS: String(lookupDelayMs) });
+    const r = await reader(cat.port, backend);
+    const inFlight = r.lookup("FishCo");
+    await new Promise((resolve) => setTimeout(resolve, lookupDelayMs / 4));
+    const version = await buy(cat.port, "FishCo", 1);
+    // The trade's push reaches the cache while the pre-trade reply is still held back.
+    await waitFor(async () => (await r.stats()).subscription.invalidations >= 1, 5_000, "invalidation");
+    const stale = await inFlight;
+    assert.is(stale?.version, version - 1, "the race was not forced: the lookup read after the trade");
+    assert.equal((await r.stats()).keys, [], "pre-trade data must not be cached");
+    const fresh = await r.lookup("FishCo");
+    assert.equal([fresh?.version, fresh?.quantity], [version, 99]);
+  });
+
+  test(`${backend}: read-your-writes: after tradeDone the next lookup reflects the trade`, async () => {
+    const cat = await catalog({ CATALOG_LOOKUP_DELAY_MS: String(lookupDelayMs) });
+    const r = await reader(cat.port, backend);
+    const inFlight = r.lookup("BoarCo");
+    await new Promise((resolve) => setTimeout(resolve, lookupDelayMs / 4));
+    const version = await buy(cat.port, "BoarCo", 2);
+    await r.tradeDone("BoarCo");
+    assert.is((await inFlight)?.version, version - 1);
+    assert.is((await r.lookup("BoarCo"))?.version, version);
+    assert.is((await r.lookup("BoarCo"))?.version, version);
+  });
+
+  test(`${backend}: SIGKILL of the catalog: unsubscribed, cache cleared and bypassed; resubscribed after restart`, async () => {
+    const dataDir = tempDir("sb-reader-catalog-");
+    const first = await catalog({}, dataDir);
+    const r = await reader(first.port, backend);
+    await r.lookup("MenhirCo");
+    const version = await buy(first.port, "MenhirCo", 4);
+    await r.lookup("MenhirCo");
+    assert.is((await r.stats()).size, 1);
+    await first.kill();
+    await waitFor(() => !r.isSubscribed(), 10_000, "break detected");
+    assert.is((await r.stats()).size, 0);
+    const err = await r.lookup("MenhirCo").then(() => undefined, (e: unknown) => e);
+    assert.ok(isServiceError(err) && err.code === grpc.status.UNAVAILABLE, "with the catalog down a lookup throws UNAVAILABLE");
+    assert.ok((await r.stats()).bypassed >= 1);
+    await catalog({}, dataDir, first.port);
+    await waitFor(() => r.isSubscribed(), 15_000, "resubscription");
+    const stats = await r.stats();
+    assert.equal([stats.subscription.subscriptions, stats.subscription.breaks], [2, 1]);
+    assert.is((await r.lookup("MenhirCo"))?.version, version, "the trade survived the catalog's SIGKILL");
+    assert.is((await r.lookup("MenhirCo"))?.quantity, 96);
+    assert.is((await r.stats()).hits, 1);
+  });
+}
+
+test("unknown stock: undefined from the catalog, nothing cached", async () => {
+  const cat = await catalog();
+  const r = await reader(cat.port, "lru");
+  assert.is(await r.lookup("NoSuchCo"), undefined);
+  assert.is((await r.stats()).size, 0);
+});
+
+test.run();

@@ -1,0 +1,108 @@
+// Starting and stopping the services as child processes: used by `npm start`, the
+// multi-process tests and the benchmarks. A service is up when it logs a line containing
+// `listening` and `port=<n>`; the port it reports is the one it bound (PORT=0 works).
+
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+/** How long a service may take from spawn to its `listening` line. */
+export const serviceStartTimeoutMs = 20_000;
+/** How long a stopping service may take after SIGTERM before it gets SIGKILL. */
+export const serviceStopTimeoutMs = 10_000;
+
+export type Runtime = "node" | "deno";
+
+export type ServiceSpec = {
+  readonly name: string;
+  /** Entry file relative to the project root, e.g. "catalog/main.ts". */
+  readonly entry: string;
+  readonly env: Readonly<Record<string, string>>;
+  readonly runtime?: Runtime;
+  /** Receives every output line of the child (default: dropped). */
+  readonly onLine?: (line: string) => void;
+};
+
+export type RunningService = {
+  readonly name: string;
+  readonly pid: number;
+  readonly port: number;
+  readonly child: ChildProcess;
+  /** Resolves with the exit code (or signal name) when the process ends. */
+  readonly exited: Promise<number | string>;
+  /** Output so far, for failure messages. */
+  output(): string;
+  kill(signal?: NodeJS.Signals): void;
+  /** SIGTERM, then SIGKILL after serviceStopTimeoutMs; resolves with the exit code. */
+  stop(): Promise<number | string>;
+};
+
+function command(runtime: Runtime, entry: string): [string, string[]] {
+  if (runtime === "deno") {
+    const deno = path.join(projectRoot, "node_modules", ".bin", "deno");
+    return [deno, ["run", "-A", "--quiet", entry]];
+  }
+  return [process.execPath, ["--import", "tsx", entry]];
+}
+
+export function startService(spec: ServiceSpec): Promise<RunningService> {
+  const [cmd, args] = command(spec.runtime ?? "node", spec.entry);
+  const child = spawn(cmd, args, {
+    cwd: projectRoot,
+    env: { ...process.env, ...spec.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  let partial = "";
+  const exited = new Promise<number | string>((resolve) => {
+    child.on("exit", (code, signal) => resolve(code ?? signal ?? "unknown"));
+  });
+  return new Promise((resolve, reject) => {
+    let started = false;
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`${spec.name} did not start within ${serviceStartTimeoutMs} ms:\n${output}`));
+    }, serviceStartTimeoutMs);
+    const onData = (data: Buffer): void => {
+      const text = partial + data.toString("utf8");
+      const lines = text.split("\n");
+      partial = lines.pop() ?? "";
+      for (const line of lines) {
+        output += `${line}\n`;
+        spec.onLine?.(line);
+        const match = /\bport=(\d+)/.exec(line);
+        if (!started && match && line.includes("listening")) {
+          started = true;
+          clearTimeout(timer);
+          resolve(running(spec.name, child, Number(match[1]), exited, () => output));
+        }
+      }
+    };
+    child.stdout?.on("data", onData);
+    child.stderr?.on("data", onData);
+    void exited.then((code) => {
+      if (started) return;
+      clearTimeout(timer);
+      reject(new Error(`${spec.name} exited (${code}) before listening:\n${output}${partial}`));
+    });
+  });
+}
+
+function running(name: string, child: ChildProcess, port: number, exited: Promise<number | string>, output: () => string): RunningService {
+  const pid = child.pid as number;
+  const kill = (signal: NodeJS.Signals = "SIGKILL"): void => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+  };
+  return {
+    name, pid, port, child, exited, output, kill,
+    stop: async () => {
+      kill("SIGTERM");
+      const timer = setTimeout(() => kill("SIGKILL"), serviceStopTimeoutMs);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}
