@@ -1,0 +1,139 @@
+// Benchmark (measures, never passes or fails): acknowledged Place calls per second through the
+// order leader, with a real catalog and real replica processes, every order durable (fdatasync)
+// on every replica before its answer. Run twice: three replicas (synchronous primary-backup)
+// and one replica alone (ORDER_REPLICAS naming only itself); their ratio is the cost of
+// replication. The leader's average batch size (orders per catalog call and per Append) is read
+// from its "leadership ended" log line at shutdown.
+//
+//   node --import tsx bench/order_throughput.ts    (BENCH_CALLERS=64 BENCH_SECONDS=5)
+//
+// The callers run in this process (one grpc-js client), on the same machine as the services.
+
+import { readFileSync } from "node:fs";
+import * as os from "node:os";
+import { envInt } from "../lib/config.ts";
+import { OrderSide, PlaceStatus } from "../gen/order.ts";
+import { ProcessCluster } from "../order/_procs.ts";
+
+const callers = envInt(process.env, "BENCH_CALLERS", 64, 1, 10_000);
+const seconds = envInt(process.env, "BENCH_SECONDS", 5, 1, 600);
+/** Calls before the window opens: connections up, JIT warm, batching in steady state. */
+const warmupMs = 1_000;
+const stocks = ["GameStart", "FishCo", "BoarCo", "MenhirCo", "PotionCo", "DruidCo"];
+
+/** CPU seconds (user + system) a process has used so far, from /proc; undefined off Linux. */
+function cpuSeconds(pid: number): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+    // utime and stime are fields 14 and 15 of stat(5), in clock ticks (100 per second on Linux).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU microseconds per acknowledged order, per process, over the measured window. */
+function cpuPerOrder(before: Map<string, number | undefined>, after: Map<string, number | undefined>, orders: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, start] of before) {
+    const end = after.get(name);
+    if (start !== undefined && end !== undefined && orders > 0) out[name] = Math.round(((end - start) * 1e6) / orders);
+  }
+  return out;
+}
+
+type Run = {
+  replicas: number;
+  ordersPerSecond: number;
+  acknowledged: number;
+  failed: number;
+  latencyMsP50: number;
+  latencyMsP99: number;
+  ordersPerBatch: number;
+  /** Wall time of a batch's catalog call, and of its replication + local fsync. */
+  catalogMsPerBatch: number;
+  replicateMsPerBatch: number;
+  logsIdentical: boolean;
+  /** CPU µs per acknowledged order in each process (client = this benchmark's callers). */
+  cpuUsPerOrder: Record<string, number>;
+};
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted.length === 0 ? 0 : (sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number);
+}
+
+/** One caller: sells and buys of one share, alternating, so quantities stay near 100. */
+async function caller(cluster: ProcessCluster, leader: number, index: number, from: number, until: number, run: { ok: number; failed: number; latencies: number[] }): Promise<void> {
+  for (let i = 0; Date.now() < until; i++) {
+    const started = performance.now();
+    const reply = await cluster.place(leader, {
+      requestId: `bench-${index}-${i}`, name: stocks[index % stocks.length] as string, quantity: 1,
+      side: i % 2 === 0 ? OrderSide.ORDER_SIDE_SELL : OrderSide.ORDER_SIDE_BUY,
+    }, 10_000).catch(() => undefined);
+    if (Date.now() < from) continue;
+    if (reply?.status === PlaceStatus.PLACE_OK) {
+      run.ok++;
+      run.latencies.push(performance.now() - started);
+    } else {
+      run.failed++;
+    }
+  }
+}
+
+async function measure(ids: readonly number[]): Promise<Run> {
+  const cluster = await ProcessCluster.start(ids);
+  try {
+    for (const id of ids) await cluster.ready(id);
+    const leader = Math.max(...ids);
+    await cluster.setLeader(leader, 1);
+    const from = Date.now() + warmupMs;
+    const until = from + seconds * 1_000;
+    const run = { ok: 0, failed: 0, latencies: [] as number[] };
+    const pids = new Map<string, number>([["client", process.pid], ...cluster.pids()]);
+    const sample = (): Map<string, number | undefined> => new Map([...pids].map(([name, pid]) => [name, cpuSeconds(pid)]));
+    let before = sample();
+    setTimeout(() => {
+      before = sample();
+    }, from - Date.now()).unref();
+    await Promise.all(Array.from({ length: callers }, (_, i) => caller(cluster, leader, i, from, until, run)));
+    const after = sample();
+    const elapsedS = (Date.now() - from) / 1_000;
+    const lasts = await Promise.all(ids.map((id) => cluster.health(id).then((h) => h.lastNumber)));
+    await cluster.stopAll();
+    const ended = /catalog_ms_per_batch=([\d.]+) replicate_ms_per_batch=([\d.]+) batches=(\d+) numbered=(\d+) leadership ended/.exec(cluster.logs());
+    const files = ids.map((id) => readFileSync(cluster.file(id), "utf8"));
+    run.latencies.sort((a, b) => a - b);
+    return {
+      replicas: ids.length,
+      ordersPerSecond: Math.round(run.ok / elapsedS),
+      acknowledged: run.ok,
+      failed: run.failed,
+      latencyMsP50: Number(percentile(run.latencies, 0.5).toFixed(2)),
+      latencyMsP99: Number(percentile(run.latencies, 0.99).toFixed(2)),
+      ordersPerBatch: ended ? Number((Number(ended[4]) / Number(ended[3])).toFixed(1)) : 0,
+      catalogMsPerBatch: ended ? Number(ended[1]) : 0,
+      replicateMsPerBatch: ended ? Number(ended[2]) : 0,
+      logsIdentical: files.every((f) => f === files[0]) && lasts.every((l) => l === lasts[0]),
+      cpuUsPerOrder: cpuPerOrder(before, after, run.ok),
+    };
+  } finally {
+    cluster.killAll();
+  }
+}
+
+const replicated = await measure([1, 2, 3]);
+const single = await measure([1]);
+const result = {
+  benchmark: "order_throughput",
+  parameters: { callers, seconds, warmupMs },
+  runtime: `node ${process.version}`,
+  machine: { cpus: os.availableParallelism(), model: os.cpus()[0]?.model ?? "unknown", platform: `${os.platform()} ${os.release()}` },
+  replicated,
+  single,
+  ratio: Number((replicated.ordersPerSecond / Math.max(1, single.ordersPerSecond)).toFixed(2)),
+};
+for (const r of [replicated, single]) {
+  process.stdout.write(`${r.replicas} replica(s): ${r.ordersPerSecond} orders/s (p50 ${r.latencyMsP50} ms, p99 ${r.latencyMsP99} ms, ${r.ordersPerBatch} orders/batch, catalog ${r.catalogMsPerBatch} ms + replicate ${r.replicateMsPerBatch} ms per batch, ${r.failed} failed, logs identical: ${r.logsIdentical})\n`);
+  process.stdout.write(`  CPU µs per order: ${Object.entries(r.cpuUsPerOrder).map(([k, v]) => `${k} ${v}`).join(", ")}\n`);
+}
+process.stdout.write(`replicated / single = ${result.ratio}\n${JSON.stringify(result)}\n`);

@@ -1,0 +1,94 @@
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { ConfigError } from "../lib/config.ts";
+import { projectRoot } from "../lib/service_process.ts";
+import { freePort } from "./_procs.ts";
+import { readOrderConfig } from "./config.ts";
+
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    readOrderConfig(env);
+  } catch (err) {
+    assert.instance(err, ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+type Exit = { code: number | null; signal: NodeJS.Signals | null; output: string };
+
+/** Run order/main.ts with `env`; `whenListening` runs once it logs its listening line. */
+function runMain(env: Record<string, string>, whenListening?: (pid: number) => void, timeoutMs = 20_000): Promise<Exit> {
+  const child = spawn(process.execPath, ["--import", "tsx", "order/main.ts"], {
+    cwd: projectRoot, stdio: ["ignore", "pipe", "pipe"],
+    env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "", ...env },
+  });
+  let output = "";
+  const onData = (d: Buffer): void => {
+    const before = output;
+    output += d.toString();
+    if (whenListening && !/listening/.test(before) && /listening.*port=\d+/.test(output)) whenListening(child.pid as number);
+  };
+  child.stdout.on("data", onData);
+  child.stderr.on("data", onData);
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  return new Promise((resolve) => child.on("exit", (code, signal) => {
+    clearTimeout(timer);
+    resolve({ code, signal, output });
+  }));
+}
+
+test("defaults: PORT is this replica's port in ORDER_REPLICAS, the peers are the others", () => {
+  const config = readOrderConfig({ ORDER_ID: "2" });
+  assert.is(config.id, 2);
+  assert.is(config.port, 50062);
+  assert.is(config.host, "127.0.0.1");
+  assert.equal(config.peers.map((p) => p.id), [3, 1]);
+  assert.equal(config.catalogAddr, { host: "127.0.0.1", port: 50051 });
+  assert.is(config.dataDir, path.resolve("./data"));
+  assert.is(config.logLevel, "info");
+  const custom = readOrderConfig({ ORDER_ID: "5", ORDER_REPLICAS: "5@10.0.0.5:7000,6@10.0.0.6:7001", PORT: "9000", CATALOG_ADDR: "cat:1" });
+  assert.equal([custom.port, custom.peers.map((p) => p.id), custom.catalogAddr.host], [9000, [6], "cat"]);
+});
+
+test("every bad setting names its variable", () => {
+  assert.is(configError({}).variable, "ORDER_ID");
+  assert.match(configError({ ORDER_ID: "4" }).message, /ORDER_ID must be one of the ids in ORDER_REPLICAS \(1, 2, 3\)/);
+  assert.is(configError({ ORDER_ID: "x" }).variable, "ORDER_ID");
+  assert.is(configError({ ORDER_ID: "1", ORDER_REPLICAS: "1@host" }).variable, "ORDER_REPLICAS");
+  assert.is(configError({ ORDER_ID: "1", PORT: "70000" }).variable, "PORT");
+  assert.is(configError({ ORDER_ID: "1", CATALOG_ADDR: "nohost" }).variable, "CATALOG_ADDR");
+  assert.is(configError({ ORDER_ID: "1", LOG_LEVEL: "loud" }).variable, "LOG_LEVEL");
+  assert.is(configError({ ORDER_ID: "1", HOST: "a b" }).variable, "HOST");
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "sb-order-config-")), "plain-file");
+  fs.writeFileSync(file, "");
+  assert.is(configError({ ORDER_ID: "1", DATA_DIR: file }).variable, "DATA_DIR");
+  fs.rmSync(path.dirname(file), { recursive: true, force: true });
+});
+
+test("missing ORDER_ID: one line naming it, exit code 2", async () => {
+  const exit = await runMain({});
+  assert.is(exit.code, 2);
+  assert.equal(exit.output.trim().split("\n").length, 1);
+  assert.match(exit.output, /ORDER_ID/);
+});
+
+test("SIGTERM stops a replica gracefully with exit code 0", async () => {
+  const port = await freePort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sb-order-main-"));
+  const exit = await runMain(
+    { ORDER_ID: "1", ORDER_REPLICAS: `1@127.0.0.1:${port}`, DATA_DIR: dir, CATALOG_ADDR: "127.0.0.1:1" },
+    (pid) => process.kill(pid, "SIGTERM"),
+  );
+  assert.is(exit.code, 0, exit.output);
+  assert.match(exit.output, new RegExp(`listening port=${port}`));
+  assert.match(exit.output, /stopped/);
+  assert.is(fs.readFileSync(path.join(dir, "orders-1.csv"), "utf8"), "number,name,type,quantity,request_id\n");
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test.run();

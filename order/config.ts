@@ -1,0 +1,72 @@
+// The order replica's configuration, read once from the environment at start. Every variable
+// is validated here; a wrong one throws ConfigError naming it, which runMain turns into one
+// line and exit code 2.
+
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { Env, HostPort, Replica } from "../lib/config.ts";
+import { ConfigError, envHost, envHostPort, envPort, envReplicas, envRequired, envString, parseIntStrict } from "../lib/config.ts";
+import type { LogLevel } from "../lib/log.ts";
+
+export const defaultCatalogAddr = "127.0.0.1:50051";
+export const defaultDataDir = "./data";
+
+export type OrderConfig = {
+  readonly id: number;
+  /** Every replica of ORDER_REPLICAS, highest id first, this one included. */
+  readonly replicas: readonly Replica[];
+  /** The other replicas. */
+  readonly peers: readonly Replica[];
+  readonly host: string;
+  readonly port: number;
+  readonly catalogAddr: HostPort;
+  /** Absolute path of the folder holding orders-<id>.csv. */
+  readonly dataDir: string;
+  readonly logLevel: LogLevel;
+};
+
+// `satisfies` makes the compiler fail here if lib/log.ts gains or loses a level.
+const logLevels = { debug: true, info: true, warn: true, error: true, silent: true } satisfies Record<LogLevel, true>;
+
+function envLogLevel(env: Env): LogLevel {
+  const text = envString(env, "LOG_LEVEL", "info");
+  if (!Object.hasOwn(logLevels, text)) {
+    throw new ConfigError("LOG_LEVEL", `must be one of ${Object.keys(logLevels).join(", ")} (got "${text}")`);
+  }
+  return text as LogLevel;
+}
+
+function envOrderId(env: Env, replicas: readonly Replica[]): number {
+  const text = envRequired(env, "ORDER_ID");
+  const id = parseIntStrict(text);
+  const ids = replicas.map((r) => r.id).sort((a, b) => a - b).join(", ");
+  if (id === undefined || !replicas.some((r) => r.id === id)) {
+    throw new ConfigError("ORDER_ID", `must be one of the ids in ORDER_REPLICAS (${ids}) (got "${text}")`);
+  }
+  return id;
+}
+
+function envDataDir(env: Env): string {
+  const dir = path.resolve(envString(env, "DATA_DIR", defaultDataDir));
+  if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) {
+    throw new ConfigError("DATA_DIR", `must be a directory (got "${dir}", which is not)`);
+  }
+  return dir;
+}
+
+export function readOrderConfig(env: Env): OrderConfig {
+  const replicas = envReplicas(env, "ORDER_REPLICAS");
+  const id = envOrderId(env, replicas);
+  const self = replicas.find((r) => r.id === id) as Replica;
+  return {
+    id,
+    replicas,
+    peers: replicas.filter((r) => r.id !== id),
+    host: envHost(env),
+    // The default is this replica's own port in ORDER_REPLICAS (50060 + id by default).
+    port: envPort(env, "PORT", self.addr.port),
+    catalogAddr: envHostPort(env, "CATALOG_ADDR", defaultCatalogAddr),
+    dataDir: envDataDir(env),
+    logLevel: envLogLevel(env),
+  };
+}

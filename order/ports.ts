@@ -1,0 +1,59 @@
+// What an order replica needs from the outside world, as interfaces: the catalog (TradeBatch)
+// and its peer replicas (Append, Since, Health). The gRPC implementations are here too; the
+// unit tests plug in-process fakes into the same interfaces, so the leader and the recovery
+// run without sockets. Failures are gRPC ServiceErrors (a `code` from grpc.status).
+
+import type { Replica } from "../lib/config.ts";
+import { formatHostPort } from "../lib/config.ts";
+import type { HostPort } from "../lib/config.ts";
+import { callUnary, channelOptions, grpc, isServiceError } from "../lib/grpc.ts";
+import { CatalogClient } from "../gen/catalog.ts";
+import type { TradeBatchReply, TradeBatchRequest, TradeReply, TradeRequest } from "../gen/catalog.ts";
+import { OrderClient } from "../gen/order.ts";
+import type { AppendReply, AppendRequest, HealthReply, HealthRequest, SinceReply, SinceRequest } from "../gen/order.ts";
+
+export interface CatalogPort {
+  /** Apply trades in order, each idempotent by request id; results[i] answers trades[i]. */
+  tradeBatch(trades: TradeRequest[], timeoutMs: number): Promise<TradeReply[]>;
+  close(): void;
+}
+
+export interface PeerPort {
+  readonly id: number;
+  append(request: AppendRequest, timeoutMs: number): Promise<AppendReply>;
+  since(request: SinceRequest, timeoutMs: number): Promise<SinceReply>;
+  health(timeoutMs: number): Promise<HealthReply>;
+  close(): void;
+}
+
+/** The gRPC status of a failed call, or undefined for anything else. */
+export function statusOf(err: unknown): grpc.status | undefined {
+  return isServiceError(err) ? err.code : undefined;
+}
+
+export function errorText(err: unknown): string {
+  if (isServiceError(err)) return `${grpc.status[err.code] ?? err.code}: ${err.details}`;
+  return err instanceof Error ? err.message : String(err);
+}
+
+export function grpcCatalog(addr: HostPort): CatalogPort {
+  const client = new CatalogClient(formatHostPort(addr), grpc.credentials.createInsecure(), channelOptions);
+  return {
+    async tradeBatch(trades, timeoutMs) {
+      const reply = await callUnary<TradeBatchRequest, TradeBatchReply>(client, client.tradeBatch, { trades }, timeoutMs);
+      return reply.results;
+    },
+    close: () => client.close(),
+  };
+}
+
+export function grpcPeer(replica: Replica): PeerPort {
+  const client = new OrderClient(formatHostPort(replica.addr), grpc.credentials.createInsecure(), channelOptions);
+  return {
+    id: replica.id,
+    append: (request, timeoutMs) => callUnary<AppendRequest, AppendReply>(client, client.append, request, timeoutMs),
+    since: (request, timeoutMs) => callUnary<SinceRequest, SinceReply>(client, client.since, request, timeoutMs),
+    health: (timeoutMs) => callUnary<HealthRequest, HealthReply>(client, client.health, {}, timeoutMs),
+    close: () => client.close(),
+  };
+}

@@ -1,0 +1,65 @@
+// The Order gRPC service in front of an OrderNode: each RPC is one line calling the node, and
+// toStatus is the one place where an internal error becomes a gRPC status. An assertion
+// failure is a bug: it is rethrown outside the call so the process crashes loudly.
+
+import { AssertionError } from "../lib/assert.ts";
+import { grpc, statusError } from "../lib/grpc.ts";
+import type { Logger } from "../lib/log.ts";
+import type { OrderServer } from "../gen/order.ts";
+import type { OrderErrorCode } from "./errors.ts";
+import { OrderError } from "./errors.ts";
+import type { OrderNode } from "./node.ts";
+
+const statusByCode: Record<OrderErrorCode, grpc.status> = {
+  NOT_LEADER: grpc.status.FAILED_PRECONDITION,
+  NOT_READY: grpc.status.UNAVAILABLE,
+  STALE_EPOCH: grpc.status.FAILED_PRECONDITION,
+  GAP: grpc.status.OUT_OF_RANGE,
+  DIVERGED: grpc.status.DATA_LOSS,
+  NOT_FOUND: grpc.status.NOT_FOUND,
+  INVALID_ARGUMENT: grpc.status.INVALID_ARGUMENT,
+  UNAVAILABLE: grpc.status.UNAVAILABLE,
+  OVERLOADED: grpc.status.RESOURCE_EXHAUSTED,
+};
+
+/** The gRPC status for an error a handler threw. */
+export function toStatus(err: unknown): Partial<grpc.StatusObject> {
+  if (err instanceof OrderError) return statusError(statusByCode[err.code], err.message);
+  return statusError(grpc.status.INTERNAL, err instanceof Error ? err.message : String(err));
+}
+
+type Callback<Res> = (error: Partial<grpc.StatusObject> | null, value?: Res) => void;
+
+function unary<Req, Res>(logger: Logger, name: string, handler: (request: Req) => Promise<Res>) {
+  return (call: { request: Req }, callback: Callback<Res>): void => {
+    let result: Promise<Res>;
+    try {
+      result = handler(call.request);
+    } catch (err) {
+      result = Promise.reject(err);
+    }
+    result.then(
+      (value) => callback(null, value),
+      (err: unknown) => {
+        if (err instanceof AssertionError) {
+          process.nextTick(() => {
+            throw err;
+          });
+        }
+        if (!(err instanceof OrderError)) logger.error("unexpected error in handler", { rpc: name, error: String(err) });
+        callback(toStatus(err));
+      },
+    );
+  };
+}
+
+export function orderService(node: OrderNode, logger: Logger): OrderServer {
+  return {
+    place: unary(logger, "Place", (r) => node.place(r)),
+    get: unary(logger, "Get", (r) => node.get(r)),
+    health: unary(logger, "Health", async () => node.health()),
+    setLeader: unary(logger, "SetLeader", (r) => node.setLeader(r)),
+    append: unary(logger, "Append", (r) => node.append(r)),
+    since: unary(logger, "Since", (r) => node.since(r)),
+  };
+}
