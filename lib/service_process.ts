@@ -3,6 +3,7 @@
 // `listening` and `port=<n>`; the port it reports is the one it bound (PORT=0 works).
 
 import { spawn } from "node:child_process";
+import * as fs from "node:fs";
 import type { ChildProcess } from "node:child_process";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -39,19 +40,46 @@ export type RunningService = {
   stop(): Promise<number | string>;
 };
 
-function command(runtime: Runtime, entry: string): [string, string[]] {
-  if (runtime === "deno") {
-    const deno = path.join(projectRoot, "node_modules", ".bin", "deno");
-    return [deno, ["run", "-A", "--quiet", entry]];
+/**
+ * The Deno binary of the `deno` dev dependency. The platform package `@deno/<os>-<arch>[-glibc]`
+ * holds the native binary; `node_modules/.bin/deno` is a Node wrapper when npm skipped the
+ * package's install script, and a wrapper would not pass our signals on to Deno.
+ */
+export function denoBinary(): string {
+  const libc = process.platform === "linux" ? "-glibc" : "";
+  const name = process.platform === "win32" ? "deno.exe" : "deno";
+  const candidates = [
+    path.join(projectRoot, "node_modules", "@deno", `${process.platform}-${process.arch}${libc}`, name),
+    path.join(projectRoot, "node_modules", "deno", name),
+  ];
+  return candidates.find((file) => fs.existsSync(file)) ?? path.join(projectRoot, "node_modules", ".bin", "deno");
+}
+
+/**
+ * The permissions each entry needs under Deno (the README's `deno run` lines): network and
+ * environment for all; the catalog and the replicas also read and write their DATA_DIR.
+ */
+export function denoPermissions(entry: string, env: Readonly<Record<string, string | undefined>>): string[] {
+  const base = ["--allow-env", "--allow-net"];
+  if (entry === "catalog/main.ts" || entry === "order/main.ts") {
+    const dataDir = env["DATA_DIR"] || "./data";
+    return [...base, `--allow-read=${dataDir}`, `--allow-write=${dataDir}`];
   }
+  if (entry === "frontend/main.ts" || entry === "client/run.ts") return base;
+  return ["-A"];
+}
+
+function command(runtime: Runtime, entry: string, env: Readonly<Record<string, string | undefined>>): [string, string[]] {
+  if (runtime === "deno") return [denoBinary(), ["run", "--quiet", "--no-prompt", ...denoPermissions(entry, env), entry]];
   return [process.execPath, ["--import", "tsx", entry]];
 }
 
 export function startService(spec: ServiceSpec): Promise<RunningService> {
-  const [cmd, args] = command(spec.runtime ?? "node", spec.entry);
+  const env = { ...process.env, ...spec.env, ...(spec.runtime === "deno" ? { DENO_NO_UPDATE_CHECK: "1" } : {}) };
+  const [cmd, args] = command(spec.runtime ?? "node", spec.entry, env);
   const child = spawn(cmd, args, {
     cwd: projectRoot,
-    env: { ...process.env, ...spec.env },
+    env,
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";

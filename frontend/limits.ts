@@ -1,0 +1,32 @@
+// Limits and deadlines of the frontend's application layer (the HTTP server's own limits are
+// in http/limits.ts). Every internal call runs under one of these deadlines.
+
+/** One catalog Lookup; a healthy catalog answers in well under a millisecond. */
+export const lookupTimeoutMs = 1_000;
+/**
+ * One Place on the leader: a catalog call, a replicated append and fsyncs. Generous enough for a
+ * loaded machine, short enough that a hung leader is abandoned quickly.
+ */
+export const placeTimeoutMs = 2_000;
+/** One Get on the leader. */
+export const getTimeoutMs = 1_000;
+/** Health and SetLeader calls during leader selection: short, so a dead replica is skipped fast. */
+export const healthTimeoutMs = 300;
+export const setLeaderTimeoutMs = 1_000;
+/**
+ * Total time a trade or order query may spend across leader failovers before the client gets a
+ * 503. A failover takes well under a second; this covers a replica that is still catching up.
+ */
+export const orderRetryBudgetMs = 10_000;
+/** Pause between retries of the same request, doubling up to the max. */
+export const retryBackoffMsMin = 10;
+export const retryBackoffMsMax = 200;
+/** Seconds suggested to clients in Retry-After on a 503. */
+export const retryAfterSeconds = 1;
+
+/** Largest quantity one order may carry; absurd quantities are rejected with 400. */
+export const orderQuantityMax = 1_000_000;
+/** Longest stock name accepted in a path or body, in bytes. */
+export const stockNameBytesMax = 128;
+/** Longest Idempotency-Key header accepted. */
+export const idempotencyKeyBytesMax = 128;

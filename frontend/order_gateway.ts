@@ -1,0 +1,95 @@
+// Trades and order queries as the client sees them: sent to the leader, and when the leader
+// fails (connection error, deadline, "not leader", still catching up), re-run leader selection
+// and retry the SAME request (same request id) until it succeeds or the retry budget is spent.
+// The order log and the catalog both dedupe by request id, so a retry is never applied twice.
+
+import { callUnary, grpc, isServiceError, isTransient } from "../lib/grpc.ts";
+import type { Logger } from "../lib/log.ts";
+import { OrderSide, PlaceStatus } from "../gen/order.ts";
+import type { OrderRecord, PlaceReply } from "../gen/order.ts";
+import type { LeaderSelector, ReplicaHandle } from "./leader_selector.ts";
+import {
+  getTimeoutMs, orderRetryBudgetMs, placeTimeoutMs, retryBackoffMsMax, retryBackoffMsMin,
+} from "./limits.ts";
+import { badRequest, conflict, notFound, unavailable } from "./errors.ts";
+
+export type OrderType = "buy" | "sell";
+export type NewOrder = { readonly requestId: string; readonly name: string; readonly type: OrderType; readonly quantity: number };
+export type OrderView = { number: number; name: string; type: OrderType; quantity: number };
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export class OrderGateway {
+  private readonly leaders: LeaderSelector;
+  private readonly log: Logger;
+  /** Leader calls retried after a failure; /health shows it. */
+  retries = 0;
+
+  constructor(leaders: LeaderSelector, log: Logger) {
+    this.leaders = leaders;
+    this.log = log;
+  }
+
+  /** Place an order; resolves to its transaction number. */
+  async place(order: NewOrder): Promise<number> {
+    const request = {
+      requestId: order.requestId, name: order.name, quantity: order.quantity,
+      side: order.type === "buy" ? OrderSide.ORDER_SIDE_BUY : OrderSide.ORDER_SIDE_SELL,
+    };
+    const reply = await this.withLeader("place", (leader) =>
+      callUnary<typeof request, PlaceReply>(leader.client, leader.client.place, request, placeTimeoutMs));
+    switch (reply.status) {
+      case PlaceStatus.PLACE_OK: return reply.number;
+      case PlaceStatus.PLACE_INSUFFICIENT_QUANTITY: throw conflict("insufficient quantity");
+      case PlaceStatus.PLACE_UNKNOWN_STOCK: throw badRequest("unknown stock");
+      case PlaceStatus.PLACE_INVALID: throw badRequest(reply.message || "invalid order");
+      default: throw unavailable(`unexpected reply from order service (status ${reply.status})`);
+    }
+  }
+
+  /** One order by number, or a 404. */
+  async get(number: number): Promise<OrderView> {
+    try {
+      const record = await this.withLeader("get", (leader) =>
+        callUnary<{ number: number }, OrderRecord>(leader.client, leader.client.get, { number }, getTimeoutMs));
+      return {
+        number: record.number, name: record.name, quantity: record.quantity,
+        type: record.side === OrderSide.ORDER_SIDE_BUY ? "buy" : "sell",
+      };
+    } catch (err) {
+      if (isServiceError(err) && err.code === grpc.status.NOT_FOUND) throw notFound("order not found");
+      throw err;
+    }
+  }
+
+  private async withLeader<T>(what: string, call: (leader: ReplicaHandle) => Promise<T>): Promise<T> {
+    const deadline = Date.now() + orderRetryBudgetMs;
+    let backoff = retryBackoffMsMin;
+    for (;;) {
+      let leader: ReplicaHandle | undefined;
+      try {
+        leader = await this.leaders.current();
+        return await call(leader);
+      } catch (err) {
+        if (isServiceError(err) && !isTransient(err)) throw err;
+        if (!isServiceError(err) && !(err instanceof Error && "status" in err && err.status === 503)) throw err;
+        if (Date.now() + backoff >= deadline) {
+          this.log.warn("giving up on order call after retries", { call: what, error: String(err) });
+          throw unavailable("no order replica available");
+        }
+        this.retries++;
+        this.log.info("order call failed, reselecting leader", { call: what, leader: leader?.id, error: errorText(err) });
+        await sleep(backoff);
+        backoff = Math.min(backoff * 2, retryBackoffMsMax);
+        // A leader that still answers and still leads failed for another reason (the catalog is
+        // down, a follower is slow): retry it rather than move the leadership around.
+        if (leader && await this.leaders.stillLeading(leader)) continue;
+        await this.leaders.reselect(leader).catch(() => undefined);
+      }
+    }
+  }
+}
+
+function errorText(err: unknown): string {
+  return isServiceError(err) ? `${grpc.status[err.code]}: ${err.details}` : String(err);
+}

@@ -1,0 +1,132 @@
+// The public REST API of SPEC section 2, end to end: the real catalog, three real replicas and
+// the real frontend, driven over real HTTP. Every success and every error shape.
+
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { Cluster } from "./support/cluster.ts";
+import { rawExchange, requestJson } from "./support/http.ts";
+
+let cluster: Cluster;
+const get = (path: string) => requestJson(cluster.url, "GET", path);
+const post = (path: string, body: unknown, headers: Record<string, string> = {}) => requestJson(cluster.url, "POST", path, body, headers);
+
+test.before(async () => {
+  cluster = await Cluster.start();
+});
+test.after(async () => {
+  await cluster.stop();
+});
+
+function assertError(reply: { status: number; body: any; headers: any }, status: number): void {
+  assert.is(reply.status, status, JSON.stringify(reply.body));
+  assert.is(reply.body.error.code, status);
+  assert.type(reply.body.error.message, "string");
+  assert.match(String(reply.headers["content-type"]), /^application\/json; charset=utf-8/);
+}
+
+test("GET /stocks/{name} returns the stock", async () => {
+  const reply = await get("/stocks/GameStart");
+  assert.is(reply.status, 200);
+  assert.equal(Object.keys(reply.body.data).sort(), ["name", "price", "quantity", "volume"]);
+  assert.is(reply.body.data.name, "GameStart");
+  assert.is(reply.body.data.price, 15.99);
+  assert.is(reply.body.data.quantity, 100);
+  assert.is(reply.body.data.volume, 0);
+});
+
+test("unknown stock is 404 stock not found; names are case-sensitive", async () => {
+  const reply = await get("/stocks/NoSuchCo");
+  assertError(reply, 404);
+  assert.is(reply.body.error.message, "stock not found");
+  assertError(await get("/stocks/gamestart"), 404);
+});
+
+test("buy, sell and order query", async () => {
+  const buy = await post("/orders", { name: "FishCo", quantity: 3, type: "buy" });
+  assert.is(buy.status, 200, JSON.stringify(buy.body));
+  const n = buy.body.data.transaction_number;
+  assert.type(n, "number");
+  const sell = await post("/orders", { name: "FishCo", quantity: 1, type: "sell" });
+  assert.is(sell.body.data.transaction_number, n + 1);
+  const order = await get(`/orders/${n}`);
+  assert.equal(order.body, { data: { number: n, name: "FishCo", type: "buy", quantity: 3 } });
+  const stock = await get("/stocks/FishCo");
+  assert.is(stock.body.data.quantity, 98);
+  assert.is(stock.body.data.volume, 4);
+});
+
+test("insufficient quantity is 409 and consumes no number", async () => {
+  const before = await post("/orders", { name: "BoarCo", quantity: 1, type: "sell" });
+  const reply = await post("/orders", { name: "BoarCo", quantity: 100_000, type: "buy" });
+  assertError(reply, 409);
+  assert.is(reply.body.error.message, "insufficient quantity");
+  const after = await post("/orders", { name: "BoarCo", quantity: 1, type: "sell" });
+  assert.is(after.body.data.transaction_number, before.body.data.transaction_number + 1);
+});
+
+test("bad order bodies are 400 with a message naming the problem", async () => {
+  const cases: [unknown, RegExp][] = [
+    ["{not json", /JSON/],
+    [[1, 2], /object/],
+    [{ quantity: 1, type: "buy" }, /name/],
+    [{ name: 5, quantity: 1, type: "buy" }, /name/],
+    [{ name: "FishCo", quantity: "1", type: "buy" }, /quantity/],
+    [{ name: "FishCo", quantity: 0, type: "buy" }, /quantity/],
+    [{ name: "FishCo", quantity: -2, type: "buy" }, /quantity/],
+    [{ name: "FishCo", quantity: 1.5, type: "buy" }, /quantity/],
+    [{ name: "FishCo", quantity: 1e300, type: "buy" }, /quantity/],
+    [{ name: "FishCo", quantity: 1, type: "hold" }, /type/],
+    [{ name: "NoSuchCo", quantity: 1, type: "buy" }, /unknown stock/],
+  ];
+  for (const [body, message] of cases) {
+    const reply = await post("/orders", body);
+    assertError(reply, 400);
+    assert.match(reply.body.error.message, message, JSON.stringify(body));
+  }
+});
+
+test("unknown order is 404; a bad order number is 400", async () => {
+  assertError(await get("/orders/99999999"), 404);
+  assert.is((await get("/orders/99999999")).body.error.message, "order not found");
+  for (const bad of ["-1", "abc", "1.5", "99999999999999999999"]) assertError(await get(`/orders/${bad}`), 400);
+});
+
+test("same Idempotency-Key and order gives the same transaction number", async () => {
+  const order = { name: "MenhirCo", quantity: 2, type: "buy" };
+  const a = await post("/orders", order, { "idempotency-key": "test-key-1" });
+  const b = await post("/orders", order, { "idempotency-key": "test-key-1" });
+  assert.is(a.status, 200);
+  assert.is(b.body.data.transaction_number, a.body.data.transaction_number);
+  const stock = await get("/stocks/MenhirCo");
+  assert.is(stock.body.data.quantity, 98, "applied once");
+});
+
+test("unknown path is 404, wrong method is 405 with Allow", async () => {
+  assertError(await get("/nope"), 404);
+  const reply = await requestJson(cluster.url, "DELETE", "/stocks/GameStart");
+  assertError(reply, 405);
+  assert.is(reply.headers["allow"], "GET");
+  assert.is((await get("/orders")).headers["allow"], "POST");
+});
+
+test("percent-encoded stock names are decoded; bad encoding is 400", async () => {
+  assert.is((await get("/stocks/Game%53tart")).status, 200);
+  assertError(await get("/stocks/%E0%A4%A"), 400);
+});
+
+test("malformed request line gets a JSON 400 and the connection closes", async () => {
+  const text = await rawExchange(cluster.frontendPort, "GARBAGE\r\n\r\n");
+  assert.match(text, /^HTTP\/1\.1 400 /);
+  assert.match(text, /"error":\{"code":400/);
+});
+
+test("GET /health reports catalog, replicas, leader and cache", async () => {
+  const reply = await get("/health");
+  assert.is(reply.status, 200, JSON.stringify(reply.body));
+  assert.is(reply.body.data.leader, 3);
+  assert.is(reply.body.data.catalog.up, true);
+  assert.is(reply.body.data.replicas.length, 3);
+  assert.ok(reply.body.data.cache);
+});
+
+test.run();

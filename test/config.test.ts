@@ -1,0 +1,43 @@
+// A wrong or missing setting stops a service at start with one line naming the variable and
+// exit code 2 (SPEC section 9). Real processes, real environment.
+
+import { spawnSync } from "node:child_process";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { projectRoot } from "../lib/service_process.ts";
+import { tempDir } from "./support/cluster.ts";
+
+/** A misconfigured service must exit long before this. */
+const exitTimeoutMs = 20_000;
+
+function runWith(entry: string, env: Record<string, string>): { code: number | null; stderr: string } {
+  const result = spawnSync(process.execPath, ["--import", "tsx", entry], {
+    cwd: projectRoot, env: { ...process.env, DATA_DIR: tempDir("config"), PORT: "0", ...env }, timeout: exitTimeoutMs, encoding: "utf8",
+  });
+  return { code: result.status, stderr: result.stderr };
+}
+
+const cases: [string, Record<string, string>, string][] = [
+  ["catalog/main.ts", { PORT: "http" }, "PORT"],
+  ["catalog/main.ts", { PORT: "70000" }, "PORT"],
+  ["order/main.ts", { ORDER_ID: "" }, "ORDER_ID"],
+  ["order/main.ts", { ORDER_ID: "7" }, "ORDER_ID"],
+  ["order/main.ts", { ORDER_ID: "1", ORDER_REPLICAS: "1@localhost" }, "ORDER_REPLICAS"],
+  ["order/main.ts", { ORDER_ID: "1", CATALOG_ADDR: "nowhere" }, "CATALOG_ADDR"],
+  ["frontend/main.ts", { PORT: "-1" }, "PORT"],
+  ["frontend/main.ts", { ORDER_REPLICAS: "1@a:1,1@b:2" }, "ORDER_REPLICAS"],
+  ["frontend/main.ts", { CACHE_SIZE: "lots" }, "CACHE_SIZE"],
+  ["frontend/main.ts", { LOG_LEVEL: "loud" }, "LOG_LEVEL"],
+];
+
+for (const [entry, env, variable] of cases) {
+  test(`${entry} with ${JSON.stringify(env)} stops with a line naming ${variable}`, () => {
+    const { code, stderr } = runWith(entry, env);
+    assert.is(code, 2, stderr);
+    const lines = stderr.trim().split("\n");
+    assert.is(lines.length, 1, stderr);
+    assert.match(lines[0] as string, new RegExp(`configuration error: ${variable}\\b`));
+  });
+}
+
+test.run();

@@ -1,0 +1,52 @@
+// Small HTTP helpers for tests: JSON requests over node:http (a separate implementation from
+// the server under test) and raw-socket exchanges for byte-level checks.
+
+import * as http from "node:http";
+import * as net from "node:net";
+
+export type JsonReply = { status: number; headers: http.IncomingHttpHeaders; body: any };
+
+/** Per-request deadline in tests, so a hung server fails the test instead of hanging it. */
+export const testRequestTimeoutMs = 20_000;
+
+export function requestJson(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}, agent?: http.Agent): Promise<JsonReply> {
+  const url = new URL(path, base);
+  const payload = body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, {
+      method, timeout: testRequestTimeoutMs, ...(agent ? { agent } : {}),
+      headers: payload === undefined ? headers : { "content-type": "application/json", "content-length": String(Buffer.byteLength(payload)), ...headers },
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => {
+        const text = Buffer.concat(chunks).toString("utf8");
+        let parsed: unknown;
+        try { parsed = JSON.parse(text); } catch { parsed = text; }
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: parsed });
+      });
+    });
+    req.on("timeout", () => req.destroy(new Error(`${method} ${path}: timed out`)));
+    req.on("error", reject);
+    req.end(payload);
+  });
+}
+
+/** Send raw bytes, collect everything until the server closes or `idleMs` passes. */
+export function rawExchange(port: number, data: string | Buffer, idleMs = 500): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, "127.0.0.1");
+    let received = "";
+    let timer = setTimeout(() => socket.destroy(), idleMs);
+    socket.on("data", (d) => {
+      received += d.toString("latin1");
+      clearTimeout(timer);
+      timer = setTimeout(() => socket.destroy(), idleMs);
+    });
+    socket.on("close", () => { clearTimeout(timer); resolve(received); });
+    socket.on("error", reject);
+    socket.write(data);
+  });
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
