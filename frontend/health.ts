@@ -38,6 +38,7 @@ export function createHealth(deps: HealthDeps): () => Promise<{ ok: boolean; bod
         epoch: deps.leaders.currentEpoch(),
         elections: deps.leaders.elections,
         orderRetries: deps.orders.retries,
+        placeBatches: { calls: deps.orders.batcher.calls, orders: deps.orders.batcher.orders },
         replicas,
         cache,
         connections: deps.connections(),

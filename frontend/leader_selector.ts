@@ -17,7 +17,11 @@ import { unavailable } from "./errors.ts";
 
 export type ReplicaHandle = { readonly id: number; readonly addr: string; readonly client: OrderClient };
 
-export type ReplicaStatus = { id: number; addr: string; up: boolean; ready: boolean; lastNumber: number; epoch: number; leaderId: number };
+export type ReplicaStatus = {
+  id: number; addr: string; up: boolean; ready: boolean; lastNumber: number; epoch: number; leaderId: number;
+  /** On the leader: followers that receive every order synchronously. */
+  liveFollowers: number[];
+};
 
 export class LeaderSelector {
   private readonly replicas: ReplicaHandle[];
@@ -72,7 +76,7 @@ export class LeaderSelector {
       const h = replies[i];
       return {
         id: r.id, addr: r.addr, up: h !== undefined, ready: h?.ready ?? false,
-        lastNumber: h?.lastNumber ?? -1, epoch: h?.epoch ?? 0, leaderId: h?.leaderId ?? 0,
+        lastNumber: h?.lastNumber ?? -1, epoch: h?.epoch ?? 0, leaderId: h?.leaderId ?? 0, liveFollowers: h?.liveFollowers ?? [],
       };
     });
   }
@@ -89,10 +93,12 @@ export class LeaderSelector {
 
   private async select(): Promise<ReplicaHandle> {
     const replies = await Promise.all(this.replicas.map((r) => this.health(r)));
-    const seenEpoch = Math.max(this.epoch, ...replies.map((h) => h?.epoch ?? 0));
+    let epoch = Math.max(this.epoch, ...replies.map((h) => h?.epoch ?? 0));
     for (const [i, candidate] of this.replicas.entries()) {
       if (replies[i] === undefined) continue;
-      const epoch = seenEpoch + 1;
+      // A fresh epoch for every candidate: replicas refuse a second leader in an epoch they
+      // have already seen, even if that leader's SetLeader failed half way.
+      epoch++;
       const others = this.replicas.filter((r) => r !== candidate);
       // Followers first (see the file comment); a follower that is down is simply skipped.
       await Promise.all(others.map((r) => this.setLeader(r, candidate.id, epoch).catch(() => undefined)));

@@ -8,11 +8,20 @@ export const lookupTimeoutMs = 1_000;
  * loaded machine, short enough that a hung leader is abandoned quickly.
  */
 export const placeTimeoutMs = 2_000;
+/**
+ * Orders per PlaceBatch call to the leader; the leader refuses more than its own batch bound
+ * (order/limits.ts placeBatchMax, 512).
+ */
+export const placeBatchOrdersMax = 256;
 /** One Get on the leader. */
 export const getTimeoutMs = 1_000;
-/** Health and SetLeader calls during leader selection: short, so a dead replica is skipped fast. */
+/** Health calls during leader selection: short, so a dead replica is skipped fast. */
 export const healthTimeoutMs = 300;
-export const setLeaderTimeoutMs = 1_000;
+/**
+ * SetLeader to the new leader answers once it has pulled every live peer's log and caught its
+ * followers up (milliseconds usually, about a second with a hung peer).
+ */
+export const setLeaderTimeoutMs = 3_000;
 /**
  * Total time a trade or order query may spend across leader failovers before the client gets a
  * 503. A failover takes well under a second; this covers a replica that is still catching up.

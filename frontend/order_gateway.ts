@@ -6,10 +6,11 @@
 import { callUnary, grpc, isServiceError, isTransient } from "../lib/grpc.ts";
 import type { Logger } from "../lib/log.ts";
 import { OrderSide, PlaceStatus } from "../gen/order.ts";
-import type { OrderRecord, PlaceReply } from "../gen/order.ts";
+import type { OrderRecord } from "../gen/order.ts";
+import { PlaceBatcher } from "./place_batcher.ts";
 import type { LeaderSelector, ReplicaHandle } from "./leader_selector.ts";
 import {
-  getTimeoutMs, orderRetryBudgetMs, placeTimeoutMs, retryBackoffMsMax, retryBackoffMsMin,
+  getTimeoutMs, orderRetryBudgetMs, retryBackoffMsMax, retryBackoffMsMin,
 } from "./limits.ts";
 import { badRequest, conflict, notFound, unavailable } from "./errors.ts";
 
@@ -22,6 +23,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 export class OrderGateway {
   private readonly leaders: LeaderSelector;
   private readonly log: Logger;
+  readonly batcher = new PlaceBatcher();
   /** Leader calls retried after a failure; /health shows it. */
   retries = 0;
 
@@ -36,8 +38,7 @@ export class OrderGateway {
       requestId: order.requestId, name: order.name, quantity: order.quantity,
       side: order.type === "buy" ? OrderSide.ORDER_SIDE_BUY : OrderSide.ORDER_SIDE_SELL,
     };
-    const reply = await this.withLeader("place", (leader) =>
-      callUnary<typeof request, PlaceReply>(leader.client, leader.client.place, request, placeTimeoutMs));
+    const reply = await this.withLeader("place", (leader) => this.batcher.place(leader, request));
     switch (reply.status) {
       case PlaceStatus.PLACE_OK: return reply.number;
       case PlaceStatus.PLACE_INSUFFICIENT_QUANTITY: throw conflict("insufficient quantity");

@@ -52,6 +52,11 @@ export const PlaceStatus = {
   PLACE_INSUFFICIENT_QUANTITY: 2,
   PLACE_UNKNOWN_STOCK: 3,
   PLACE_INVALID: 4,
+  /**
+   * PLACE_RETRY - Not done (leadership ended mid-batch, catalog unavailable, overloaded): retry the same
+   * request id, possibly on another leader.
+   */
+  PLACE_RETRY: 5,
   UNRECOGNIZED: -1,
 } as const;
 
@@ -63,6 +68,7 @@ export namespace PlaceStatus {
   export type PLACE_INSUFFICIENT_QUANTITY = typeof PlaceStatus.PLACE_INSUFFICIENT_QUANTITY;
   export type PLACE_UNKNOWN_STOCK = typeof PlaceStatus.PLACE_UNKNOWN_STOCK;
   export type PLACE_INVALID = typeof PlaceStatus.PLACE_INVALID;
+  export type PLACE_RETRY = typeof PlaceStatus.PLACE_RETRY;
   export type UNRECOGNIZED = typeof PlaceStatus.UNRECOGNIZED;
 }
 
@@ -88,6 +94,14 @@ export interface PlaceReply {
   message: string;
 }
 
+export interface PlaceBatchRequest {
+  orders: PlaceRequest[];
+}
+
+export interface PlaceBatchReply {
+  results: PlaceReply[];
+}
+
 export interface GetRequest {
   number: number;
 }
@@ -104,6 +118,11 @@ export interface HealthReply {
   leaderId: number;
   /** False while recovering (catching up from peers); such a replica must not lead. */
   ready: boolean;
+  /**
+   * On the leader: the followers that receive every batch synchronously (the others are
+   * being caught up). Empty on followers.
+   */
+  liveFollowers: number[];
 }
 
 export interface SetLeaderRequest {
@@ -412,6 +431,116 @@ export const PlaceReply: MessageFns<PlaceReply> = {
   },
 };
 
+function createBasePlaceBatchRequest(): PlaceBatchRequest {
+  return { orders: [] };
+}
+
+export const PlaceBatchRequest: MessageFns<PlaceBatchRequest> = {
+  encode(message: PlaceBatchRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.orders) {
+      PlaceRequest.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PlaceBatchRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePlaceBatchRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.orders.push(PlaceRequest.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<PlaceBatchRequest>, I>>(base?: I): PlaceBatchRequest {
+    return PlaceBatchRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PlaceBatchRequest>, I>>(object: I): PlaceBatchRequest {
+    const message = createBasePlaceBatchRequest();
+    message.orders = object.orders?.map((e) => PlaceRequest.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBasePlaceBatchReply(): PlaceBatchReply {
+  return { results: [] };
+}
+
+export const PlaceBatchReply: MessageFns<PlaceBatchReply> = {
+  encode(message: PlaceBatchReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.results) {
+      PlaceReply.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PlaceBatchReply {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePlaceBatchReply();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.results.push(PlaceReply.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<PlaceBatchReply>, I>>(base?: I): PlaceBatchReply {
+    return PlaceBatchReply.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PlaceBatchReply>, I>>(object: I): PlaceBatchReply {
+    const message = createBasePlaceBatchReply();
+    message.results = object.results?.map((e) => PlaceReply.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 function createBaseGetRequest(): GetRequest {
   return { number: 0 };
 }
@@ -511,7 +640,7 @@ export const HealthRequest: MessageFns<HealthRequest> = {
 };
 
 function createBaseHealthReply(): HealthReply {
-  return { id: 0, lastNumber: 0, epoch: 0, leaderId: 0, ready: false };
+  return { id: 0, lastNumber: 0, epoch: 0, leaderId: 0, ready: false, liveFollowers: [] };
 }
 
 export const HealthReply: MessageFns<HealthReply> = {
@@ -530,6 +659,13 @@ export const HealthReply: MessageFns<HealthReply> = {
     }
     if (message.ready !== false) {
       writer.uint32(40).bool(message.ready);
+    }
+    if (message.liveFollowers.length !== 0) {
+      writer.uint32(50).fork();
+      for (const v of message.liveFollowers) {
+        writer.int32(v);
+      }
+      writer.join();
     }
     return writer;
   },
@@ -587,6 +723,24 @@ export const HealthReply: MessageFns<HealthReply> = {
             message.ready = reader.bool();
             continue;
           }
+          case 6: {
+            if (tag === 48) {
+              message.liveFollowers.push(reader.int32());
+
+              continue;
+            }
+
+            if (tag === 50) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.liveFollowers.push(reader.int32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -609,6 +763,7 @@ export const HealthReply: MessageFns<HealthReply> = {
     message.epoch = object.epoch ?? 0;
     message.leaderId = object.leaderId ?? 0;
     message.ready = object.ready ?? false;
+    message.liveFollowers = object.liveFollowers?.map((e) => e) || [];
     return message;
   },
 };
@@ -1027,6 +1182,20 @@ export const OrderService = {
     responseSerialize: (value: PlaceReply): Buffer => Buffer.from(PlaceReply.encode(value).finish()),
     responseDeserialize: (value: Buffer): PlaceReply => PlaceReply.decode(value),
   },
+  /**
+   * Leader only: several Places in one call (the frontend batches concurrent orders so the
+   * frontend-to-leader hop costs one call per batch, not per order). results[i] answers
+   * orders[i]; an order that could not be completed answers PLACE_RETRY.
+   */
+  placeBatch: {
+    path: "/stockbazaar.order.Order/PlaceBatch" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PlaceBatchRequest): Buffer => Buffer.from(PlaceBatchRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PlaceBatchRequest => PlaceBatchRequest.decode(value),
+    responseSerialize: (value: PlaceBatchReply): Buffer => Buffer.from(PlaceBatchReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PlaceBatchReply => PlaceBatchReply.decode(value),
+  },
   /** Leader only: one order by number; NOT_FOUND when absent. */
   get: {
     path: "/stockbazaar.order.Order/Get" as const,
@@ -1081,6 +1250,12 @@ export const OrderService = {
 export interface OrderServer extends UntypedServiceImplementation {
   /** Leader only: trade through the catalog, number, replicate, persist, answer. */
   place: handleUnaryCall<PlaceRequest, PlaceReply>;
+  /**
+   * Leader only: several Places in one call (the frontend batches concurrent orders so the
+   * frontend-to-leader hop costs one call per batch, not per order). results[i] answers
+   * orders[i]; an order that could not be completed answers PLACE_RETRY.
+   */
+  placeBatch: handleUnaryCall<PlaceBatchRequest, PlaceBatchReply>;
   /** Leader only: one order by number; NOT_FOUND when absent. */
   get: handleUnaryCall<GetRequest, OrderRecord>;
   health: handleUnaryCall<HealthRequest, HealthReply>;
@@ -1105,6 +1280,26 @@ export interface OrderClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: PlaceReply) => void,
+  ): ClientUnaryCall;
+  /**
+   * Leader only: several Places in one call (the frontend batches concurrent orders so the
+   * frontend-to-leader hop costs one call per batch, not per order). results[i] answers
+   * orders[i]; an order that could not be completed answers PLACE_RETRY.
+   */
+  placeBatch(
+    request: PlaceBatchRequest,
+    callback: (error: ServiceError | null, response: PlaceBatchReply) => void,
+  ): ClientUnaryCall;
+  placeBatch(
+    request: PlaceBatchRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PlaceBatchReply) => void,
+  ): ClientUnaryCall;
+  placeBatch(
+    request: PlaceBatchRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PlaceBatchReply) => void,
   ): ClientUnaryCall;
   /** Leader only: one order by number; NOT_FOUND when absent. */
   get(request: GetRequest, callback: (error: ServiceError | null, response: OrderRecord) => void): ClientUnaryCall;

@@ -23,7 +23,7 @@ export const channelOptions: grpc.ChannelOptions = {
   "grpc.max_send_message_length": messageBytesMax,
   // Reconnect quickly after a peer restarts: failover time depends on it.
   "grpc.initial_reconnect_backoff_ms": 50,
-  "grpc.max_reconnect_backoff_ms": 1_000,
+  "grpc.max_reconnect_backoff_ms": 500,
   "grpc.enable_retries": 0,
 };
 

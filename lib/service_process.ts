@@ -56,8 +56,9 @@ export function denoBinary(): string {
 }
 
 /**
- * The permissions each entry needs under Deno (the README's `deno run` lines): network and
- * environment for all; the catalog and the replicas also read and write their DATA_DIR.
+ * The permissions each entry needs under Deno (the README's `deno run` lines): the services
+ * need the network and the environment, the catalog and the replicas also read and write
+ * their DATA_DIR; the client needs the network only. Anything else gets -A.
  */
 export function denoPermissions(entry: string, env: Readonly<Record<string, string | undefined>>): string[] {
   const base = ["--allow-env", "--allow-net"];
@@ -65,7 +66,8 @@ export function denoPermissions(entry: string, env: Readonly<Record<string, stri
     const dataDir = env["DATA_DIR"] || "./data";
     return [...base, `--allow-read=${dataDir}`, `--allow-write=${dataDir}`];
   }
-  if (entry === "frontend/main.ts" || entry === "client/run.ts") return base;
+  if (entry === "frontend/main.ts") return base;
+  if (entry === "client/run.ts") return ["--allow-net"];
   return ["-A"];
 }
 

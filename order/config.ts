@@ -7,6 +7,7 @@ import * as path from "node:path";
 import type { Env, HostPort, Replica } from "../lib/config.ts";
 import { ConfigError, envHost, envHostPort, envPort, envReplicas, envRequired, envString, parseIntStrict } from "../lib/config.ts";
 import type { LogLevel } from "../lib/log.ts";
+import { readCrashAfterCatalogBatches } from "./test_hooks.ts";
 
 export const defaultCatalogAddr = "127.0.0.1:50051";
 export const defaultDataDir = "./data";
@@ -23,6 +24,8 @@ export type OrderConfig = {
   /** Absolute path of the folder holding orders-<id>.csv. */
   readonly dataDir: string;
   readonly logLevel: LogLevel;
+  /** Test-only fault injection (order/test_hooks.ts); 0 = off. */
+  readonly crashAfterCatalogBatches: number;
 };
 
 // `satisfies` makes the compiler fail here if lib/log.ts gains or loses a level.
@@ -68,5 +71,6 @@ export function readOrderConfig(env: Env): OrderConfig {
     catalogAddr: envHostPort(env, "CATALOG_ADDR", defaultCatalogAddr),
     dataDir: envDataDir(env),
     logLevel: envLogLevel(env),
+    crashAfterCatalogBatches: readCrashAfterCatalogBatches(env),
   };
 }

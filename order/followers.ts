@@ -102,6 +102,11 @@ export class Followers {
     this.abort.abort();
   }
 
+  /** Ids of the followers that receive every batch synchronously. */
+  liveIds(): number[] {
+    return this.links.filter((l) => l.status === "live").map((l) => l.peer.id);
+  }
+
   /** Follower ids by status, for the log: `{ live: "1 2", joining: "", behind: "3" }`. */
   summary(): Record<FollowerStatus, string> {
     const by = (s: FollowerStatus): string => this.links.filter((l) => l.status === s).map((l) => l.peer.id).join(" ");

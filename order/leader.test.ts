@@ -100,6 +100,24 @@ test("catalog down: the batch fails UNAVAILABLE, numbers nothing, and the retry 
   assert.is((await c.node(3).place(placeRequest("x"))).number, 0);
 }));
 
+test("PlaceBatch answers each order on its own; a non-leader refuses the whole call", () => withCluster(async (c) => {
+  assert.is(await errorCode(c.node(3).placeBatch({ orders: [placeRequest("early")] })), "NOT_LEADER");
+  await c.setLeader(3, 1);
+  const reply = await c.node(3).placeBatch({ orders: [
+    placeRequest("b0", { name: "FishCo", quantity: 2 }),
+    placeRequest("b1", { quantity: fakeInitialQuantity + 1, side: OrderSide.ORDER_SIDE_BUY }),
+    placeRequest("b2", { name: "FishCo", quantity: 3 }),
+    placeRequest("b0", { name: "FishCo", quantity: 2 }),
+  ] });
+  assert.equal(reply.results.map((r) => [r.status, r.number]), [
+    [PlaceStatus.PLACE_OK, 0], [PlaceStatus.PLACE_INSUFFICIENT_QUANTITY, 0], [PlaceStatus.PLACE_OK, 1], [PlaceStatus.PLACE_OK, 0],
+  ]);
+  c.catalog.down = true;
+  const retry = await c.node(3).placeBatch({ orders: [placeRequest("b3")] });
+  assert.is(retry.results[0]?.status, PlaceStatus.PLACE_RETRY, "an order the leader could not complete is retried alone");
+  assert.ok(allIdentical(c));
+}));
+
 test("Place and Get only on the ready leader; Get answers from the log", () => withCluster(async (c) => {
   assert.is(await errorCode(c.node(3).place(placeRequest("early"))), "NOT_LEADER");
   await c.setLeader(3, 1);
@@ -109,7 +127,8 @@ test("Place and Get only on the ready leader; Get answers from the log", () => w
   assert.equal(await c.node(3).get({ number: 0 }), { number: 0, name: "FishCo", side: OrderSide.ORDER_SIDE_SELL, quantity: 4, requestId: "a" });
   assert.is(await errorCode(c.node(3).get({ number: 1 })), "NOT_FOUND");
   assert.is(await errorCode(c.node(3).get({ number: -1 })), "INVALID_ARGUMENT");
-  assert.equal(c.node(2).health(), { id: 2, lastNumber: 0, epoch: 1, leaderId: 3, ready: true });
+  assert.equal(c.node(2).health(), { id: 2, lastNumber: 0, epoch: 1, leaderId: 3, ready: true, liveFollowers: [] });
+  assert.equal(c.node(3).health().liveFollowers.sort(), [1, 2], "the leader reports its synchronous followers");
 }));
 
 test("a leader still catching up answers UNAVAILABLE and reports ready=false", () => withCluster(async (c) => {

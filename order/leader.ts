@@ -96,6 +96,11 @@ export class Leader {
     });
   }
 
+  /** Followers that receive every batch synchronously, for Health. */
+  liveFollowers(): number[] {
+    return this.deps.followers.liveIds();
+  }
+
   /** The leadership ended: queued calls fail now, the batch in flight fails when it ends. */
   stop(): void {
     if (this.stopped) return;

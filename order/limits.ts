@@ -72,9 +72,9 @@ export const joinGapOrdersMax = placeBatchMax;
 export const catchUpRetryMs = 100;
 /**
  * Longest pause between catch-up attempts: a restarted follower rejoins within about this
- * (plus the channel's own reconnect backoff, at most 1 s in lib/grpc.ts).
+ * (plus the channel's own reconnect backoff, at most 500 ms in lib/grpc.ts).
  */
-export const catchUpRetryMsMax = 1_000;
+export const catchUpRetryMsMax = 250;
 
 /** Bytes of a request id: the frontend sends a UUID or `k-` and 32 base64url characters. */
 export const requestIdBytesMax = 128;

@@ -11,6 +11,7 @@ import { OrderNode } from "./node.ts";
 import { OrderLog, orderLogFile } from "./order_log.ts";
 import { grpcCatalog, grpcPeer } from "./ports.ts";
 import { orderService } from "./server.ts";
+import { crashAfterCatalogBatches } from "./test_hooks.ts";
 
 runMain("order", async () => {
   const config = readOrderConfig(process.env);
@@ -19,7 +20,7 @@ runMain("order", async () => {
   if (log.droppedTailBytes > 0) logger.warn("dropped a torn last line of the order log", { bytes: log.droppedTailBytes });
   const node = new OrderNode({
     id: config.id, ids: config.replicas.map((r) => r.id), log, logger,
-    catalog: grpcCatalog(config.catalogAddr),
+    catalog: crashAfterCatalogBatches(grpcCatalog(config.catalogAddr), config.crashAfterCatalogBatches),
     peers: config.peers.map(grpcPeer),
   });
   const server = new grpc.Server(serverOptions);

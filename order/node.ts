@@ -7,10 +7,12 @@
 import { assert } from "../lib/assert.ts";
 import type { Logger } from "../lib/log.ts";
 import type {
-  AppendReply, AppendRequest, GetRequest, HealthReply, OrderRecord, PlaceReply, PlaceRequest, SetLeaderReply,
+  AppendReply, AppendRequest, GetRequest, HealthReply, OrderRecord, PlaceBatchReply, PlaceBatchRequest, PlaceReply, PlaceRequest, SetLeaderReply,
   SetLeaderRequest, SinceReply, SinceRequest,
 } from "../gen/order.ts";
+import { PlaceStatus } from "../gen/order.ts";
 import { OrderError } from "./errors.ts";
+import { placeBatchMax } from "./limits.ts";
 import { Followers } from "./followers.ts";
 import { Leader } from "./leader.ts";
 import { Mutex } from "./mutex.ts";
@@ -67,11 +69,28 @@ export class OrderNode {
 
   health(): HealthReply {
     const s = this.state;
-    return { id: s.id, lastNumber: this.log.lastNumber, epoch: s.epoch, leaderId: s.leaderId, ready: s.ready };
+    const liveFollowers = s.role === "leader" && this.leader ? this.leader.liveFollowers() : [];
+    return { id: s.id, lastNumber: this.log.lastNumber, epoch: s.epoch, leaderId: s.leaderId, ready: s.ready, liveFollowers };
   }
 
   async place(request: PlaceRequest): Promise<PlaceReply> {
     return this.servingLeader().place(request);
+  }
+
+  /**
+   * Several Places in one call. A leader that is not serving fails the whole call (the caller
+   * re-selects); an order that fails on its own answers PLACE_RETRY so only it is retried.
+   */
+  async placeBatch(request: PlaceBatchRequest): Promise<PlaceBatchReply> {
+    if (request.orders.length > placeBatchMax) {
+      throw new OrderError("INVALID_ARGUMENT", `a PlaceBatch holds at most ${placeBatchMax} orders`);
+    }
+    const leader = this.servingLeader();
+    const results = await Promise.all(request.orders.map((order) => leader.place(order).catch((err: unknown) => {
+      if (!(err instanceof OrderError)) throw err;
+      return { status: PlaceStatus.PLACE_RETRY, number: 0, message: err.message };
+    })));
+    return { results };
   }
 
   async get(request: GetRequest): Promise<OrderRecord> {

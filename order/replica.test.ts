@@ -206,7 +206,7 @@ test("Since pages are bounded and validated", () => {
 });
 
 function health(over: Partial<HealthReply>): HealthReply {
-  return { id: 0, lastNumber: -1, epoch: 0, leaderId: 0, ready: true, ...over };
+  return { id: 0, lastNumber: -1, epoch: 0, leaderId: 0, ready: true, liveFollowers: [], ...over };
 }
 
 test("recovery plan: follow the live leader of the newest epoch, then extend from the others", () => {

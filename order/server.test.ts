@@ -51,7 +51,7 @@ test("a replica over real gRPC: Health, Since, SetLeader, Append, and refusals a
   const peer: PeerPort = grpcPeer({ id: 1, addr: { host: "127.0.0.1", port } });
   try {
     await node.recover();
-    assert.equal(await peer.health(1_000), { id: 1, lastNumber: -1, epoch: 0, leaderId: 0, ready: true });
+    assert.equal(await peer.health(1_000), { id: 1, lastNumber: -1, epoch: 0, leaderId: 0, ready: true, liveFollowers: [] });
     const order = { number: 0, name: "GameStart", side: 1, quantity: 2, requestId: "r0" } as const;
     assert.equal(await peer.append({ epoch: 1, leaderId: 2, orders: [order] }, 1_000), { lastNumber: 0 });
     assert.is(await code(peer.append({ epoch: 1, leaderId: 2, orders: [{ ...order, number: 5 }] }, 1_000)), grpc.status.OUT_OF_RANGE);

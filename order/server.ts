@@ -56,6 +56,7 @@ function unary<Req, Res>(logger: Logger, name: string, handler: (request: Req) =
 export function orderService(node: OrderNode, logger: Logger): OrderServer {
   return {
     place: unary(logger, "Place", (r) => node.place(r)),
+    placeBatch: unary(logger, "PlaceBatch", (r) => node.placeBatch(r)),
     get: unary(logger, "Get", (r) => node.get(r)),
     health: unary(logger, "Health", async () => node.health()),
     setLeader: unary(logger, "SetLeader", (r) => node.setLeader(r)),

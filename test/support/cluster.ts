@@ -29,6 +29,8 @@ export type ClusterOptions = {
   readonly replicaIds?: readonly number[];
   readonly frontendEnv?: Record<string, string>;
   readonly catalogEnv?: Record<string, string>;
+  /** Extra environment of a replica's first start only (restarts run without it). */
+  readonly replicaEnv?: Readonly<Record<number, Record<string, string>>>;
   readonly runtime?: Runtime;
   readonly dataDir?: string;
   /** Skip starting the frontend (tests of the back end alone). */
@@ -62,7 +64,7 @@ export class Cluster {
     const cluster = new Cluster(options, options.dataDir ?? tempDir("cluster"), await freePort(), replicaPorts, await freePort());
     try {
       await cluster.startCatalog();
-      await Promise.all(ids.map((id) => cluster.startReplica(id)));
+      await Promise.all(ids.map((id) => cluster.startReplica(id, options.replicaEnv?.[id])));
       if (!options.noFrontend) await cluster.startFrontend();
     } catch (err) {
       await cluster.stop();
@@ -94,8 +96,8 @@ export class Cluster {
     return this.catalog;
   }
 
-  async startReplica(id: number): Promise<RunningService> {
-    const service = await this.launch(`order-${id}`, "order/main.ts", { ORDER_ID: String(id), PORT: String(this.replicaPorts.get(id)), LOG_LEVEL: "info" });
+  async startReplica(id: number, env: Record<string, string> = {}): Promise<RunningService> {
+    const service = await this.launch(`order-${id}`, "order/main.ts", { ORDER_ID: String(id), PORT: String(this.replicaPorts.get(id)), LOG_LEVEL: "info", ...env });
     this.replicas.set(id, service);
     return service;
   }
