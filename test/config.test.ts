@@ -28,6 +28,8 @@ const cases: [string, Record<string, string>, string][] = [
   ["frontend/main.ts", { ORDER_REPLICAS: "1@a:1,1@b:2" }, "ORDER_REPLICAS"],
   ["frontend/main.ts", { CACHE_SIZE: "lots" }, "CACHE_SIZE"],
   ["frontend/main.ts", { LOG_LEVEL: "loud" }, "LOG_LEVEL"],
+  ["frontend/main.ts", { HTTP_BODY_BYTES_MAX: "-5" }, "HTTP_BODY_BYTES_MAX"],
+  ["frontend/main.ts", { HTTP_CONNECTIONS_MAX: "0" }, "HTTP_CONNECTIONS_MAX"],
 ];
 
 for (const [entry, env, variable] of cases) {
