@@ -1,0 +1,133 @@
+// The frontend cache end to end (SPEC 6, guarantee 4): real catalog, replicas and frontends
+// over real HTTP. A hit after a miss; read-your-writes through the frontend that traded; the
+// push reaching a second frontend; LRU replacement visible on /health; two frontends sharing
+// a real Redis.
+
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { startRedis } from "../frontend/cache/_test_processes.ts";
+import type { Started } from "../frontend/cache/_test_processes.ts";
+import { startService } from "../lib/service_process.ts";
+import type { RunningService } from "../lib/service_process.ts";
+import { Cluster, freePort } from "./support/cluster.ts";
+import { requestJson, sleep } from "./support/http.ts";
+
+/** How long a push may take to reach another frontend in a test (normally milliseconds). */
+const pushWaitMs = 5_000;
+
+type CacheStats = { backend: string; hits: number; misses: number; evictions: number; keys: string[] };
+
+async function cacheStats(base: string): Promise<CacheStats> {
+  const reply = await requestJson(base, "GET", "/health");
+  return (reply.body.data ?? reply.body.error.details).cache as CacheStats;
+}
+
+async function quantity(base: string, name: string): Promise<number> {
+  const reply = await requestJson(base, "GET", `/stocks/${name}`);
+  assert.is(reply.status, 200);
+  return reply.body.data.quantity as number;
+}
+
+async function secondFrontend(cluster: Cluster, env: Record<string, string> = {}): Promise<{ service: RunningService; url: string }> {
+  const port = await freePort();
+  const service = await startService({
+    name: "frontend-b", entry: "frontend/main.ts",
+    env: { PORT: String(port), CATALOG_ADDR: `127.0.0.1:${cluster.catalogPort}`, ORDER_REPLICAS: cluster.orderReplicas, LOG_LEVEL: "info", ...env },
+  });
+  return { service, url: `http://127.0.0.1:${port}` };
+}
+
+async function eventually(what: string, check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + pushWaitMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.unreachable(`${what} within ${pushWaitMs} ms`);
+    await sleep(20);
+  }
+}
+
+const Lru = suite("in-process LRU");
+let cluster: Cluster;
+let other: { service: RunningService; url: string } | undefined;
+
+Lru.before(async () => {
+  cluster = await Cluster.start({ frontendEnv: { CACHE_SIZE: "3" } });
+  other = await secondFrontend(cluster, { CACHE_SIZE: "3" });
+});
+Lru.after(async () => {
+  other?.service.kill("SIGKILL");
+  await other?.service.exited;
+  await cluster.stop();
+});
+
+Lru("a hit after a miss", async () => {
+  const before = await cacheStats(cluster.url);
+  await quantity(cluster.url, "GameStart");
+  await quantity(cluster.url, "GameStart");
+  const after = await cacheStats(cluster.url);
+  assert.is(after.backend, "lru");
+  assert.is(after.misses - before.misses, 1);
+  assert.is(after.hits - before.hits, 1);
+});
+
+Lru("read-your-writes on the trading frontend; the push reaches the second frontend", async () => {
+  const url = (other as { url: string }).url;
+  const start = await quantity(cluster.url, "FishCo");
+  assert.is(await quantity(url, "FishCo"), start);
+  assert.is(await quantity(url, "FishCo"), start, "cached on the second frontend too");
+  const buy = await requestJson(cluster.url, "POST", "/orders", { name: "FishCo", quantity: 7, type: "buy" });
+  assert.is(buy.status, 200);
+  assert.is(await quantity(cluster.url, "FishCo"), start - 7, "the next lookup on the same frontend reflects the trade");
+  await eventually("the second frontend reflects the trade", async () => (await quantity(url, "FishCo")) === start - 7);
+  // A trade through the second frontend invalidates the first one's entry too.
+  await quantity(cluster.url, "FishCo");
+  assert.is((await requestJson(url, "POST", "/orders", { name: "FishCo", quantity: 2, type: "sell" })).status, 200);
+  assert.is(await quantity(url, "FishCo"), start - 5);
+  await eventually("the first frontend reflects the trade", async () => (await quantity(cluster.url, "FishCo")) === start - 5);
+});
+
+Lru("LRU replacement: the least recently used stock is evicted first", async () => {
+  for (const name of ["BoarCo", "MenhirCo", "PotionCo"]) await quantity(cluster.url, name);
+  assert.equal((await cacheStats(cluster.url)).keys, ["BoarCo", "MenhirCo", "PotionCo"]);
+  await quantity(cluster.url, "BoarCo"); // now most recently used
+  const before = await cacheStats(cluster.url);
+  await quantity(cluster.url, "DruidCo");
+  const after = await cacheStats(cluster.url);
+  assert.equal(after.keys, ["PotionCo", "BoarCo", "DruidCo"], "MenhirCo, the least recently used, was evicted");
+  assert.is(after.evictions - before.evictions, 1);
+});
+
+Lru.run();
+
+const Redis = suite("shared Redis");
+let redisCluster: Cluster;
+let redis: Started | undefined;
+let redisOther: { service: RunningService; url: string } | undefined;
+
+Redis.before(async () => {
+  const url = process.env["REDIS_URL"];
+  if (!url) redis = await startRedis();
+  const redisUrl = url ?? `redis://127.0.0.1:${(redis as Started).port}`;
+  // A key prefix of our own would be kinder to a shared REDIS_URL; the test flushes nothing.
+  redisCluster = await Cluster.start({ frontendEnv: { REDIS_URL: redisUrl, CACHE_SIZE: "4" } });
+  redisOther = await secondFrontend(redisCluster, { REDIS_URL: redisUrl, CACHE_SIZE: "4" });
+});
+Redis.after(async () => {
+  redisOther?.service.kill("SIGKILL");
+  await redisOther?.service.exited;
+  await redisCluster.stop();
+  await redis?.kill();
+});
+
+Redis("two frontends share entries, and a trade on one is seen by the other at once", async () => {
+  const b = (redisOther as { url: string }).url;
+  const start = await quantity(redisCluster.url, "BardCo");
+  const statsBefore = await cacheStats(b);
+  assert.is(statsBefore.backend, "redis");
+  assert.is(await quantity(b, "BardCo"), start);
+  assert.is((await cacheStats(b)).hits - statsBefore.hits, 1, "filled by the first frontend, a hit on the second");
+  assert.is((await requestJson(redisCluster.url, "POST", "/orders", { name: "BardCo", quantity: 3, type: "buy" })).status, 200);
+  assert.is(await quantity(b, "BardCo"), start - 3, "the shared entry was dropped before the trade was answered");
+  assert.is(await quantity(redisCluster.url, "BardCo"), start - 3);
+});
+
+Redis.run();
