@@ -3,6 +3,7 @@
 // stock; if its quantity > 0, with probability p trade it on the same connection; record every
 // successful order; at the end read every recorded order back and compare.
 
+import { randomUUID } from "node:crypto";
 import * as http from "node:http";
 import { initialStocks } from "../catalog/initial_stocks.ts";
 
@@ -95,7 +96,7 @@ async function timed<T>(samples: number[], fn: () => Promise<T>): Promise<T> {
   return value;
 }
 
-async function runSession(opts: ClientOptions, index: number, state: SessionState): Promise<void> {
+async function runSession(opts: ClientOptions, runId: string, index: number, state: SessionState): Promise<void> {
   const random = seededRandom(opts.seed * 7919 + index);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   try {
@@ -112,7 +113,8 @@ async function runSession(opts: ClientOptions, index: number, state: SessionStat
       const stock = (look.body as { data: { quantity: number } }).data;
       if (!(stock.quantity > 0) || tradeRoll >= opts.p) continue;
       const order = { name, quantity, type };
-      const key = `s${opts.seed}-${index}-${i}`;
+      // The run id keeps a rerun with the same seed from replaying the earlier run's orders.
+      const key = `${runId}-${index}-${i}`;
       const reply = await timed(state.trade, () => request(agent, opts, "POST", "/orders", order, { "idempotency-key": key }));
       if (reply.status === 200) {
         const number = (reply.body as { data: { transaction_number: number } }).data.transaction_number;
@@ -140,7 +142,8 @@ async function runSession(opts: ClientOptions, index: number, state: SessionStat
 export async function runClient(opts: ClientOptions): Promise<ClientResult> {
   const states = Array.from({ length: opts.sessions }, (): SessionState =>
     ({ lookup: [], trade: [], query: [], orders: [], rejected: 0, errors: [], mismatches: [] }));
-  await Promise.all(states.map((s, i) => runSession(opts, i, s)));
+  const runId = `c${opts.seed}-${randomUUID().slice(0, 8)}`;
+  await Promise.all(states.map((s, i) => runSession(opts, runId, i, s)));
   const all = <K extends keyof SessionState>(k: K): SessionState[K][] => states.map((s) => s[k]);
   const orders = all("orders").flat();
   const numbers = new Set(orders.map((o) => o.number));

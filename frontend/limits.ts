@@ -15,8 +15,9 @@ export const placeTimeoutMs = 2_000;
 export const placeBatchOrdersMax = 256;
 /** One Get on the leader. */
 export const getTimeoutMs = 1_000;
-/** Health calls during leader selection: short, so a dead replica is skipped fast. */
-export const healthTimeoutMs = 300;
+/** Health calls during leader selection. A dead replica refuses the connection at once; this
+ * bounds only a hung one, and leaves room for a new channel to connect on a loaded machine. */
+export const healthTimeoutMs = 1_000;
 /**
  * SetLeader to the new leader answers once it has pulled every live peer's log and caught its
  * followers up (milliseconds usually, about a second with a hung peer).

@@ -1,0 +1,121 @@
+// Starting what the benchmarks measure, always owned by a Scope: a Stock Bazaar back end
+// (catalog and order replicas, real processes on free 127.0.0.1 ports, via test/support's
+// Cluster), frontends with any environment in front of it, and the bare reference server.
+// Also CPU-time probes by PID, so results can show CPU per request next to wall-clock rates.
+
+import * as fs from "node:fs";
+import { startService } from "../lib/service_process.ts";
+import type { RunningService } from "../lib/service_process.ts";
+import { Cluster } from "../test/support/cluster.ts";
+import { requestJson } from "../test/support/http.ts";
+import type { ReferenceBodies } from "./_reference_server.ts";
+import type { Scope } from "./_scope.ts";
+
+/** Clock ticks per second in /proc/<pid>/stat; 100 on every Linux configuration we run on. */
+const procTicksPerSecond = 100;
+
+/** A catalog and order replicas without a frontend; the Scope stops them and removes their data. */
+export async function startBackend(scope: Scope, replicaIds: readonly number[] = [1, 2, 3]): Promise<Cluster> {
+  const cluster = await Cluster.start({ replicaIds, noFrontend: true });
+  return ownCluster(scope, cluster);
+}
+
+/** A whole system (frontend included) as the tests start it, for experiments that kill parts of it. */
+export async function startCluster(scope: Scope, frontendEnv: Record<string, string> = {}): Promise<Cluster> {
+  const cluster = await Cluster.start({ frontendEnv });
+  return ownCluster(scope, cluster);
+}
+
+function ownCluster(scope: Scope, cluster: Cluster): Cluster {
+  scope.own({
+    name: `cluster in ${cluster.dataDir}`,
+    // Cluster.stop() sends every SIGKILL synchronously before it awaits the exits.
+    killNow: () => void cluster.stop(),
+    close: async () => {
+      await cluster.stop();
+      await fs.promises.rm(cluster.dataDir, { recursive: true, force: true });
+    },
+  });
+  return cluster;
+}
+
+export type FrontendOptions = {
+  readonly name: string;
+  readonly env?: Record<string, string>;
+  readonly onLine?: (line: string) => void;
+};
+
+/** A frontend process on a free port in front of `cluster`'s catalog and replicas. */
+export async function startFrontend(scope: Scope, cluster: Cluster, options: FrontendOptions): Promise<RunningService> {
+  const service = await startService({
+    name: options.name,
+    entry: "frontend/main.ts",
+    env: {
+      HOST: "127.0.0.1", PORT: "0", CATALOG_ADDR: `127.0.0.1:${cluster.catalogPort}`, ORDER_REPLICAS: cluster.orderReplicas,
+      // info: the frontend announces its port in an info line (and logs nothing per request at info).
+      LOG_LEVEL: "info", ...options.env,
+    },
+    ...(options.onLine ? { onLine: options.onLine } : {}),
+  });
+  return scope.ownService(service);
+}
+
+export type ReferenceMode = "node" | "ours";
+
+/** The bare reference server (bench/_reference_server.ts) in its own process. */
+export async function startReference(scope: Scope, mode: ReferenceMode, bodies: ReferenceBodies): Promise<RunningService> {
+  const service = await startService({
+    name: `reference-${mode}`,
+    entry: "bench/_reference_server.ts",
+    env: { BENCH_REFERENCE_MODE: mode, BENCH_REFERENCE_BODIES: JSON.stringify(bodies), LOG_LEVEL: "warn" },
+  });
+  return scope.ownService(service);
+}
+
+/** CPU seconds (user + system) a process has used so far; undefined where /proc is missing. */
+export function cpuSeconds(pid: number): number | undefined {
+  try {
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return Number.isFinite(ticks) ? ticks / procTicksPerSecond : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Summed CPU seconds of several processes; undefined if any cannot be read. */
+export function cpuSecondsOf(pids: readonly number[]): number | undefined {
+  let total = 0;
+  for (const pid of pids) {
+    const s = cpuSeconds(pid);
+    if (s === undefined) return undefined;
+    total += s;
+  }
+  return total;
+}
+
+/** Every process of a back end plus its frontend, for CPU accounting. */
+export function systemPids(cluster: Cluster, frontend: RunningService): number[] {
+  const pids = [frontend.pid];
+  if (cluster.catalog) pids.push(cluster.catalog.pid);
+  for (const replica of cluster.replicas.values()) pids.push(replica.pid);
+  return pids;
+}
+
+/** The frontend's /health body (`data`, or `error.details` when it reports 503). */
+export async function health(port: number): Promise<HealthBody> {
+  const reply = await requestJson(`http://127.0.0.1:${port}`, "GET", "/health");
+  const body = reply.body as { data?: HealthBody; error?: { details?: HealthBody } };
+  const data = body.data ?? body.error?.details;
+  if (data === undefined) throw new Error(`GET /health: unexpected reply ${reply.status} ${JSON.stringify(reply.body)}`);
+  return data;
+}
+
+export type CacheStatsBody = { backend: string; size: number; capacity: number; hits: number; misses: number; evictions: number; keys: string[] };
+export type HealthBody = {
+  leader: number | null;
+  epoch: number;
+  replicas: { id: number; up: boolean; ready: boolean; lastNumber: number }[];
+  cache: CacheStatsBody;
+};

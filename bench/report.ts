@@ -1,0 +1,373 @@
+// The evaluation report: turns the results of `npm run bench` into <out>/evaluation.md with
+// SVG plots beside it (GitHub renders both), prints the headline figures, and checks that
+// what it wrote is complete. Pure formatting: no measurement happens here.
+
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { CacheTimelineResult } from "./cache_timeline.ts";
+import type { FailoverResult } from "./failover.ts";
+import type { LatencyVsPResult } from "./latency_vs_p.ts";
+import type { Meta } from "./_machine.ts";
+import type { ThroughputResult } from "./throughput.ts";
+import { cacheTimelineChart, failoverChart, latencyVsPChart, throughputChart } from "./_charts.ts";
+
+export const experimentNames = ["throughput", "latency_vs_p", "failover", "cache_timeline"] as const;
+export type ExperimentName = typeof experimentNames[number];
+
+type ResultOf = { throughput: ThroughputResult; latency_vs_p: LatencyVsPResult; failover: FailoverResult; cache_timeline: CacheTimelineResult };
+export type FailedExperiment = { readonly experiment: ExperimentName; readonly failed: true; readonly error: string; readonly meta: Meta };
+export type ExperimentResult = ResultOf[ExperimentName] | FailedExperiment;
+
+export type Evaluation = {
+  readonly generatedAt: string;
+  readonly quick: boolean;
+  readonly seed: number;
+  readonly command: string;
+  readonly durationS: number;
+  readonly meta: Meta;
+  readonly experiments: { [K in ExperimentName]?: ResultOf[K] | FailedExperiment };
+};
+
+const svgFiles: Record<ExperimentName, string> = {
+  throughput: "evaluation_throughput.svg",
+  latency_vs_p: "evaluation_latency_vs_p.svg",
+  failover: "evaluation_failover.svg",
+  cache_timeline: "evaluation_cache.svg",
+};
+const sectionTitles: Record<ExperimentName, string> = {
+  throughput: "## 1. Throughput against a reference server",
+  latency_vs_p: "## 2. Latency vs p, cache on and off",
+  failover: "## 3. Failover under load",
+  cache_timeline: "## 4. Cache replacement in action",
+};
+/** The failover goal SPEC and the issue name: the longest time with no trade after a leader dies. */
+const failoverGapGoalMs = 500;
+
+export function setResult(ev: Evaluation["experiments"], name: ExperimentName, result: ExperimentResult): void {
+  (ev as Record<string, ExperimentResult>)[name] = result;
+}
+
+function done<K extends ExperimentName>(ev: Evaluation, name: K): ResultOf[K] | undefined {
+  const r = ev.experiments[name];
+  return r === undefined || "failed" in r ? undefined : (r as ResultOf[K]);
+}
+
+const n = (x: number): string => x.toLocaleString("en-US");
+const ms = (x: number): string => (x >= 100 ? String(Math.round(x)) : x.toFixed(x >= 10 ? 1 : 2));
+
+function table(headers: readonly string[], rows: readonly (readonly (string | number)[])[]): string[] {
+  return [`| ${headers.join(" | ")} |`, `|${headers.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.join(" | ")} |`)];
+}
+
+/** The figures a reader looks at first, as [figure, value, how to read it]. */
+function headlineRows(ev: Evaluation): [string, string, string][] {
+  const rows: [string, string, string][] = [];
+  const t = done(ev, "throughput");
+  if (t) {
+    const c = (s: string) => t.comparisons.find((x) => x.scenario === s);
+    const add = (s: string, label: string, how: string) => {
+      const x = c(s);
+      if (x) rows.push([label, `${x.ratio}×`, `${n(x.system.okPerSecond)} vs ${n(x.reference.okPerSecond)} req/s${x.cpuRatio ? ` (CPU per request: ${x.cpuRatio}×)` : ""}; ${how}`]);
+    };
+    add("http_fixed", "HTTP server vs node:http, fixed JSON route", "above 1: the hand-written server is faster");
+    add("lookup_cached", "cached lookup vs reference", "frontend + cache");
+    add("lookup_uncached", "uncached lookup vs reference", "frontend + gRPC to the catalog");
+    add("trade", "trade vs reference", "frontend + catalog + 3 replicas, fsync on all");
+    add("mix", "mix vs reference", "1 trade : 4 lookups");
+    rows.push(["cached ÷ uncached lookup", `${t.cachedOverUncached}×`, "what the cache buys"]);
+    rows.push(["trades/s ÷ fdatasync/s", `${t.trades.tradesOverFdatasync}×`, `${n(t.trades.replicatedPerSecond)} trades/s vs ${n(t.trades.fdatasyncPerSecond)} fdatasync/s of one file; above 1 only through group commit`]);
+    rows.push(["3 replicas ÷ 1 replica (trades)", `${t.trades.replicatedOverSingle}×`, `${n(t.trades.replicatedPerSecond)} vs ${n(t.trades.single.okPerSecond)} trades/s: the cost of synchronous replication`]);
+  }
+  const l = done(ev, "latency_vs_p");
+  if (l) {
+    const mean = (mode: "on" | "off") => {
+      const pts = l.points.filter((p) => p.cache === mode);
+      return pts.reduce((s, p) => s + p.lookup.meanMs, 0) / Math.max(1, pts.length);
+    };
+    rows.push(["lookup latency, cache on ÷ off", `${(mean("on") / Math.max(1e-9, mean("off"))).toFixed(2)}×`, `mean over all p: ${ms(mean("on"))} vs ${ms(mean("off"))} ms`]);
+  }
+  const f = done(ev, "failover");
+  if (f) {
+    rows.push(["failover: longest time with no trade after SIGKILL of the leader", `${ms(f.leaderKillLongestGapMs)} ms`, `goal well under ${failoverGapGoalMs} ms; with every replica up, the longest gap was ${ms(f.baselineLongestGapMs)} ms`]);
+    rows.push(["failover: errors clients saw", String(f.errors), `${n(f.acked)} trades acknowledged through ${f.events.length} SIGKILLs (should be 0)`]);
+    rows.push(["failover: consistency check", f.consistency.ok ? "passed" : "FAILED", "replica files identical, nothing lost, catalog matches the log"]);
+  }
+  const c = done(ev, "cache_timeline");
+  if (c) rows.push(["cache: evictions are exactly LRU", c.modelAgrees ? "yes" : "NO", `${c.final.evictions} evictions in ${c.steps.length} requests, compared with a textbook LRU`]);
+  return rows;
+}
+
+export function headlines(ev: Evaluation): string[] {
+  const out = ["headline figures:"];
+  for (const [figure, value, how] of headlineRows(ev)) out.push(`  ${figure}: ${value}  (${how})`);
+  for (const name of experimentNames) {
+    const r = ev.experiments[name];
+    if (r && "failed" in r) out.push(`  ${name}: FAILED (${r.error.split("\n")[0]})`);
+  }
+  return out;
+}
+
+function metaLines(ev: Evaluation): string[] {
+  const m = ev.meta.machine;
+  return [
+    ...table(["", ""], [
+      ["runtime", ev.meta.runtime], ["CPU", `${m.cores} × ${m.cpuModel}`], ["memory", `${m.memoryGiB} GiB`], ["platform", m.platform],
+      ["load average at start (1, 5, 15 min)", m.loadAverageStart.join(", ")], ["file system of the data files", m.dataFileSystem],
+      ["commit measured", `\`${ev.meta.commit}\``], ["seed", String(ev.seed)], ["command", `\`${ev.command}\``], ["total run time", `${ev.durationS} s`],
+    ]),
+    "",
+    "Everything runs on this one machine: the services, the reference servers and the load generators (autocannon, the",
+    "clients) share its cores, and other work on a shared machine adds noise. Absolute numbers therefore vary from run to",
+    "run; the ratios, measured side by side in the same run, are the figures to compare.",
+  ];
+}
+
+/** When the experiment ran and how busy the machine was (1-minute load average, start → end). */
+function measuredAt(m: Meta, ev: Evaluation): string[] {
+  const load = `1-minute load average ${m.machine.loadAverageStart[0]}${m.loadAverageEnd ? ` at the start, ${m.loadAverageEnd[0]} at the end` : ""}, on ${m.machine.cores} cores`;
+  if (m.startedAt >= ev.meta.startedAt) return [`_Measured ${m.startedAt}; ${load}._`, ""];
+  return [`_Measured earlier (${m.startedAt}; ${load}); kept from a previous run because this run used \`--only\`._`, ""];
+}
+
+function throughputSection(ev: Evaluation, t: ThroughputResult): string[] {
+  const p = t.parameters;
+  const lat = (s: { p50: number; p90: number; p99: number }) => `${s.p50} / ${s.p90} / ${s.p99}`;
+  const cpu = (x: number | undefined) => (x === undefined ? "–" : String(x));
+  const hit = t.comparisons.map((c) => c.system.runs.map((r) => r.cacheHitRate).filter((x) => x !== undefined));
+  const lines = [
+    ...measuredAt(t.meta, ev),
+    `autocannon (used as a library), ${p.durationS} s per run after ${p.warmupS} s of warm-up, ${p.rounds} round(s); in each round every`,
+    "workload runs against this system and against a bare reference server (node:http in its own process, answering the",
+    "same JSON bytes the frontend returned, doing nothing else), in alternating order. Figures are medians over rounds;",
+    "latencies are autocannon's (1 ms resolution). `ok/s` counts 2xx answers only. CPU is the server processes' CPU time",
+    "per request (frontend + catalog + replicas, or the reference), which noise disturbs less than wall-clock rates; the",
+    "CPU ratio is reference ÷ system (1 = as frugal as a server doing nothing). When the server is fast, the load",
+    "generator (one autocannon process, on the same cores) is the bottleneck and the rate ratio approaches 1: then the",
+    "CPU ratio is the figure that still tells the two apart.",
+    "",
+    `![Throughput against the reference](${svgFiles.throughput})`,
+    "",
+    ...table(["workload", "conns", "system ok/s", "p50 / p90 / p99 ms", "reference req/s", "p50 / p90 / p99 ms", "ratio", "CPU µs/req system / ref", "CPU ratio", "cache hit rate"],
+      t.comparisons.map((c, i) => [
+        c.scenario, c.connections, n(c.system.okPerSecond), lat(c.system.latencyMs), n(c.reference.okPerSecond), lat(c.reference.latencyMs),
+        `**${c.ratio}×**`, `${cpu(c.system.cpuUsPerRequest)} / ${cpu(c.reference.cpuUsPerRequest)}`, c.cpuRatio ? `${c.cpuRatio}×` : "–",
+        (hit[i] ?? []).length > 0 ? (hit[i] ?? []).join(", ") : "–",
+      ])),
+    "",
+    ...t.comparisons.map((c) => `- **${c.scenario}**: ${c.description}.${nonOk(c.system.statuses, c.system.errors)}`),
+    "",
+    "### Trades: fsync, group commit and replication",
+    "",
+    ...table(["figure", "value"], [
+      ["trades/s, 3 replicas (fsync on the catalog and every replica)", n(t.trades.replicatedPerSecond)],
+      ["trades/s, 1 replica (`ORDER_REPLICAS` naming one replica)", `${n(t.trades.single.okPerSecond)} (p50 / p90 / p99 ${lat(t.trades.single.latencyMs)} ms)`],
+      ["3 replicas ÷ 1 replica", `**${t.trades.replicatedOverSingle}×**`],
+      [`raw append + fdatasync of one file, same disk, ${p.fdatasyncS} s`, `${n(t.trades.fdatasyncPerSecond)} /s`],
+      ["trades/s ÷ fdatasync/s", `**${t.trades.tradesOverFdatasync}×**`],
+    ]),
+    "",
+    "Every acknowledged trade is on disk in the catalog's journal and then in every replica's order log: at least two",
+    "fdatasyncs one after the other. Without batching, trades/s would stay below half the fdatasync rate of one file; a",
+    "ratio near or above 1 is group commit at work (one flush serves every trade waiting for it). The one-replica run",
+    "shows what synchronous replication costs.",
+    ...cpuCeiling(t),
+  ];
+  return lines;
+}
+
+/** What the CPU per trade alone allows on this machine: often the real limit on few cores. */
+function cpuCeiling(t: ThroughputResult): string[] {
+  const cpu = t.comparisons.find((c) => c.scenario === "trade")?.system.cpuUsPerRequest;
+  if (!cpu) return [];
+  const cores = t.meta.machine.cores;
+  const ceiling = Math.round((cores * 1e6) / cpu);
+  return [
+    "",
+    `Each trade also costs ${cpu} µs of CPU summed over the frontend, the catalog and the replicas (gRPC, JSON, protobuf),`,
+    `so ${cores} cores cannot serve more than about ${n(ceiling)} trades/s however fast the disk is — on this machine, with the`,
+    "load generator on the same cores, CPU is as much a limit as fsync.",
+  ];
+}
+
+function nonOk(statuses: Record<string, number>, errors: number): string {
+  const other = Object.entries(statuses).filter(([code]) => !code.startsWith("2"));
+  if (other.length === 0 && errors === 0) return "";
+  return ` Non-2xx answers: ${other.map(([code, k]) => `${k} × ${code}`).join(", ") || "none"}${code409(statuses)}; connection errors/timeouts: ${errors}.`;
+}
+
+function code409(statuses: Record<string, number>): string {
+  return statuses["409"] ? " (409 = insufficient quantity, an expected answer)" : "";
+}
+
+function latencySection(ev: Evaluation, l: LatencyVsPResult): string[] {
+  const p = l.parameters;
+  const s = (x: { meanMs: number; p50Ms: number; p99Ms: number; count: number }) => (x.count === 0 ? "–" : `${ms(x.meanMs)} / ${ms(x.p50Ms)} / ${ms(x.p99Ms)}`);
+  const problems = l.points.reduce((k, pt) => k + pt.errors + pt.mismatches, 0);
+  const orders = l.points.reduce((k, pt) => k + pt.orders, 0);
+  return [
+    ...measuredAt(l.meta, ev),
+    `${p.sessions} concurrent sessions of the load-and-verify client (client/client.ts, the code behind \`client/run.ts\`), each`,
+    `with one keep-alive connection, ${p.iterationsPerSession} iterations per session: look up a random stock of ${p.stocks}; if it has`,
+    "shares, trade it with probability p. Cache on is the default in-process LRU of",
+    `${p.cacheSizeOn} entries (fewer than the stocks, so it replaces entries); off is \`CACHE_SIZE=0\`. Both frontends run in front of the`,
+    "same back end and the two modes alternate at each p.",
+    "",
+    `![Latency vs p](${svgFiles.latency_vs_p})`,
+    "",
+    ...table(["p", "cache", "lookup mean / p50 / p99 ms", "trade mean / p50 / p99 ms", "trades", "409", "hit rate", "errors"],
+      l.points.map((pt) => [pt.p, pt.cache, s(pt.lookup), s(pt.trade), pt.trade.count, pt.rejected, pt.cacheHitRate ?? "–", pt.errors + pt.mismatches])),
+    "",
+    problems === 0
+      ? `Every one of the ${n(orders)} orders the clients placed read back with its content (the client's own verification).`
+      : `**${problems} errors or mismatches** — first: ${l.points.flatMap((pt) => pt.firstProblems).slice(0, 3).join("; ")}`,
+  ];
+}
+
+function failoverSection(ev: Evaluation, f: FailoverResult): string[] {
+  const c = f.consistency;
+  const leaderKills = f.events.filter((e) => e.role === "leader").length;
+  return [
+    ...measuredAt(f.meta, ev),
+    `A whole system (catalog, 3 replicas, frontend) under ${f.parameters.concurrency} concurrent clients sending trades for ${(f.durationMs / 1000).toFixed(1)} s. `,
+    `${f.events.length} times a replica was killed with SIGKILL (${leaderKills} times the leader), kept down for ${f.parameters.downMs}${f.parameters.downJitterMs ? `–${f.parameters.downMs + f.parameters.downJitterMs}` : ""} ms`,
+    "and restarted; the next kill came after the restarted replica was ready again. A gap is the longest time in which",
+    "no trade was acknowledged, measured from the last acknowledgement before the kill.",
+    "",
+    `![Failover timeline](${svgFiles.failover})`,
+    "",
+    ...table(["#", "kill at (s)", "victim", "role", "leader after", "first trade after kill (ms)", "longest gap (ms)", "slowest trade sent then (ms)", "restart → ready (ms)", "gap during catch-up (ms)"],
+      f.events.map((e, i) => [i + 1, (e.killAtMs / 1000).toFixed(2), e.victim, e.role, e.leaderAfter ?? "–", e.firstTradeAfterKillMs === null ? "none" : ms(e.firstTradeAfterKillMs),
+        `**${ms(e.longestGapAfterKillMs)}**`, ms(e.slowestTradeAfterKillMs), ms(e.readyAtMs - e.restartAtMs), ms(e.longestGapAroundRestartMs)])),
+    "",
+    ...table(["figure", "value"], [
+      ["trades acknowledged", n(f.acked)], ["409 insufficient quantity (expected answers)", n(f.rejected)],
+      ["errors clients saw (should be 0)", `**${f.errors}**`],
+      ["trade latency mean / p50 / p99 (ms), whole run", `${ms(f.tradeLatency.meanMs)} / ${ms(f.tradeLatency.p50Ms)} / ${ms(f.tradeLatency.p99Ms)}`],
+      ["longest gap while every replica was up (the machine's own noise)", `${ms(f.baselineLongestGapMs)} ms`],
+      ["longest gap after a leader SIGKILL", `**${ms(f.leaderKillLongestGapMs)} ms** (goal: well under ${failoverGapGoalMs} ms)`],
+    ]),
+    "",
+    `**Consistency check: ${c.ok ? "passed" : "FAILED"}.** Replica files byte-identical: ${c.filesIdentical ? "yes" : "no"} (${c.fileBytes.map(n).join(", ")} bytes); ` +
+      `${n(c.logRows)} orders numbered 0..${c.logRows - 1} with no gap or duplicate; acknowledged orders missing from the log: ${c.ackedMissing}; ` +
+      `every stock's catalog quantity equals 100 − Σ buys + Σ sells over the log${c.ok ? "" : ` — **${c.error}**`}.`,
+    ...(f.firstErrors.length > 0 ? ["", "First errors clients saw:", "", ...f.firstErrors.map((e) => `- \`${e}\``)] : []),
+  ];
+}
+
+function cacheSection(ev: Evaluation, c: CacheTimelineResult): string[] {
+  return [
+    ...measuredAt(c.meta, ev),
+    `A fresh frontend with the in-process LRU of ${c.parameters.capacity} entries and \`CACHE_LOG=1\`, one request at a time: a scripted`,
+    `opening (fill the cache, reorder it with hits, evict, trade a cached stock), then ${c.parameters.randomSteps} seeded lookups, ${c.parameters.hotShare * 100}%`,
+    `of them on ${c.parameters.hotStocks.join(", ")}. After each request the cached names come from \`GET /health\` and the events from`,
+    `the frontend's log. A textbook LRU run beside it ${c.modelAgrees ? "**agrees at every step**" : "**disagrees** (see the JSON)"}.`,
+    "",
+    `![Cache contents over time](${svgFiles.cache_timeline})`,
+    "",
+    ...table(["#", "request", "result", "evicted", "cached after (least → most recently used)"],
+      c.steps.map((s) => [s.index + 1, `${s.request.kind === "trade" ? "POST /orders sell" : "GET"} ${s.request.name}`, s.outcome, s.evicted.join(", ") || "", s.keys.join(", ")])),
+    "",
+    `Totals from \`/health\`: ${c.final.hits} hits, ${c.final.misses} misses, ${c.final.evictions} evictions (${c.evictionsLogged} evict events logged).`,
+    "",
+    "The frontend's log (`CACHE_LOG=1`), first lines:",
+    "",
+    "```",
+    ...c.rawLog.slice(0, 24),
+    "```",
+  ];
+}
+
+function reproduceSection(ev: Evaluation): string[] {
+  const params: Record<string, unknown> = {};
+  for (const name of experimentNames) {
+    const r = ev.experiments[name];
+    if (r && !("failed" in r)) params[name] = r.parameters;
+  }
+  return [
+    "## Reproduce",
+    "",
+    "```sh",
+    "npm run bench                          # everything, at most 10 minutes on 2 cores; writes docs/evaluation.{md,json} and docs/*.svg",
+    "npm run bench -- --only failover       # one experiment (others keep their previous results in the report)",
+    "npm run bench -- --quick               # every experiment with tiny durations (< 1 min), into bench/results/quick/",
+    "npm run bench -- --seed 7 --out /tmp/e # another seed, another output directory",
+    "```",
+    "",
+    "Every run also keeps its raw results in `bench/results/<timestamp>.json` (not committed). Parameters of this run:",
+    "",
+    "```json",
+    JSON.stringify(params, null, 2),
+    "```",
+  ];
+}
+
+function markdown(ev: Evaluation): string {
+  const lines = [
+    "# Evaluation",
+    "",
+    `Generated by \`${ev.command}\` at ${ev.generatedAt}; do not edit by hand, rerun the command. Raw results: [evaluation.json](evaluation.json).`,
+    "",
+    ...(ev.quick ? ["> **Quick run**: tiny durations that only exercise the experiments. These timings mean nothing.", ""] : []),
+    "## Machine and settings", "", ...metaLines(ev), "",
+    "## Headline figures", "", ...table(["figure", "value", "how to read it"], headlineRows(ev)), "",
+  ];
+  const sections: { [K in ExperimentName]: (ev: Evaluation, r: ResultOf[K]) => string[] } = {
+    throughput: throughputSection, latency_vs_p: latencySection, failover: failoverSection, cache_timeline: cacheSection,
+  };
+  for (const name of experimentNames) {
+    const r = ev.experiments[name];
+    if (r === undefined) continue;
+    lines.push(sectionTitles[name], "");
+    if ("failed" in r) lines.push("**This experiment failed:**", "", "```", r.error, "```");
+    else lines.push(...(sections[name] as (ev: Evaluation, r: ExperimentResult) => string[])(ev, r));
+    lines.push("");
+  }
+  lines.push(...reproduceSection(ev), "");
+  return lines.join("\n");
+}
+
+/** Write evaluation.md and the SVG plots into `out`; returns the files written. */
+export function writeReport(ev: Evaluation, out: string): string[] {
+  const written: string[] = [];
+  const write = (file: string, content: string) => {
+    fs.writeFileSync(path.join(out, file), content);
+    written.push(path.join(out, file));
+  };
+  const t = done(ev, "throughput");
+  if (t) write(svgFiles.throughput, throughputChart(t));
+  const l = done(ev, "latency_vs_p");
+  if (l) write(svgFiles.latency_vs_p, latencyVsPChart(l));
+  const f = done(ev, "failover");
+  if (f) write(svgFiles.failover, failoverChart(f));
+  const c = done(ev, "cache_timeline");
+  if (c) write(svgFiles.cache_timeline, cacheTimelineChart(c));
+  write("evaluation.md", markdown(ev));
+  return written;
+}
+
+/**
+ * What `--quick` (and every run) checks: each experiment ran, the report has its section and
+ * every plot it links exists, the client verification and the consistency check held.
+ * Nothing here looks at a timing.
+ */
+export function checkReport(ev: Evaluation, out: string, ran: readonly ExperimentName[]): string[] {
+  const problems: string[] = [];
+  const file = path.join(out, "evaluation.md");
+  const md = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
+  if (md === "") problems.push(`${file} was not written`);
+  for (const name of ran) {
+    const r = ev.experiments[name];
+    if (r === undefined || "failed" in r) {
+      problems.push(`experiment ${name} failed: ${r?.error.split("\n")[0] ?? "no result"}`);
+      continue;
+    }
+    if (!md.includes(sectionTitles[name])) problems.push(`the report has no section for ${name}`);
+    const svg = path.join(out, svgFiles[name]);
+    if (!md.includes(`](${svgFiles[name]})`) || !fs.existsSync(svg) || !fs.readFileSync(svg, "utf8").startsWith("<svg")) problems.push(`plot ${svg} missing`);
+  }
+  const l = done(ev, "latency_vs_p");
+  if (l && ran.includes("latency_vs_p") && l.points.some((p) => p.mismatches > 0)) problems.push("latency_vs_p: the client found orders that did not read back as placed");
+  const f = done(ev, "failover");
+  if (f && ran.includes("failover") && !f.consistency.ok) problems.push(`failover: consistency check failed: ${f.consistency.error}`);
+  return problems;
+}

@@ -1,0 +1,184 @@
+// `npm run bench`: the evaluation of SPEC section 8 with one command. Runs each experiment
+// (throughput vs a reference, latency vs p, failover, cache replacement) under a time bound,
+// writes the results as JSON (bench/results/<timestamp>.json and <out>/evaluation.json) and
+// the report (<out>/evaluation.md with SVG plots), and says where they are. Measures only:
+// the exit code is non-zero when an experiment could not run or the report was not written,
+// never because of a timing.
+//
+//   npm run bench [-- --quick] [--out <dir>] [--only throughput,latency_vs_p,failover,cache_timeline] [--seed <n>]
+//   npm run bench -- --report-only [--out <dir>]   (rewrite the report from <out>/evaluation.json)
+//
+// --quick exercises every experiment with tiny durations (under a minute) and writes to
+// bench/results/quick/ unless --out says otherwise, so the committed docs/ stay untouched.
+
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parseArgs } from "node:util";
+import { projectRoot } from "../lib/service_process.ts";
+import type { BenchContext } from "./_context.ts";
+import { SharedSystem } from "./_context.ts";
+import { loadAverage, meta } from "./_machine.ts";
+import { Scope, withDeadline } from "./_scope.ts";
+import { runCacheTimeline } from "./cache_timeline.ts";
+import { runFailover } from "./failover.ts";
+import { runLatencyVsP } from "./latency_vs_p.ts";
+import { checkReport, headlines, setResult, writeReport } from "./report.ts";
+import type { Evaluation, ExperimentName, ExperimentResult } from "./report.ts";
+import { experimentNames } from "./report.ts";
+import { runThroughput } from "./throughput.ts";
+
+/**
+ * Time bounds per experiment (ms). The full budgets add up to 9.5 minutes, so `npm run bench`
+ * ends within 10 minutes even when every experiment hits its bound; the typical run takes
+ * about half of that on 2 cores. Quick budgets are generous: they only stop a hang.
+ */
+const budgetsMs: Record<"full" | "quick", Record<ExperimentName, number>> = {
+  full: { throughput: 270_000, latency_vs_p: 120_000, failover: 130_000, cache_timeline: 50_000 },
+  quick: { throughput: 60_000, latency_vs_p: 30_000, failover: 60_000, cache_timeline: 30_000 },
+};
+/** After Ctrl-C, give teardown this long before exiting anyway. */
+const interruptTeardownMs = 3_000;
+
+const runners: Record<ExperimentName, (ctx: BenchContext) => Promise<ExperimentResult>> = {
+  throughput: runThroughput,
+  latency_vs_p: runLatencyVsP,
+  failover: runFailover,
+  cache_timeline: runCacheTimeline,
+};
+
+type Options = { quick: boolean; out: string; only: ExperimentName[]; seed: number; reportOnly: boolean };
+
+function fail(message: string): never {
+  process.stderr.write(`bench: ${message}\n`);
+  process.exit(2);
+}
+
+function parseOptions(argv: string[]): Options {
+  let values;
+  try {
+    values = parseArgs({
+      args: argv,
+      options: {
+        quick: { type: "boolean" }, out: { type: "string" }, only: { type: "string" }, seed: { type: "string" },
+        "report-only": { type: "boolean" }, help: { type: "boolean" },
+      },
+    }).values;
+  } catch (err) {
+    fail(err instanceof Error ? err.message : String(err));
+  }
+  if (values.help) {
+    process.stdout.write(`usage: npm run bench -- [--quick] [--out <dir>] [--only ${experimentNames.join(",")}] [--seed <n>] [--report-only]\n`);
+    process.exit(0);
+  }
+  const only = values.only === undefined ? [...experimentNames] : values.only.split(",").filter((n) => n !== "");
+  for (const name of only) {
+    if (!(experimentNames as readonly string[]).includes(name)) fail(`--only: unknown experiment "${name}" (known: ${experimentNames.join(", ")})`);
+  }
+  if (only.length === 0) fail("--only must name at least one experiment");
+  const seed = values.seed === undefined ? 42 : Number(values.seed);
+  if (!Number.isSafeInteger(seed) || seed < 0) fail(`--seed must be a non-negative integer (got "${values.seed}")`);
+  const quick = values.quick ?? false;
+  const out = path.resolve(values.out ?? path.join(projectRoot, quick ? "bench/results/quick" : "docs"));
+  return { quick, out, only: only as ExperimentName[], seed, reportOnly: values["report-only"] ?? false };
+}
+
+/** With --only, the other experiments' latest results stay in the report. */
+function previous(out: string): Evaluation["experiments"] {
+  try {
+    return (JSON.parse(fs.readFileSync(path.join(out, "evaluation.json"), "utf8")) as Evaluation).experiments ?? {};
+  } catch {
+    return {};
+  }
+}
+
+async function runOne(root: Scope, shared: SharedSystem, options: Options, name: ExperimentName): Promise<ExperimentResult> {
+  const scope = root.child(name);
+  const ctx: BenchContext = {
+    quick: options.quick, seed: options.seed, scope,
+    log: (line) => process.stdout.write(`${line}\n`),
+    backend: () => shared.backend(),
+    frontend: (kind) => shared.frontend(kind),
+  };
+  const started = Date.now();
+  const budget = budgetsMs[options.quick ? "quick" : "full"][name];
+  process.stdout.write(`== ${name} (bound ${budget / 1000} s)\n`);
+  try {
+    const result = await withDeadline(scope, name, budget, () => runners[name](ctx));
+    process.stdout.write(`== ${name} done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    return { ...result, meta: { ...result.meta, loadAverageEnd: loadAverage() } };
+  } catch (err) {
+    const message = err instanceof Error ? err.stack ?? err.message : String(err);
+    process.stdout.write(`== ${name} FAILED after ${((Date.now() - started) / 1000).toFixed(1)} s: ${message}\n`);
+    await shared.reset();
+    return { experiment: name, failed: true, error: message, meta: meta() };
+  } finally {
+    await scope.close();
+  }
+}
+
+/** A path as the user can paste it: relative to the working directory when inside it. */
+function shown(file: string): string {
+  const rel = path.relative(process.cwd(), file);
+  return rel.startsWith("..") || path.isAbsolute(rel) ? file : rel;
+}
+
+/** --report-only: the report again from saved results, e.g. after a change to report.ts. */
+function rewriteReport(out: string): number {
+  const file = path.join(out, "evaluation.json");
+  if (!fs.existsSync(file)) fail(`--report-only: ${file} does not exist`);
+  const evaluation = JSON.parse(fs.readFileSync(file, "utf8")) as Evaluation;
+  writeReport(evaluation, out);
+  process.stdout.write(`report: ${shown(path.join(out, "evaluation.md"))} rewritten from ${shown(file)}\n`);
+  return 0;
+}
+
+async function main(): Promise<number> {
+  const options = parseOptions(process.argv.slice(2));
+  if (options.reportOnly) return rewriteReport(options.out);
+  const root = new Scope("bench");
+  process.on("exit", () => root.killAll());
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+      process.stdout.write(`\nbench: ${signal}, stopping every process started\n`);
+      root.killAll();
+      setTimeout(() => process.exit(130), interruptTeardownMs).unref();
+      void root.close().finally(() => process.exit(130));
+    });
+  }
+  const started = Date.now();
+  const startMeta = meta();
+  const m = startMeta.machine;
+  process.stdout.write(`bench: ${options.quick ? "QUICK (timings meaningless) " : ""}${options.only.join(", ")}; ${startMeta.runtime}, ` +
+    `${m.cores} x ${m.cpuModel}, load ${m.loadAverageStart.join(" ")}, seed ${options.seed}\n`);
+  const shared = new SharedSystem(root);
+  const experiments: Evaluation["experiments"] = options.only.length < experimentNames.length ? previous(options.out) : {};
+  try {
+    for (const name of options.only) setResult(experiments, name, await runOne(root, shared, options, name));
+  } finally {
+    await root.close();
+  }
+  const evaluation: Evaluation = {
+    generatedAt: new Date().toISOString(), quick: options.quick, seed: options.seed,
+    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
+    durationS: Math.round((Date.now() - started) / 100) / 10, meta: startMeta, experiments,
+  };
+  const stamp = evaluation.generatedAt.replace(/[:.]/g, "-");
+  const resultsDir = path.join(projectRoot, "bench", "results");
+  fs.mkdirSync(resultsDir, { recursive: true });
+  fs.mkdirSync(options.out, { recursive: true });
+  const resultsFile = path.join(resultsDir, `${stamp}${options.quick ? "-quick" : ""}.json`);
+  const text = `${JSON.stringify(evaluation, null, 2)}\n`;
+  fs.writeFileSync(resultsFile, text);
+  fs.writeFileSync(path.join(options.out, "evaluation.json"), text);
+  const files = writeReport(evaluation, options.out);
+  const problems = checkReport(evaluation, options.out, options.only);
+  process.stdout.write(`\n${headlines(evaluation).join("\n")}\n\n`);
+  process.stdout.write(`report:  ${shown(path.join(options.out, "evaluation.md"))} (with ${files.filter((f) => f.endsWith(".svg")).length} SVG plots)\n`);
+  process.stdout.write(`results: ${shown(resultsFile)} and ${shown(path.join(options.out, "evaluation.json"))}\n`);
+  process.stdout.write(`total:   ${evaluation.durationS} s\n`);
+  for (const p of problems) process.stdout.write(`problem: ${p}\n`);
+  return problems.length === 0 ? 0 : 1;
+}
+
+// exit() rather than waiting for the event loop: a stray keep-alive socket must not hold the run.
+process.exit(await main());

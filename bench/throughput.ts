@@ -1,0 +1,302 @@
+// Experiment 1: throughput and latency under autocannon, each workload side by side, in the
+// same run, with a bare reference server that returns the same JSON bytes; the ratio is the
+// headline (absolute numbers are noise on a shared machine). Workloads: our HTTP server on a
+// fixed route vs node:http; cached lookup; uncached lookup (cache off, every lookup a gRPC
+// call to the catalog); trade (POST /orders, every request a new order, fsync on every
+// replica); a mix of lookups and trades. The trade workload also runs against a one-replica
+// system, and the raw fdatasync rate of one file on the same disk is measured, giving the
+// cost of replication and what group commit buys. Rounds alternate the sides' order.
+
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { seededRandom } from "../client/client.ts";
+import { initialStocks } from "../catalog/initial_stocks.ts";
+import { jsonContentType } from "../frontend/http/response.ts";
+import type { RunningService } from "../lib/service_process.ts";
+import type { Cluster } from "../test/support/cluster.ts";
+import { requestJson } from "../test/support/http.ts";
+import { runLoad } from "./_autocannon.ts";
+import type { LoadRequest, LoadRun } from "./_autocannon.ts";
+import type { BenchContext } from "./_context.ts";
+import { median, ratio, round1 } from "./_context.ts";
+import { meta } from "./_machine.ts";
+import type { Meta } from "./_machine.ts";
+import type { ReferenceBodies } from "./_reference_server.ts";
+import { cpuSecondsOf, health, startBackend, startFrontend, startReference, systemPids } from "./_systems.ts";
+
+const stockNames = initialStocks.map((s) => s.name);
+/** Cached-lookup workloads read this many stocks, fewer than the default CACHE_SIZE (5). */
+const hotStocks = stockNames.slice(0, 4);
+/** In the mix, this share of lookups goes to the hot stocks, the rest to the other eight. */
+const mixHotShare = 0.7;
+/** In the mix, one request in this many is a trade. */
+const mixTradeEvery = 5;
+
+export type Parameters = {
+  readonly durationS: number;
+  readonly warmupS: number;
+  readonly rounds: number;
+  readonly connections: Readonly<Record<Scenario, number>>;
+  readonly fdatasyncS: number;
+};
+
+const fullParameters: Parameters = {
+  durationS: 4, warmupS: 1, rounds: 3, fdatasyncS: 3,
+  // Trades get more connections: the leader batches concurrent orders into one fsync.
+  connections: { http_fixed: 32, lookup_cached: 32, lookup_uncached: 32, trade: 64, mix: 32 },
+};
+const quickParameters: Parameters = {
+  durationS: 0.5, warmupS: 0, rounds: 1, fdatasyncS: 0.3,
+  connections: { http_fixed: 8, lookup_cached: 8, lookup_uncached: 8, trade: 16, mix: 8 },
+};
+
+export const scenarios = ["http_fixed", "lookup_cached", "lookup_uncached", "trade", "mix"] as const;
+export type Scenario = typeof scenarios[number];
+
+const descriptions: Record<Scenario, string> = {
+  http_fixed: "the hand-written HTTP/1.1 server (frontend/http) answering a fixed JSON route, vs node:http answering the same bytes",
+  lookup_cached: `GET /stocks/{name} over ${hotStocks.length} stocks, all in the cache (CACHE_SIZE=5)`,
+  lookup_uncached: `GET /stocks/{name} over ${hotStocks.length} stocks with the cache off (CACHE_SIZE=0): every lookup is a gRPC call to the catalog`,
+  trade: "POST /orders, every request a new order (no Idempotency-Key), sells and buys alternating per stock; fsync on the catalog and on all 3 replicas",
+  mix: `1 trade in ${mixTradeEvery} requests, the rest lookups (${mixHotShare * 100}% on ${hotStocks.length} hot stocks, the rest on the other ${stockNames.length - hotStocks.length}), cache on (CACHE_SIZE=5)`,
+};
+
+/** One autocannon run against one side, plus CPU and cache figures where they apply. */
+export type SideRun = LoadRun & {
+  readonly round: number;
+  /** CPU µs per answered request, summed over the side's server processes. */
+  readonly cpuUsPerRequest: number | undefined;
+  /** Share of lookups served from the cache, from the frontend's /health counters. */
+  readonly cacheHitRate: number | undefined;
+};
+
+export type SideSummary = {
+  readonly label: string;
+  readonly runs: SideRun[];
+  /** Medians over the rounds. */
+  readonly okPerSecond: number;
+  readonly latencyMs: { readonly p50: number; readonly p90: number; readonly p99: number };
+  readonly cpuUsPerRequest: number | undefined;
+  readonly statuses: Record<string, number>;
+  readonly errors: number;
+};
+
+export type Comparison = {
+  readonly scenario: Scenario;
+  readonly description: string;
+  readonly connections: number;
+  readonly system: SideSummary;
+  readonly reference: SideSummary;
+  /** system ok/s ÷ reference ok/s: the headline figure. */
+  readonly ratio: number;
+  /**
+   * Reference CPU per request ÷ system CPU per request (1 = as frugal as the reference). When
+   * the load generator, not the server, is the bottleneck, this shows what the rate cannot.
+   */
+  readonly cpuRatio: number | undefined;
+};
+
+export type ThroughputResult = {
+  readonly experiment: "throughput";
+  readonly meta: Meta;
+  readonly parameters: Parameters;
+  readonly comparisons: Comparison[];
+  readonly cachedOverUncached: number;
+  readonly trades: {
+    readonly replicatedPerSecond: number;
+    readonly single: SideSummary;
+    readonly replicatedOverSingle: number;
+    readonly fdatasyncPerSecond: number;
+    readonly tradesOverFdatasync: number;
+  };
+};
+
+type Target = { readonly label: string; readonly port: number; readonly pids: number[]; readonly frontendPort: number | undefined };
+
+function lookupRequests(names: readonly string[]): LoadRequest[] {
+  return names.map((name) => ({ method: "GET", path: `/stocks/${encodeURIComponent(name)}` }));
+}
+
+/** Every call gives a new order; per stock, sells and buys alternate (sell first), so no stock runs dry. */
+function orderBodies(): () => string {
+  let n = 0;
+  return () => {
+    const i = n++;
+    const name = stockNames[i % stockNames.length] as string;
+    const type = Math.floor(i / stockNames.length) % 2 === 0 ? "sell" : "buy";
+    return JSON.stringify({ name, quantity: 1, type });
+  };
+}
+
+function tradeRequests(): LoadRequest[] {
+  const next = orderBodies();
+  return [{
+    method: "POST", path: "/orders", headers: { "content-type": jsonContentType },
+    setupRequest: (request) => ({ ...request, body: next() }),
+  }];
+}
+
+function mixRequests(seed: number): LoadRequest[] {
+  const random = seededRandom(seed);
+  const nextOrder = orderBodies();
+  const cold = stockNames.slice(hotStocks.length);
+  let n = 0;
+  return [{
+    setupRequest: (request) => {
+      if (n++ % mixTradeEvery === mixTradeEvery - 1) {
+        return { ...request, method: "POST", path: "/orders", headers: { "content-type": jsonContentType }, body: nextOrder() };
+      }
+      const pool = random() < mixHotShare ? hotStocks : cold;
+      const name = pool[Math.floor(random() * pool.length)] as string;
+      return { ...request, method: "GET", path: `/stocks/${encodeURIComponent(name)}`, headers: {}, body: "" };
+    },
+  }];
+}
+
+function requestsFor(scenario: Scenario, seed: number): LoadRequest[] {
+  switch (scenario) {
+    case "http_fixed": return lookupRequests(["GameStart"]);
+    case "lookup_cached": case "lookup_uncached": return lookupRequests(hotStocks);
+    case "trade": return tradeRequests();
+    case "mix": return mixRequests(seed);
+  }
+}
+
+/** The exact bytes the frontend answers, for the reference server to replay. */
+async function captureBodies(frontendPort: number): Promise<ReferenceBodies> {
+  const base = `http://127.0.0.1:${frontendPort}`;
+  const stocks: Record<string, string> = {};
+  for (const name of stockNames) {
+    const reply = await requestJson(base, "GET", `/stocks/${encodeURIComponent(name)}`);
+    stocks[name] = JSON.stringify(reply.body);
+  }
+  const order = await requestJson(base, "POST", "/orders", { name: "GameStart", quantity: 1, type: "sell" });
+  if (order.status !== 200) throw new Error(`capturing the order body: HTTP ${order.status} ${JSON.stringify(order.body)}`);
+  return { stocks, order: JSON.stringify(order.body) };
+}
+
+async function measureSide(ctx: BenchContext, target: Target, scenario: Scenario, params: Parameters, round: number): Promise<SideRun> {
+  const spec = { url: `http://127.0.0.1:${target.port}`, connections: params.connections[scenario] };
+  if (params.warmupS > 0) {
+    await runLoad(ctx.scope, { ...spec, label: `${scenario} ${target.label} warm-up`, durationS: params.warmupS, requests: requestsFor(scenario, ctx.seed + round) });
+  }
+  const cacheBefore = target.frontendPort === undefined ? undefined : (await health(target.frontendPort)).cache;
+  const cpuBefore = cpuSecondsOf(target.pids);
+  const run = await runLoad(ctx.scope, { ...spec, label: `${scenario} ${target.label}`, durationS: params.durationS, requests: requestsFor(scenario, ctx.seed + round) });
+  const cpuAfter = cpuSecondsOf(target.pids);
+  const cacheAfter = target.frontendPort === undefined ? undefined : (await health(target.frontendPort)).cache;
+  const lookups = cacheBefore && cacheAfter ? (cacheAfter.hits - cacheBefore.hits) + (cacheAfter.misses - cacheBefore.misses) : 0;
+  const side: SideRun = {
+    ...run, round,
+    cpuUsPerRequest: cpuBefore !== undefined && cpuAfter !== undefined && run.requests > 0 ? round1(((cpuAfter - cpuBefore) * 1e6) / run.requests) : undefined,
+    cacheHitRate: cacheBefore && cacheAfter && lookups > 0 && cacheAfter.capacity > 0 ? Math.round(((cacheAfter.hits - cacheBefore.hits) / lookups) * 1000) / 1000 : undefined,
+  };
+  const other = Object.entries(run.statuses).filter(([code]) => !code.startsWith("2")).map(([code, n]) => `${code}:${n}`).join(" ");
+  ctx.log(`  ${scenario} round ${round} ${target.label.padEnd(14)} ${String(run.okPerSecond).padStart(6)} ok/s  latency p50 ${run.latencyMs.p50} p90 ${run.latencyMs.p90} p99 ${run.latencyMs.p99} ms` +
+    `${side.cpuUsPerRequest !== undefined ? `  cpu ${side.cpuUsPerRequest} µs/req` : ""}${side.cacheHitRate !== undefined ? `  hit rate ${side.cacheHitRate}` : ""}` +
+    `${other ? `  non-2xx ${other}` : ""}${run.errors ? `  errors ${run.errors}` : ""}`);
+  return side;
+}
+
+function summarize(label: string, runs: SideRun[]): SideSummary {
+  const statuses: Record<string, number> = {};
+  for (const r of runs) for (const [code, n] of Object.entries(r.statuses)) statuses[code] = (statuses[code] ?? 0) + n;
+  const cpu = runs.map((r) => r.cpuUsPerRequest).filter((x): x is number => x !== undefined);
+  return {
+    label, runs,
+    okPerSecond: Math.round(median(runs.map((r) => r.okPerSecond))),
+    latencyMs: {
+      p50: median(runs.map((r) => r.latencyMs.p50)), p90: median(runs.map((r) => r.latencyMs.p90)), p99: median(runs.map((r) => r.latencyMs.p99)),
+    },
+    cpuUsPerRequest: cpu.length === runs.length && cpu.length > 0 ? round1(median(cpu)) : undefined,
+    statuses,
+    errors: runs.reduce((s, r) => s + r.errors, 0),
+  };
+}
+
+/** Append a small line and fdatasync it, in a loop, on the disk the services write to. */
+function fdatasyncPerSecond(dir: string, seconds: number): number {
+  const file = path.join(dir, "bench-fdatasync-probe.csv");
+  const fd = fs.openSync(file, "a");
+  const line = Buffer.from("123456,GameStart,sell,1,k-0123456789abcdef0123456789abcdef\n");
+  const started = performance.now();
+  let count = 0;
+  try {
+    while (performance.now() - started < seconds * 1000) {
+      fs.writeSync(fd, line);
+      fs.fdatasyncSync(fd);
+      count++;
+    }
+  } finally {
+    fs.closeSync(fd);
+    fs.rmSync(file, { force: true });
+  }
+  return Math.round(count / ((performance.now() - started) / 1000));
+}
+
+function frontendTarget(label: string, cluster: Cluster, frontend: RunningService): Target {
+  return { label, port: frontend.port, pids: systemPids(cluster, frontend), frontendPort: frontend.port };
+}
+
+export async function runThroughput(ctx: BenchContext): Promise<ThroughputResult> {
+  const params = ctx.quick ? quickParameters : fullParameters;
+  ctx.log("starting the back end, frontends (cache on, cache off), a one-replica system and the reference servers");
+  const startedMs = performance.now();
+  // The one-replica system has its own catalog and frontend, so it can start alongside.
+  const [[backend, cacheOn, cacheOff], [single, singleFrontend]] = await Promise.all([
+    (async () => [await ctx.backend(), await ctx.frontend("cache-on"), await ctx.frontend("cache-off")] as const)(),
+    (async () => {
+      const cluster = await startBackend(ctx.scope, [1]);
+      return [cluster, await startFrontend(ctx.scope, cluster, { name: "frontend-1-replica" })] as const;
+    })(),
+  ]);
+  const runMeta = meta(backend.dataDir);
+  const bodies = await captureBodies(cacheOn.port);
+  const [refNode, refOurs] = await Promise.all([startReference(ctx.scope, "node", bodies), startReference(ctx.scope, "ours", bodies)]);
+  ctx.log(`  started in ${((performance.now() - startedMs) / 1000).toFixed(1)} s`);
+  const reference: Target = { label: "reference", port: refNode.port, pids: [refNode.pid], frontendPort: undefined };
+
+  const sidesOf: Record<Scenario, Target[]> = {
+    http_fixed: [{ label: "ours", port: refOurs.port, pids: [refOurs.pid], frontendPort: undefined }, { ...reference, label: "node:http" }],
+    lookup_cached: [frontendTarget("system", backend, cacheOn), reference],
+    lookup_uncached: [frontendTarget("system", backend, cacheOff), reference],
+    trade: [frontendTarget("system", backend, cacheOn), reference, frontendTarget("1 replica", single, singleFrontend)],
+    mix: [frontendTarget("system", backend, cacheOn), reference],
+  };
+  const runs = new Map<string, SideRun[]>();
+  for (let round = 1; round <= params.rounds; round++) {
+    for (const scenario of scenarios) {
+      const sides = sidesOf[scenario];
+      // Rotate which side goes first, so a slow drift of the machine does not favour one side.
+      const order = sides.map((_, i) => sides[(i + round - 1) % sides.length] as Target);
+      for (const target of order) {
+        const key = `${scenario}/${target.label}`;
+        runs.set(key, [...(runs.get(key) ?? []), await measureSide(ctx, target, scenario, params, round)]);
+      }
+    }
+  }
+  const summaryOf = (scenario: Scenario, label: string): SideSummary => summarize(label, runs.get(`${scenario}/${label}`) ?? []);
+  const comparisons: Comparison[] = scenarios.map((scenario) => {
+    const [sys, ref] = sidesOf[scenario] as [Target, Target];
+    const system = summaryOf(scenario, sys.label);
+    const referenceSummary = summaryOf(scenario, ref.label);
+    return {
+      scenario, description: descriptions[scenario], connections: params.connections[scenario],
+      system, reference: referenceSummary, ratio: ratio(system.okPerSecond, referenceSummary.okPerSecond),
+      cpuRatio: system.cpuUsPerRequest && referenceSummary.cpuUsPerRequest ? ratio(referenceSummary.cpuUsPerRequest, system.cpuUsPerRequest) : undefined,
+    };
+  });
+  const byScenario = (s: Scenario): Comparison => comparisons.find((c) => c.scenario === s) as Comparison;
+  ctx.log(`  fdatasync loop on ${backend.dataDir} for ${params.fdatasyncS} s`);
+  const syncs = fdatasyncPerSecond(backend.dataDir, params.fdatasyncS);
+  const singleSummary = summaryOf("trade", "1 replica");
+  const replicated = byScenario("trade").system.okPerSecond;
+  return {
+    experiment: "throughput", meta: runMeta, parameters: params, comparisons,
+    cachedOverUncached: ratio(byScenario("lookup_cached").system.okPerSecond, byScenario("lookup_uncached").system.okPerSecond),
+    trades: {
+      replicatedPerSecond: replicated, single: singleSummary, replicatedOverSingle: ratio(replicated, singleSummary.okPerSecond),
+      fdatasyncPerSecond: syncs, tradesOverFdatasync: ratio(replicated, syncs),
+    },
+  };
+}
