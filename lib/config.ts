@@ -2,6 +2,9 @@
 // throws ConfigError naming it; `runMain` turns that into one clear line and exit code 2, so
 // a wrong setting stops a service at start instead of surfacing later.
 
+import * as fs from "node:fs";
+import * as path from "node:path";
+
 export class ConfigError extends Error {
   readonly code = "ERR_CONFIG";
   readonly variable: string;
@@ -92,6 +95,17 @@ export function envReplicas(env: Env, name: string): Replica[] {
     replicas.push({ id, addr });
   }
   return replicas.sort((a, b) => b.id - a.id);
+}
+
+export const defaultDataDir = "./data";
+
+/** DATA_DIR as an absolute path; it may not exist yet, but if it exists it must be a folder. */
+export function envDataDir(env: Env): string {
+  const dir = path.resolve(envString(env, "DATA_DIR", defaultDataDir));
+  if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) {
+    throw new ConfigError("DATA_DIR", `must be a directory (got "${dir}", which is not)`);
+  }
+  return dir;
 }
 
 export function envHost(env: Env): string {

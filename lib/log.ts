@@ -9,6 +9,11 @@ export type LogLevel = keyof typeof levels;
 
 export type LogFields = Record<string, string | number | boolean | null | undefined>;
 
+/** LOG_LEVEL from an environment; a wrong value is a ConfigError naming the variable. */
+export function envLogLevel(env: Readonly<Record<string, string | undefined>>): LogLevel {
+  return parseLevel(env["LOG_LEVEL"]?.trim());
+}
+
 function parseLevel(raw: string | undefined): LogLevel {
   if (raw === undefined || raw === "") return "info";
   if (raw in levels) return raw as LogLevel;

@@ -5,6 +5,7 @@
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import type { ChildProcess } from "node:child_process";
+import * as net from "node:net";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -135,4 +136,17 @@ function running(name: string, child: ChildProcess, port: number, exited: Promis
       return code;
     },
   };
+}
+
+/** A port that was free on 127.0.0.1 a moment ago, for a service the caller is about to start. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const port = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+  });
 }

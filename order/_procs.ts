@@ -3,7 +3,6 @@
 // of every process started here by its PID (SIGKILL), also when a test fails halfway.
 
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { callUnary, channelOptions, grpc } from "../lib/grpc.ts";
@@ -15,18 +14,9 @@ import { OrderClient } from "../gen/order.ts";
 import type {
   HealthReply, HealthRequest, OrderRecord, GetRequest, PlaceReply, PlaceRequest, SetLeaderReply, SetLeaderRequest,
 } from "../gen/order.ts";
+import { freePort } from "../lib/service_process.ts";
+export { freePort };
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const verbose = process.env["TEST_VERBOSE"] !== undefined;
 

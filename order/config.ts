@@ -2,15 +2,14 @@
 // is validated here; a wrong one throws ConfigError naming it, which runMain turns into one
 // line and exit code 2.
 
-import * as fs from "node:fs";
-import * as path from "node:path";
 import type { Env, HostPort, Replica } from "../lib/config.ts";
-import { ConfigError, envHost, envHostPort, envPort, envReplicas, envRequired, envString, parseIntStrict } from "../lib/config.ts";
+import { ConfigError, envDataDir, envHost, envHostPort, envPort, envReplicas, envRequired, parseIntStrict } from "../lib/config.ts";
 import type { LogLevel } from "../lib/log.ts";
+import { envLogLevel } from "../lib/log.ts";
 import { readCrashAfterCatalogBatches } from "./test_hooks.ts";
 
 export const defaultCatalogAddr = "127.0.0.1:50051";
-export const defaultDataDir = "./data";
+export { defaultDataDir } from "../lib/config.ts";
 
 export type OrderConfig = {
   readonly id: number;
@@ -28,16 +27,6 @@ export type OrderConfig = {
   readonly crashAfterCatalogBatches: number;
 };
 
-// `satisfies` makes the compiler fail here if lib/log.ts gains or loses a level.
-const logLevels = { debug: true, info: true, warn: true, error: true, silent: true } satisfies Record<LogLevel, true>;
-
-function envLogLevel(env: Env): LogLevel {
-  const text = envString(env, "LOG_LEVEL", "info");
-  if (!Object.hasOwn(logLevels, text)) {
-    throw new ConfigError("LOG_LEVEL", `must be one of ${Object.keys(logLevels).join(", ")} (got "${text}")`);
-  }
-  return text as LogLevel;
-}
 
 function envOrderId(env: Env, replicas: readonly Replica[]): number {
   const text = envRequired(env, "ORDER_ID");
@@ -49,13 +38,6 @@ function envOrderId(env: Env, replicas: readonly Replica[]): number {
   return id;
 }
 
-function envDataDir(env: Env): string {
-  const dir = path.resolve(envString(env, "DATA_DIR", defaultDataDir));
-  if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) {
-    throw new ConfigError("DATA_DIR", `must be a directory (got "${dir}", which is not)`);
-  }
-  return dir;
-}
 
 export function readOrderConfig(env: Env): OrderConfig {
   const replicas = envReplicas(env, "ORDER_REPLICAS");

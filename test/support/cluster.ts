@@ -3,23 +3,13 @@
 // by `stop()` even when a test fails.
 
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { startService } from "../../lib/service_process.ts";
 import type { RunningService, Runtime } from "../../lib/service_process.ts";
+import { freePort } from "../../lib/service_process.ts";
+export { freePort };
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `sb-${prefix}-`));
