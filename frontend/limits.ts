@@ -13,6 +13,12 @@ export const placeTimeoutMs = 2_000;
  * (order/limits.ts placeBatchMax, 512).
  */
 export const placeBatchOrdersMax = 256;
+/**
+ * PlaceBatch calls in flight per leader. The leader itself runs two batches at a time (its
+ * catalog call overlapping the previous batch's replication); more calls in flight would only
+ * make smaller batches, costing CPU per order.
+ */
+export const placeBatchCallsInFlightMax = 2;
 /** One Get on the leader. */
 export const getTimeoutMs = 1_000;
 /** Health calls during leader selection. A dead replica refuses the connection at once; this

@@ -1,17 +1,20 @@
-// Group commit across the frontend-to-leader hop: Place requests that arrive in the same turn
-// of the event loop go to the leader as ONE PlaceBatch call instead of one call each (a gRPC
-// unary call costs far more CPU than an order's own work). Each caller still gets its own
-// answer; an order the leader could not complete (PLACE_RETRY) fails alone with UNAVAILABLE
-// and the caller's retry loop re-sends it with the same request id.
+// Group commit across the frontend-to-leader hop: Place requests go to the leader as PlaceBatch
+// calls of many orders instead of one call each (a gRPC unary call costs far more CPU than an
+// order's own work). At most placeBatchCallsInFlightMax calls per leader are in flight; orders
+// arriving meanwhile wait and leave together when a call returns, so batches grow with load
+// (Nagle's idea, without a timer). Each caller still gets its own answer; an order the leader
+// could not complete (PLACE_RETRY) fails alone with UNAVAILABLE and the caller's retry loop
+// re-sends it with the same request id.
 
 import { setImmediate } from "node:timers";
 import { callUnary, grpc } from "../lib/grpc.ts";
 import { PlaceStatus } from "../gen/order.ts";
 import type { PlaceBatchReply, PlaceBatchRequest, PlaceReply, PlaceRequest } from "../gen/order.ts";
 import type { ReplicaHandle } from "./leader_selector.ts";
-import { placeBatchOrdersMax, placeTimeoutMs } from "./limits.ts";
+import { placeBatchCallsInFlightMax, placeBatchOrdersMax, placeTimeoutMs } from "./limits.ts";
 
 type Waiting = { request: PlaceRequest; resolve: (reply: PlaceReply) => void; reject: (err: Error) => void };
+type LeaderQueue = { waiting: Waiting[]; inFlight: number; flushScheduled: boolean };
 
 /** An error shaped like a gRPC ServiceError, so the retry loop treats it like a failed call. */
 function retryError(details: string): Error {
@@ -21,27 +24,41 @@ function retryError(details: string): Error {
 }
 
 export class PlaceBatcher {
-  private readonly waiting = new Map<ReplicaHandle, Waiting[]>();
+  private readonly queues = new Map<ReplicaHandle, LeaderQueue>();
   /** PlaceBatch calls sent, for /health: orders per call shows the batching at work. */
   calls = 0;
   orders = 0;
 
   place(leader: ReplicaHandle, request: PlaceRequest): Promise<PlaceReply> {
+    let queue = this.queues.get(leader);
+    if (!queue) {
+      queue = { waiting: [], inFlight: 0, flushScheduled: false };
+      this.queues.set(leader, queue);
+    }
+    const q = queue;
     return new Promise((resolve, reject) => {
-      let queue = this.waiting.get(leader);
-      if (!queue) {
-        queue = [];
-        this.waiting.set(leader, queue);
-        setImmediate(() => this.flush(leader));
+      q.waiting.push({ request, resolve, reject });
+      // Wait one turn so requests that arrived together share a call.
+      if (!q.flushScheduled) {
+        q.flushScheduled = true;
+        setImmediate(() => {
+          q.flushScheduled = false;
+          this.flush(leader, q);
+        });
       }
-      queue.push({ request, resolve, reject });
     });
   }
 
-  private flush(leader: ReplicaHandle): void {
-    const queue = this.waiting.get(leader) ?? [];
-    this.waiting.delete(leader);
-    for (let i = 0; i < queue.length; i += placeBatchOrdersMax) void this.send(leader, queue.slice(i, i + placeBatchOrdersMax));
+  private flush(leader: ReplicaHandle, q: LeaderQueue): void {
+    while (q.waiting.length > 0 && q.inFlight < placeBatchCallsInFlightMax) {
+      const batch = q.waiting.splice(0, placeBatchOrdersMax);
+      q.inFlight++;
+      void this.send(leader, batch).finally(() => {
+        q.inFlight--;
+        this.flush(leader, q);
+        if (q.inFlight === 0 && q.waiting.length === 0 && !q.flushScheduled) this.queues.delete(leader);
+      });
+    }
   }
 
   private async send(leader: ReplicaHandle, batch: Waiting[]): Promise<void> {
