@@ -1,6 +1,6 @@
-// Starting a real catalog process (`node --import tsx catalog/main.ts`) for tests and
-// benchmarks: wait for its `listening ... port=<n>` line, hand out gRPC clients, and kill
-// every process started here by its PID, also when a test fails halfway.
+// Starting a real catalog process for tests and benchmarks (through lib/service_process.ts,
+// like every other service start), handing out gRPC clients, and killing every process started
+// here by its PID, also when a test fails halfway; plus running one that should stop by itself.
 
 import type { ChildProcess } from "node:child_process";
 import { spawn } from "node:child_process";
@@ -8,12 +8,10 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { CatalogClient } from "../gen/catalog.ts";
 import { channelOptions, grpc } from "../lib/grpc.ts";
+import { startService } from "../lib/service_process.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const mainFile = path.join(root, "catalog", "main.ts");
-
-/** How long a starting catalog may take to print its listening line. */
-export const catalogStartTimeoutMs = 20_000;
 
 export type Exit = { readonly code: number | null; readonly signal: NodeJS.Signals | null };
 
@@ -49,38 +47,22 @@ function start(env: Record<string, string>): { child: ChildProcess; output: () =
   return { child, output: () => text, exited };
 }
 
-function listeningPort(text: string): number | undefined {
-  for (const line of text.split("\n")) {
-    const match = /\bport=(\d+)\b/.exec(line);
-    if (line.includes("listening") && match) return Number(match[1]);
-  }
-  return undefined;
-}
-
-/** Start a catalog (PORT=0 unless given) and wait until it listens. */
+/** Start a catalog (PORT=0 unless given) and wait until it listens (lib/service_process.ts). */
 export async function spawnCatalog(env: Record<string, string>): Promise<CatalogProcess> {
-  const { child, output, exited } = start(env);
-  const started = Date.now();
-  let exit: Exit | undefined;
-  void exited.then((e) => { exit = e; });
-  let port = listeningPort(output());
-  while (port === undefined) {
-    if (exit !== undefined) throw new Error(`catalog exited (${exit.code ?? exit.signal}) before listening:\n${output()}`);
-    if (Date.now() - started > catalogStartTimeoutMs) {
-      child.kill("SIGKILL");
-      throw new Error(`catalog did not listen within ${catalogStartTimeoutMs} ms:\n${output()}`);
-    }
-    await new Promise((r) => setTimeout(r, 20));
-    port = listeningPort(output());
-  }
-  const address = `127.0.0.1:${port}`;
+  const service = await startService({ name: "catalog", entry: "catalog/main.ts", env: { HOST: "127.0.0.1", PORT: "0", ...env } });
+  running.add(service.child);
+  const exited = service.exited.then((end): Exit => {
+    running.delete(service.child);
+    return typeof end === "number" ? { code: end, signal: null } : { code: null, signal: end as NodeJS.Signals };
+  });
+  const address = `127.0.0.1:${service.port}`;
   return {
-    pid: child.pid as number,
-    port,
+    pid: service.pid,
+    port: service.port,
     address,
     exited,
-    output,
-    kill: (signal) => { child.kill(signal); },
+    output: service.output,
+    kill: (signal) => service.kill(signal),
     client: () => new CatalogClient(address, grpc.credentials.createInsecure(), channelOptions),
   };
 }

@@ -12,7 +12,7 @@ import type { LeaderSelector, ReplicaHandle } from "./leader_selector.ts";
 import {
   getTimeoutMs, orderRetryBudgetMs, retryBackoffMsMax, retryBackoffMsMin,
 } from "./limits.ts";
-import { badRequest, conflict, notFound, unavailable } from "./errors.ts";
+import { ApiError, badRequest, conflict, notFound, unavailable } from "./errors.ts";
 
 export type OrderType = "buy" | "sell";
 export type NewOrder = { readonly requestId: string; readonly name: string; readonly type: OrderType; readonly quantity: number };
@@ -72,8 +72,7 @@ export class OrderGateway {
         leader = await this.leaders.current();
         return await call(leader);
       } catch (err) {
-        if (isServiceError(err) && !isTransient(err)) throw err;
-        if (!isServiceError(err) && !(err instanceof Error && "status" in err && err.status === 503)) throw err;
+        if (!isRetryable(err)) throw err;
         if (Date.now() + backoff >= deadline) {
           this.log.warn("giving up on order call after retries", { call: what, error: String(err) });
           throw unavailable("no order replica available");
@@ -89,6 +88,11 @@ export class OrderGateway {
       }
     }
   }
+}
+
+/** A leader that is down, slow, not leading or catching up, or no leader found yet (503). */
+function isRetryable(err: unknown): boolean {
+  return isServiceError(err) ? isTransient(err) : err instanceof ApiError && err.status === 503;
 }
 
 function errorText(err: unknown): string {

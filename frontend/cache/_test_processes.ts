@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort } from "../../lib/service_process.ts";
+import { freePort, startService } from "../../lib/service_process.ts";
 export { freePort };
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -94,17 +94,22 @@ export async function startRedis(port?: number): Promise<Started> {
 
 export const catalogEntry = path.join(repoRoot, "catalog", "main.ts");
 
-/** The real catalog service; `port` 0 picks a free one, read back from its `listening ... port=<n>` line. */
-export async function startCatalog(dataDir: string, port: number, extraEnv: NodeJS.ProcessEnv = {}): Promise<Started> {
-  const env = { ...process.env, PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: "info", ...extraEnv };
-  const started = await startProcess(process.execPath, ["--import", "tsx", catalogEntry], env, /[^\n]*listening[^\n]*\n/, port);
-  const line = /[^\n]*listening[^\n]*/.exec(started.output())?.[0] ?? "";
-  const bound = Number(/port=(\d+)/.exec(line)?.[1]);
-  if (!Number.isInteger(bound) || bound <= 0) {
-    await started.kill();
-    throw new Error(`catalog printed no port=<n> on its listening line: ${line}`);
-  }
-  return { ...started, port: bound };
+/** The real catalog service (lib/service_process.ts); `port` 0 picks a free one. */
+export async function startCatalog(dataDir: string, port: number, extraEnv: Record<string, string> = {}): Promise<Started> {
+  const service = await startService({
+    name: "catalog", entry: "catalog/main.ts", env: { PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: "info", ...extraEnv },
+  });
+  started.add(service.child);
+  return {
+    child: service.child,
+    port: service.port,
+    output: service.output,
+    async kill() {
+      service.kill("SIGKILL");
+      await service.exited;
+      started.delete(service.child);
+    },
+  };
 }
 
 /** A fresh directory, removed when the test process exits. */
