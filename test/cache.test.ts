@@ -15,7 +15,7 @@ import { requestJson, sleep } from "./support/http.ts";
 /** How long a push may take to reach another frontend in a test (normally milliseconds). */
 const pushWaitMs = 5_000;
 
-type CacheStats = { backend: string; hits: number; misses: number; evictions: number; keys: string[] };
+type CacheStats = { backend: string; state: string; subscribed: boolean; hits: number; misses: number; evictions: number; keys: string[] };
 
 async function cacheStats(base: string): Promise<CacheStats> {
   const reply = await requestJson(base, "GET", "/health");
@@ -37,6 +37,17 @@ async function secondFrontend(cluster: Cluster, env: Record<string, string> = {}
   return { service, url: `http://127.0.0.1:${port}` };
 }
 
+/**
+ * A frontend answers before its invalidation stream is confirmed; until then lookups bypass the
+ * cache, and confirming clears it (a shared Redis included). Tests that count hits wait for this.
+ */
+async function cacheReady(base: string): Promise<void> {
+  await eventually(`the cache of ${base} in use`, async () => {
+    const stats = await cacheStats(base);
+    return stats.subscribed && stats.state === "ok";
+  });
+}
+
 async function eventually(what: string, check: () => Promise<boolean>): Promise<void> {
   const deadline = Date.now() + pushWaitMs;
   while (!(await check())) {
@@ -52,6 +63,8 @@ let other: { service: RunningService; url: string } | undefined;
 Lru.before(async () => {
   cluster = await Cluster.start({ frontendEnv: { CACHE_SIZE: "3" } });
   other = await secondFrontend(cluster, { CACHE_SIZE: "3" });
+  await cacheReady(cluster.url);
+  await cacheReady(other.url);
 });
 Lru.after(async () => {
   other?.service.kill("SIGKILL");
@@ -110,6 +123,8 @@ Redis.before(async () => {
   // A key prefix of our own would be kinder to a shared REDIS_URL; the test flushes nothing.
   redisCluster = await Cluster.start({ frontendEnv: { REDIS_URL: redisUrl, CACHE_SIZE: "4" } });
   redisOther = await secondFrontend(redisCluster, { REDIS_URL: redisUrl, CACHE_SIZE: "4" });
+  await cacheReady(redisCluster.url);
+  await cacheReady(redisOther.url);
 });
 Redis.after(async () => {
   redisOther?.service.kill("SIGKILL");
