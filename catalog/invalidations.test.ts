@@ -23,6 +23,7 @@ async function start(options: { subscribersMax?: number; backlogMax?: number }):
     lookup: unused,
     trade: unused,
     tradeBatch: unused,
+    tradeBatches: unused,
     health: unused,
     invalidations(call) {
       try {

@@ -2,13 +2,16 @@
 // invalidation hub, and answers. Typed errors become gRPC statuses in exactly one function,
 // `toStatus`; anything else is a bug and is rethrown, which crashes the process loudly.
 
-import type { CatalogServer, Stock } from "../gen/catalog.ts";
+import type { CatalogServer, Stock, TradeBatchRequest } from "../gen/catalog.ts";
+import type { StreamCallServer } from "../lib/stream_calls.ts";
 import { grpc, statusError } from "../lib/grpc.ts";
 import { InvalidArgumentError, OverloadedError, StockNotFoundError, StorageError, StoreClosedError } from "./errors.ts";
 import type { InvalidationHub } from "./invalidations.ts";
 import type { Store } from "./store.ts";
 
 export type CatalogServerOptions = {
+  /** Carries TradeBatches; the caller ends its streams at shutdown (closeAll). */
+  readonly streams: StreamCallServer;
   /**
    * TEST ONLY (CATALOG_LOOKUP_DELAY_MS): hold each Lookup reply this long after the state
    * was read and the read lock released, so a test can make a lookup that started before a
@@ -62,6 +65,10 @@ export function createCatalogServer(store: Store, hub: InvalidationHub, options:
         call.emit("error", toStatus(err));
       }
     },
+    tradeBatches: options.streams.handler(
+      (request: TradeBatchRequest) => store.tradeBatch(request.trades).then((results) => ({ results })),
+      toStatus,
+    ),
     health(_call, callback) {
       respond(callback, store.health().then((h) => ({ stocks: h.stocks, subscribers: hub.size, tradesApplied: h.tradesApplied })));
     },

@@ -5,6 +5,7 @@
 import { CatalogService } from "../gen/catalog.ts";
 import { ConfigError } from "../lib/config.ts";
 import { bindServer, grpc, serverOptions, shutdownServer } from "../lib/grpc.ts";
+import { StreamCallServer } from "../lib/stream_calls.ts";
 import type { Logger } from "../lib/log.ts";
 import type { CatalogConfig } from "./config.ts";
 import { CorruptFileError } from "./errors.ts";
@@ -43,7 +44,8 @@ export async function startCatalog(config: CatalogConfig, log: Logger): Promise<
   const hub = new InvalidationHub(log);
   store.onCommit((invalidations) => hub.publish(invalidations));
   const server = new grpc.Server(serverOptions);
-  server.addService(CatalogService, createCatalogServer(store, hub, { lookupDelayMs: config.lookupDelayMs }));
+  const streams = new StreamCallServer();
+  server.addService(CatalogService, createCatalogServer(store, hub, { lookupDelayMs: config.lookupDelayMs, streams }));
   let port: number;
   try {
     port = await bind(server, config);
@@ -54,6 +56,7 @@ export async function startCatalog(config: CatalogConfig, log: Logger): Promise<
   const stop = async (): Promise<void> => {
     const drained = shutdownServer(server);
     hub.closeAll();
+    streams.closeAll();
     await drained;
     await store.close();
   };

@@ -11,11 +11,18 @@ import { formatHostPort } from "../lib/config.ts";
 import { callUnary, channelOptions, grpc } from "../lib/grpc.ts";
 import type { Logger } from "../lib/log.ts";
 import { OrderClient } from "../gen/order.ts";
-import type { HealthReply } from "../gen/order.ts";
+import type { HealthReply, PlaceBatchReply, PlaceBatchRequest } from "../gen/order.ts";
+import { StreamCaller } from "../lib/stream_calls.ts";
 import { healthTimeoutMs, setLeaderTimeoutMs } from "./limits.ts";
 import { unavailable } from "./errors.ts";
 
-export type ReplicaHandle = { readonly id: number; readonly addr: string; readonly client: OrderClient };
+export type ReplicaHandle = {
+  readonly id: number;
+  readonly addr: string;
+  readonly client: OrderClient;
+  /** PlaceBatch as calls on one long-lived stream (the hot path; lib/stream_calls.ts). */
+  readonly placeBatches: StreamCaller<PlaceBatchRequest, PlaceBatchReply>;
+};
 
 export type ReplicaStatus = {
   id: number; addr: string; up: boolean; ready: boolean; lastNumber: number; epoch: number; leaderId: number;
@@ -34,11 +41,10 @@ export class LeaderSelector {
 
   constructor(replicas: readonly Replica[], log: Logger) {
     this.log = log;
-    this.replicas = [...replicas].sort((a, b) => b.id - a.id).map((r) => ({
-      id: r.id,
-      addr: formatHostPort(r.addr),
-      client: new OrderClient(formatHostPort(r.addr), grpc.credentials.createInsecure(), channelOptions),
-    }));
+    this.replicas = [...replicas].sort((a, b) => b.id - a.id).map((r) => {
+      const client = new OrderClient(formatHostPort(r.addr), grpc.credentials.createInsecure(), channelOptions);
+      return { id: r.id, addr: formatHostPort(r.addr), client, placeBatches: new StreamCaller(() => client.placeBatches()) };
+    });
   }
 
   leaderId(): number | undefined {
@@ -123,6 +129,9 @@ export class LeaderSelector {
   }
 
   close(): void {
-    for (const r of this.replicas) r.client.close();
+    for (const r of this.replicas) {
+      r.placeBatches.close();
+      r.client.close();
+    }
   }
 }

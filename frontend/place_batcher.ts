@@ -1,15 +1,15 @@
 // Group commit across the frontend-to-leader hop: Place requests go to the leader as PlaceBatch
-// calls of many orders instead of one call each (a gRPC unary call costs far more CPU than an
-// order's own work). At most placeBatchCallsInFlightMax calls per leader are in flight; orders
+// calls of many orders instead of one call each (a gRPC call costs far more CPU than an order's
+// own work), sent on the leader's long-lived PlaceBatches stream (lib/stream_calls.ts). At most placeBatchCallsInFlightMax calls per leader are in flight; orders
 // arriving meanwhile wait and leave together when a call returns, so batches grow with load
 // (Nagle's idea, without a timer). Each caller still gets its own answer; an order the leader
 // could not complete (PLACE_RETRY) fails alone with UNAVAILABLE and the caller's retry loop
 // re-sends it with the same request id.
 
 import { setImmediate } from "node:timers";
-import { callUnary, grpc } from "../lib/grpc.ts";
+import { grpc } from "../lib/grpc.ts";
 import { PlaceStatus } from "../gen/order.ts";
-import type { PlaceBatchReply, PlaceBatchRequest, PlaceReply, PlaceRequest } from "../gen/order.ts";
+import type { PlaceBatchReply, PlaceReply, PlaceRequest } from "../gen/order.ts";
 import type { ReplicaHandle } from "./leader_selector.ts";
 import { placeBatchCallsInFlightMax, placeBatchOrdersMax, placeTimeoutMs } from "./limits.ts";
 
@@ -66,8 +66,7 @@ export class PlaceBatcher {
     this.orders += batch.length;
     let reply: PlaceBatchReply;
     try {
-      reply = await callUnary<PlaceBatchRequest, PlaceBatchReply>(
-        leader.client, leader.client.placeBatch, { orders: batch.map((w) => w.request) }, placeTimeoutMs);
+      reply = await leader.placeBatches.call({ orders: batch.map((w) => w.request) }, placeTimeoutMs);
     } catch (err) {
       for (const w of batch) w.reject(err as Error);
       return;

@@ -10,9 +10,11 @@ import {
   type CallOptions,
   type ChannelCredentials,
   Client,
+  type ClientDuplexStream,
   type ClientOptions,
   type ClientReadableStream,
   type ClientUnaryCall,
+  type handleBidiStreamingCall,
   type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
@@ -59,6 +61,24 @@ export namespace TradeStatus {
   export type TRADE_UNKNOWN_STOCK = typeof TradeStatus.TRADE_UNKNOWN_STOCK;
   export type TRADE_INVALID = typeof TradeStatus.TRADE_INVALID;
   export type UNRECOGNIZED = typeof TradeStatus.UNRECOGNIZED;
+}
+
+/** A failed call on a stream: a gRPC status code and message, as a unary call would fail. */
+export interface CallError {
+  code: number;
+  message: string;
+}
+
+export interface TradeBatchCall {
+  callId: number;
+  request: TradeBatchRequest | undefined;
+}
+
+export interface TradeBatchResult {
+  callId: number;
+  /** Exactly one of reply and error is set. */
+  reply: TradeBatchReply | undefined;
+  error: CallError | undefined;
 }
 
 export interface LookupRequest {
@@ -119,6 +139,225 @@ export interface CatalogHealthReply {
   subscribers: number;
   tradesApplied: number;
 }
+
+function createBaseCallError(): CallError {
+  return { code: 0, message: "" };
+}
+
+export const CallError: MessageFns<CallError> = {
+  encode(message: CallError, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== 0) {
+      writer.uint32(8).int32(message.code);
+    }
+    if (message.message !== "") {
+      writer.uint32(18).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CallError {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCallError();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.code = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<CallError>, I>>(base?: I): CallError {
+    return CallError.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CallError>, I>>(object: I): CallError {
+    const message = createBaseCallError();
+    message.code = object.code ?? 0;
+    message.message = object.message ?? "";
+    return message;
+  },
+};
+
+function createBaseTradeBatchCall(): TradeBatchCall {
+  return { callId: 0, request: undefined };
+}
+
+export const TradeBatchCall: MessageFns<TradeBatchCall> = {
+  encode(message: TradeBatchCall, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.callId !== 0) {
+      writer.uint32(8).uint64(message.callId);
+    }
+    if (message.request !== undefined) {
+      TradeBatchRequest.encode(message.request, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TradeBatchCall {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTradeBatchCall();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.callId = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.request = TradeBatchRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<TradeBatchCall>, I>>(base?: I): TradeBatchCall {
+    return TradeBatchCall.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TradeBatchCall>, I>>(object: I): TradeBatchCall {
+    const message = createBaseTradeBatchCall();
+    message.callId = object.callId ?? 0;
+    message.request = (object.request !== undefined && object.request !== null)
+      ? TradeBatchRequest.fromPartial(object.request)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseTradeBatchResult(): TradeBatchResult {
+  return { callId: 0, reply: undefined, error: undefined };
+}
+
+export const TradeBatchResult: MessageFns<TradeBatchResult> = {
+  encode(message: TradeBatchResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.callId !== 0) {
+      writer.uint32(8).uint64(message.callId);
+    }
+    if (message.reply !== undefined) {
+      TradeBatchReply.encode(message.reply, writer.uint32(18).fork()).join();
+    }
+    if (message.error !== undefined) {
+      CallError.encode(message.error, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TradeBatchResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTradeBatchResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.callId = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reply = TradeBatchReply.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.error = CallError.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<TradeBatchResult>, I>>(base?: I): TradeBatchResult {
+    return TradeBatchResult.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TradeBatchResult>, I>>(object: I): TradeBatchResult {
+    const message = createBaseTradeBatchResult();
+    message.callId = object.callId ?? 0;
+    message.reply = (object.reply !== undefined && object.reply !== null)
+      ? TradeBatchReply.fromPartial(object.reply)
+      : undefined;
+    message.error = (object.error !== undefined && object.error !== null)
+      ? CallError.fromPartial(object.error)
+      : undefined;
+    return message;
+  },
+};
 
 function createBaseLookupRequest(): LookupRequest {
   return { name: "" };
@@ -868,6 +1107,19 @@ export const CatalogService = {
     responseSerialize: (value: CatalogHealthReply): Buffer => Buffer.from(CatalogHealthReply.encode(value).finish()),
     responseDeserialize: (value: Buffer): CatalogHealthReply => CatalogHealthReply.decode(value),
   },
+  /**
+   * TradeBatch as calls over one long-lived stream (the order leader's hot path): each call
+   * is answered by the result with its call_id, in any order; see PROTOCOL.md.
+   */
+  tradeBatches: {
+    path: "/stockbazaar.catalog.Catalog/TradeBatches" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: TradeBatchCall): Buffer => Buffer.from(TradeBatchCall.encode(value).finish()),
+    requestDeserialize: (value: Buffer): TradeBatchCall => TradeBatchCall.decode(value),
+    responseSerialize: (value: TradeBatchResult): Buffer => Buffer.from(TradeBatchResult.encode(value).finish()),
+    responseDeserialize: (value: Buffer): TradeBatchResult => TradeBatchResult.decode(value),
+  },
 } as const;
 
 export interface CatalogServer extends UntypedServiceImplementation {
@@ -883,6 +1135,11 @@ export interface CatalogServer extends UntypedServiceImplementation {
   /** Server push: one Invalidation per changed stock, for as long as the stream is open. */
   invalidations: handleServerStreamingCall<SubscribeRequest, Invalidation>;
   health: handleUnaryCall<CatalogHealthRequest, CatalogHealthReply>;
+  /**
+   * TradeBatch as calls over one long-lived stream (the order leader's hot path): each call
+   * is answered by the result with its call_id, in any order; see PROTOCOL.md.
+   */
+  tradeBatches: handleBidiStreamingCall<TradeBatchCall, TradeBatchResult>;
 }
 
 export interface CatalogClient extends Client {
@@ -953,6 +1210,16 @@ export interface CatalogClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CatalogHealthReply) => void,
   ): ClientUnaryCall;
+  /**
+   * TradeBatch as calls over one long-lived stream (the order leader's hot path): each call
+   * is answered by the result with its call_id, in any order; see PROTOCOL.md.
+   */
+  tradeBatches(): ClientDuplexStream<TradeBatchCall, TradeBatchResult>;
+  tradeBatches(options: Partial<CallOptions>): ClientDuplexStream<TradeBatchCall, TradeBatchResult>;
+  tradeBatches(
+    metadata: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientDuplexStream<TradeBatchCall, TradeBatchResult>;
 }
 
 export const CatalogClient = makeGenericClientConstructor(CatalogService, "stockbazaar.catalog.Catalog") as unknown as {

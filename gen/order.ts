@@ -10,8 +10,10 @@ import {
   type CallOptions,
   type ChannelCredentials,
   Client,
+  type ClientDuplexStream,
   type ClientOptions,
   type ClientUnaryCall,
+  type handleBidiStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -70,6 +72,35 @@ export namespace PlaceStatus {
   export type PLACE_INVALID = typeof PlaceStatus.PLACE_INVALID;
   export type PLACE_RETRY = typeof PlaceStatus.PLACE_RETRY;
   export type UNRECOGNIZED = typeof PlaceStatus.UNRECOGNIZED;
+}
+
+/** A failed call on a stream: a gRPC status code and message, as a unary call would fail. */
+export interface CallError {
+  code: number;
+  message: string;
+}
+
+export interface PlaceBatchCall {
+  callId: number;
+  request: PlaceBatchRequest | undefined;
+}
+
+export interface PlaceBatchResult {
+  callId: number;
+  /** Exactly one of reply and error is set. */
+  reply: PlaceBatchReply | undefined;
+  error: CallError | undefined;
+}
+
+export interface AppendCall {
+  callId: number;
+  request: AppendRequest | undefined;
+}
+
+export interface AppendResult {
+  callId: number;
+  reply: AppendReply | undefined;
+  error: CallError | undefined;
 }
 
 export interface OrderRecord {
@@ -157,6 +188,377 @@ export interface SinceReply {
   orders: OrderRecord[];
   lastNumber: number;
 }
+
+function createBaseCallError(): CallError {
+  return { code: 0, message: "" };
+}
+
+export const CallError: MessageFns<CallError> = {
+  encode(message: CallError, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== 0) {
+      writer.uint32(8).int32(message.code);
+    }
+    if (message.message !== "") {
+      writer.uint32(18).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CallError {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCallError();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.code = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<CallError>, I>>(base?: I): CallError {
+    return CallError.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CallError>, I>>(object: I): CallError {
+    const message = createBaseCallError();
+    message.code = object.code ?? 0;
+    message.message = object.message ?? "";
+    return message;
+  },
+};
+
+function createBasePlaceBatchCall(): PlaceBatchCall {
+  return { callId: 0, request: undefined };
+}
+
+export const PlaceBatchCall: MessageFns<PlaceBatchCall> = {
+  encode(message: PlaceBatchCall, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.callId !== 0) {
+      writer.uint32(8).uint64(message.callId);
+    }
+    if (message.request !== undefined) {
+      PlaceBatchRequest.encode(message.request, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PlaceBatchCall {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePlaceBatchCall();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.callId = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.request = PlaceBatchRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<PlaceBatchCall>, I>>(base?: I): PlaceBatchCall {
+    return PlaceBatchCall.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PlaceBatchCall>, I>>(object: I): PlaceBatchCall {
+    const message = createBasePlaceBatchCall();
+    message.callId = object.callId ?? 0;
+    message.request = (object.request !== undefined && object.request !== null)
+      ? PlaceBatchRequest.fromPartial(object.request)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePlaceBatchResult(): PlaceBatchResult {
+  return { callId: 0, reply: undefined, error: undefined };
+}
+
+export const PlaceBatchResult: MessageFns<PlaceBatchResult> = {
+  encode(message: PlaceBatchResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.callId !== 0) {
+      writer.uint32(8).uint64(message.callId);
+    }
+    if (message.reply !== undefined) {
+      PlaceBatchReply.encode(message.reply, writer.uint32(18).fork()).join();
+    }
+    if (message.error !== undefined) {
+      CallError.encode(message.error, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PlaceBatchResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePlaceBatchResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.callId = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reply = PlaceBatchReply.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.error = CallError.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<PlaceBatchResult>, I>>(base?: I): PlaceBatchResult {
+    return PlaceBatchResult.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PlaceBatchResult>, I>>(object: I): PlaceBatchResult {
+    const message = createBasePlaceBatchResult();
+    message.callId = object.callId ?? 0;
+    message.reply = (object.reply !== undefined && object.reply !== null)
+      ? PlaceBatchReply.fromPartial(object.reply)
+      : undefined;
+    message.error = (object.error !== undefined && object.error !== null)
+      ? CallError.fromPartial(object.error)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseAppendCall(): AppendCall {
+  return { callId: 0, request: undefined };
+}
+
+export const AppendCall: MessageFns<AppendCall> = {
+  encode(message: AppendCall, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.callId !== 0) {
+      writer.uint32(8).uint64(message.callId);
+    }
+    if (message.request !== undefined) {
+      AppendRequest.encode(message.request, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AppendCall {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAppendCall();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.callId = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.request = AppendRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<AppendCall>, I>>(base?: I): AppendCall {
+    return AppendCall.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AppendCall>, I>>(object: I): AppendCall {
+    const message = createBaseAppendCall();
+    message.callId = object.callId ?? 0;
+    message.request = (object.request !== undefined && object.request !== null)
+      ? AppendRequest.fromPartial(object.request)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseAppendResult(): AppendResult {
+  return { callId: 0, reply: undefined, error: undefined };
+}
+
+export const AppendResult: MessageFns<AppendResult> = {
+  encode(message: AppendResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.callId !== 0) {
+      writer.uint32(8).uint64(message.callId);
+    }
+    if (message.reply !== undefined) {
+      AppendReply.encode(message.reply, writer.uint32(18).fork()).join();
+    }
+    if (message.error !== undefined) {
+      CallError.encode(message.error, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AppendResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAppendResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.callId = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reply = AppendReply.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.error = CallError.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<AppendResult>, I>>(base?: I): AppendResult {
+    return AppendResult.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AppendResult>, I>>(object: I): AppendResult {
+    const message = createBaseAppendResult();
+    message.callId = object.callId ?? 0;
+    message.reply = (object.reply !== undefined && object.reply !== null)
+      ? AppendReply.fromPartial(object.reply)
+      : undefined;
+    message.error = (object.error !== undefined && object.error !== null)
+      ? CallError.fromPartial(object.error)
+      : undefined;
+    return message;
+  },
+};
 
 function createBaseOrderRecord(): OrderRecord {
   return { number: 0, name: "", side: 0, quantity: 0, requestId: "" };
@@ -1245,6 +1647,29 @@ export const OrderService = {
     responseSerialize: (value: SinceReply): Buffer => Buffer.from(SinceReply.encode(value).finish()),
     responseDeserialize: (value: Buffer): SinceReply => SinceReply.decode(value),
   },
+  /**
+   * The hot paths as calls over one long-lived stream (a message on an open stream costs a
+   * fraction of a unary call's CPU). Same semantics as PlaceBatch and Append: each call is
+   * answered by the result with its call_id, in any order; see PROTOCOL.md.
+   */
+  placeBatches: {
+    path: "/stockbazaar.order.Order/PlaceBatches" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: PlaceBatchCall): Buffer => Buffer.from(PlaceBatchCall.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PlaceBatchCall => PlaceBatchCall.decode(value),
+    responseSerialize: (value: PlaceBatchResult): Buffer => Buffer.from(PlaceBatchResult.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PlaceBatchResult => PlaceBatchResult.decode(value),
+  },
+  appends: {
+    path: "/stockbazaar.order.Order/Appends" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: AppendCall): Buffer => Buffer.from(AppendCall.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AppendCall => AppendCall.decode(value),
+    responseSerialize: (value: AppendResult): Buffer => Buffer.from(AppendResult.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AppendResult => AppendResult.decode(value),
+  },
 } as const;
 
 export interface OrderServer extends UntypedServiceImplementation {
@@ -1265,6 +1690,13 @@ export interface OrderServer extends UntypedServiceImplementation {
   append: handleUnaryCall<AppendRequest, AppendReply>;
   /** Any replica to a peer: every order numbered after `after_number`. */
   since: handleUnaryCall<SinceRequest, SinceReply>;
+  /**
+   * The hot paths as calls over one long-lived stream (a message on an open stream costs a
+   * fraction of a unary call's CPU). Same semantics as PlaceBatch and Append: each call is
+   * answered by the result with its call_id, in any order; see PROTOCOL.md.
+   */
+  placeBatches: handleBidiStreamingCall<PlaceBatchCall, PlaceBatchResult>;
+  appends: handleBidiStreamingCall<AppendCall, AppendResult>;
 }
 
 export interface OrderClient extends Client {
@@ -1374,6 +1806,20 @@ export interface OrderClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SinceReply) => void,
   ): ClientUnaryCall;
+  /**
+   * The hot paths as calls over one long-lived stream (a message on an open stream costs a
+   * fraction of a unary call's CPU). Same semantics as PlaceBatch and Append: each call is
+   * answered by the result with its call_id, in any order; see PROTOCOL.md.
+   */
+  placeBatches(): ClientDuplexStream<PlaceBatchCall, PlaceBatchResult>;
+  placeBatches(options: Partial<CallOptions>): ClientDuplexStream<PlaceBatchCall, PlaceBatchResult>;
+  placeBatches(
+    metadata: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientDuplexStream<PlaceBatchCall, PlaceBatchResult>;
+  appends(): ClientDuplexStream<AppendCall, AppendResult>;
+  appends(options: Partial<CallOptions>): ClientDuplexStream<AppendCall, AppendResult>;
+  appends(metadata: Metadata, options?: Partial<CallOptions>): ClientDuplexStream<AppendCall, AppendResult>;
 }
 
 export const OrderClient = makeGenericClientConstructor(OrderService, "stockbazaar.order.Order") as unknown as {

@@ -5,6 +5,7 @@ import { formatHostPort, runMain } from "../lib/config.ts";
 import { bindServer, grpc, serverOptions, shutdownServer } from "../lib/grpc.ts";
 import { Logger } from "../lib/log.ts";
 import { onShutdown } from "../lib/shutdown.ts";
+import { StreamCallServer } from "../lib/stream_calls.ts";
 import { OrderService } from "../gen/order.ts";
 import { readOrderConfig } from "./config.ts";
 import { OrderNode } from "./node.ts";
@@ -24,10 +25,13 @@ runMain("order", async () => {
     peers: config.peers.map(grpcPeer),
   });
   const server = new grpc.Server(serverOptions);
-  server.addService(OrderService, orderService(node, logger));
+  const streams = new StreamCallServer();
+  server.addService(OrderService, orderService(node, logger, streams));
   // Before the listening line: whoever waits for it may signal us at once.
   onShutdown(logger, async () => {
-    await shutdownServer(server);
+    const drained = shutdownServer(server);
+    streams.closeAll();
+    await drained;
     await node.stop();
   });
   // Serve before recovering: peers recovering at the same time need our Health and Since.

@@ -1,7 +1,8 @@
 // What an order replica needs from the outside world, as interfaces: the catalog (TradeBatch)
 // and its peer replicas (Append, Since, Health). The gRPC implementations are here too; the
 // unit tests plug in-process fakes into the same interfaces, so the leader and the recovery
-// run without sockets. Failures are gRPC ServiceErrors (a `code` from grpc.status).
+// run without sockets. Failures are gRPC ServiceErrors (a `code` from grpc.status). The hot
+// calls (TradeBatch, Append) go over one long-lived stream each (lib/stream_calls.ts).
 
 import type { Replica } from "../lib/config.ts";
 import { formatHostPort } from "../lib/config.ts";
@@ -10,6 +11,7 @@ import { callUnary, channelOptions, grpc, isServiceError } from "../lib/grpc.ts"
 import { CatalogClient } from "../gen/catalog.ts";
 import type { TradeBatchReply, TradeBatchRequest, TradeReply, TradeRequest } from "../gen/catalog.ts";
 import { OrderClient } from "../gen/order.ts";
+import { StreamCaller } from "../lib/stream_calls.ts";
 import type { AppendReply, AppendRequest, HealthReply, HealthRequest, SinceReply, SinceRequest } from "../gen/order.ts";
 
 export interface CatalogPort {
@@ -38,22 +40,32 @@ export function errorText(err: unknown): string {
 
 export function grpcCatalog(addr: HostPort): CatalogPort {
   const client = new CatalogClient(formatHostPort(addr), grpc.credentials.createInsecure(), channelOptions);
+  // The hot path: TradeBatch as calls on one long-lived stream (lib/stream_calls.ts).
+  const tradeBatches = new StreamCaller<TradeBatchRequest, TradeBatchReply>(() => client.tradeBatches());
   return {
     async tradeBatch(trades, timeoutMs) {
-      const reply = await callUnary<TradeBatchRequest, TradeBatchReply>(client, client.tradeBatch, { trades }, timeoutMs);
+      const reply = await tradeBatches.call({ trades }, timeoutMs);
       return reply.results;
     },
-    close: () => client.close(),
+    close: () => {
+      tradeBatches.close();
+      client.close();
+    },
   };
 }
 
 export function grpcPeer(replica: Replica): PeerPort {
   const client = new OrderClient(formatHostPort(replica.addr), grpc.credentials.createInsecure(), channelOptions);
+  // The hot path: Append as calls on one long-lived stream (lib/stream_calls.ts).
+  const appends = new StreamCaller<AppendRequest, AppendReply>(() => client.appends());
   return {
     id: replica.id,
-    append: (request, timeoutMs) => callUnary<AppendRequest, AppendReply>(client, client.append, request, timeoutMs),
+    append: (request, timeoutMs) => appends.call(request, timeoutMs),
     since: (request, timeoutMs) => callUnary<SinceRequest, SinceReply>(client, client.since, request, timeoutMs),
     health: (timeoutMs) => callUnary<HealthRequest, HealthReply>(client, client.health, {}, timeoutMs),
-    close: () => client.close(),
+    close: () => {
+      appends.close();
+      client.close();
+    },
   };
 }

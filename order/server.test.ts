@@ -7,6 +7,7 @@ import * as path from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { bindServer, grpc, isServiceError, serverOptions, shutdownServer } from "../lib/grpc.ts";
+import { StreamCallServer } from "../lib/stream_calls.ts";
 import { Logger } from "../lib/log.ts";
 import { OrderClient, OrderService } from "../gen/order.ts";
 import type { OrderErrorCode } from "./errors.ts";
@@ -46,7 +47,7 @@ test("a replica over real gRPC: Health, Since, SetLeader, Append, and refusals a
   const log = await OrderLog.open(orderLogFile(dir, 1));
   const node = new OrderNode({ id: 1, ids: [1, 2], log, logger, peers: [], catalog: grpcCatalog({ host: "127.0.0.1", port: 1 }) });
   const server = new grpc.Server(serverOptions);
-  server.addService(OrderService, orderService(node, logger));
+  server.addService(OrderService, orderService(node, logger, new StreamCallServer()));
   const port = await bindServer(server, "127.0.0.1", 0);
   const peer: PeerPort = grpcPeer({ id: 1, addr: { host: "127.0.0.1", port } });
   try {

@@ -5,7 +5,8 @@
 import { AssertionError } from "../lib/assert.ts";
 import { grpc, statusError } from "../lib/grpc.ts";
 import type { Logger } from "../lib/log.ts";
-import type { OrderServer } from "../gen/order.ts";
+import type { AppendRequest, OrderServer, PlaceBatchRequest } from "../gen/order.ts";
+import type { StreamCallServer } from "../lib/stream_calls.ts";
 import type { OrderErrorCode } from "./errors.ts";
 import { OrderError } from "./errors.ts";
 import type { OrderNode } from "./node.ts";
@@ -30,6 +31,17 @@ export function toStatus(err: unknown): Partial<grpc.StatusObject> {
 
 type Callback<Res> = (error: Partial<grpc.StatusObject> | null, value?: Res) => void;
 
+/** The status for a handler's error; an assertion failure also crashes the process (a bug). */
+function failureStatus(logger: Logger, name: string, err: unknown): Partial<grpc.StatusObject> {
+  if (err instanceof AssertionError) {
+    process.nextTick(() => {
+      throw err;
+    });
+  }
+  if (!(err instanceof OrderError)) logger.error("unexpected error in handler", { rpc: name, error: String(err) });
+  return toStatus(err);
+}
+
 function unary<Req, Res>(logger: Logger, name: string, handler: (request: Req) => Promise<Res>) {
   return (call: { request: Req }, callback: Callback<Res>): void => {
     let result: Promise<Res>;
@@ -40,20 +52,13 @@ function unary<Req, Res>(logger: Logger, name: string, handler: (request: Req) =
     }
     result.then(
       (value) => callback(null, value),
-      (err: unknown) => {
-        if (err instanceof AssertionError) {
-          process.nextTick(() => {
-            throw err;
-          });
-        }
-        if (!(err instanceof OrderError)) logger.error("unexpected error in handler", { rpc: name, error: String(err) });
-        callback(toStatus(err));
-      },
+      (err: unknown) => callback(failureStatus(logger, name, err)),
     );
   };
 }
 
-export function orderService(node: OrderNode, logger: Logger): OrderServer {
+/** `streams` carries PlaceBatches and Appends; the caller ends them at shutdown (closeAll). */
+export function orderService(node: OrderNode, logger: Logger, streams: StreamCallServer): OrderServer {
   return {
     place: unary(logger, "Place", (r) => node.place(r)),
     placeBatch: unary(logger, "PlaceBatch", (r) => node.placeBatch(r)),
@@ -62,5 +67,7 @@ export function orderService(node: OrderNode, logger: Logger): OrderServer {
     setLeader: unary(logger, "SetLeader", (r) => node.setLeader(r)),
     append: unary(logger, "Append", (r) => node.append(r)),
     since: unary(logger, "Since", (r) => node.since(r)),
+    placeBatches: streams.handler((r: PlaceBatchRequest) => node.placeBatch(r), (err) => failureStatus(logger, "PlaceBatches", err)),
+    appends: streams.handler((r: AppendRequest) => node.append(r), (err) => failureStatus(logger, "Appends", err)),
   };
 }

@@ -84,6 +84,7 @@ export class FakeCatalog {
         callback(null, { status: TradeStatus.TRADE_OK, stock, duplicate: false, message: "" });
       },
       tradeBatch: (_call, callback) => callback(statusError(grpc.status.UNIMPLEMENTED, "not in the fake")),
+      tradeBatches: (call) => call.emit("error", statusError(grpc.status.UNIMPLEMENTED, "not in the fake")),
       invalidations: (call) => {
         this.subscribers.add(call);
         call.on("cancelled", () => this.subscribers.delete(call));
