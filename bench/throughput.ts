@@ -38,17 +38,25 @@ export type Parameters = {
   readonly rounds: number;
   readonly connections: Readonly<Record<Scenario, number>>;
   readonly fdatasyncS: number;
+  /** Trades against 3 replicas and against 1, at each of these client counts (one round each). */
+  readonly tradeSweep: { readonly connections: readonly number[]; readonly durationS: number; readonly warmupS: number };
 };
 
 const fullParameters: Parameters = {
   durationS: 4, warmupS: 1, rounds: 3, fdatasyncS: 3,
-  // Trades get more connections: the leader batches concurrent orders into one fsync.
-  connections: { http_fixed: 32, lookup_cached: 32, lookup_uncached: 32, trade: 64, mix: 32 },
+  // Trades get more connections: every batch (one catalog call, one Append per follower, one
+  // fsync per process) costs far more than an order's own work, and a batch holds the orders
+  // that waited for the previous one, so trades/s rises with concurrent clients until the CPU
+  // is saturated. The sweep below shows the whole curve; the headline is taken at 256.
+  connections: { http_fixed: 32, lookup_cached: 32, lookup_uncached: 32, trade: 256, mix: 32 },
+  tradeSweep: { connections: [16, 64, 256, 512], durationS: 3, warmupS: 1 },
 };
 const quickParameters: Parameters = {
   durationS: 0.5, warmupS: 0, rounds: 1, fdatasyncS: 0.3,
   connections: { http_fixed: 8, lookup_cached: 8, lookup_uncached: 8, trade: 16, mix: 8 },
+  tradeSweep: { connections: [4, 16], durationS: 0.5, warmupS: 0 },
 };
+
 
 export const scenarios = ["http_fixed", "lookup_cached", "lookup_uncached", "trade", "mix"] as const;
 export type Scenario = typeof scenarios[number];
@@ -96,6 +104,15 @@ export type Comparison = {
   readonly cpuRatio: number | undefined;
 };
 
+/** One point of the trade sweep: the same load against 3 replicas and against 1. */
+export type TradeSweepPoint = {
+  readonly connections: number;
+  readonly replicated: SideRun;
+  readonly single: SideRun;
+  /** replicated ok/s ÷ single ok/s */
+  readonly ratio: number;
+};
+
 export type ThroughputResult = {
   readonly experiment: "throughput";
   readonly meta: Meta;
@@ -108,6 +125,7 @@ export type ThroughputResult = {
     readonly replicatedOverSingle: number;
     readonly fdatasyncPerSecond: number;
     readonly tradesOverFdatasync: number;
+    readonly sweep: TradeSweepPoint[];
   };
 };
 
@@ -175,14 +193,21 @@ async function captureBodies(frontendPort: number): Promise<ReferenceBodies> {
   return { stocks, order: JSON.stringify(order.body) };
 }
 
-async function measureSide(ctx: BenchContext, target: Target, scenario: Scenario, params: Parameters, round: number): Promise<SideRun> {
-  const spec = { url: `http://127.0.0.1:${target.port}`, connections: params.connections[scenario] };
-  if (params.warmupS > 0) {
-    await runLoad(ctx.scope, { ...spec, label: `${scenario} ${target.label} warm-up`, durationS: params.warmupS, requests: requestsFor(scenario, ctx.seed + round) });
+type Timing = { readonly connections: number; readonly durationS: number; readonly warmupS: number };
+
+function timingOf(params: Parameters, scenario: Scenario): Timing {
+  return { connections: params.connections[scenario], durationS: params.durationS, warmupS: params.warmupS };
+}
+
+async function measureSide(ctx: BenchContext, target: Target, scenario: Scenario, timing: Timing, round: number): Promise<SideRun> {
+  const spec = { url: `http://127.0.0.1:${target.port}`, connections: timing.connections };
+  const label = `${scenario} c${timing.connections} ${target.label}`;
+  if (timing.warmupS > 0) {
+    await runLoad(ctx.scope, { ...spec, label: `${label} warm-up`, durationS: timing.warmupS, requests: requestsFor(scenario, ctx.seed + round) });
   }
   const cacheBefore = target.frontendPort === undefined ? undefined : (await health(target.frontendPort)).cache;
   const cpuBefore = cpuSecondsOf(target.pids);
-  const run = await runLoad(ctx.scope, { ...spec, label: `${scenario} ${target.label}`, durationS: params.durationS, requests: requestsFor(scenario, ctx.seed + round) });
+  const run = await runLoad(ctx.scope, { ...spec, label, durationS: timing.durationS, requests: requestsFor(scenario, ctx.seed + round) });
   const cpuAfter = cpuSecondsOf(target.pids);
   const cacheAfter = target.frontendPort === undefined ? undefined : (await health(target.frontendPort)).cache;
   const lookups = cacheBefore && cacheAfter ? (cacheAfter.hits - cacheBefore.hits) + (cacheAfter.misses - cacheBefore.misses) : 0;
@@ -192,7 +217,7 @@ async function measureSide(ctx: BenchContext, target: Target, scenario: Scenario
     cacheHitRate: cacheBefore && cacheAfter && lookups > 0 && cacheAfter.capacity > 0 ? Math.round(((cacheAfter.hits - cacheBefore.hits) / lookups) * 1000) / 1000 : undefined,
   };
   const other = Object.entries(run.statuses).filter(([code]) => !code.startsWith("2")).map(([code, n]) => `${code}:${n}`).join(" ");
-  ctx.log(`  ${scenario} round ${round} ${target.label.padEnd(14)} ${String(run.okPerSecond).padStart(6)} ok/s  latency p50 ${run.latencyMs.p50} p90 ${run.latencyMs.p90} p99 ${run.latencyMs.p99} ms` +
+  ctx.log(`  ${scenario} c${timing.connections} round ${round} ${target.label.padEnd(14)} ${String(run.okPerSecond).padStart(6)} ok/s  latency p50 ${run.latencyMs.p50} p90 ${run.latencyMs.p90} p99 ${run.latencyMs.p99} ms` +
     `${side.cpuUsPerRequest !== undefined ? `  cpu ${side.cpuUsPerRequest} µs/req` : ""}${side.cacheHitRate !== undefined ? `  hit rate ${side.cacheHitRate}` : ""}` +
     `${other ? `  non-2xx ${other}` : ""}${run.errors ? `  errors ${run.errors}` : ""}`);
   return side;
@@ -271,7 +296,7 @@ export async function runThroughput(ctx: BenchContext): Promise<ThroughputResult
       const order = sides.map((_, i) => sides[(i + round - 1) % sides.length] as Target);
       for (const target of order) {
         const key = `${scenario}/${target.label}`;
-        runs.set(key, [...(runs.get(key) ?? []), await measureSide(ctx, target, scenario, params, round)]);
+        runs.set(key, [...(runs.get(key) ?? []), await measureSide(ctx, target, scenario, timingOf(params, scenario), round)]);
       }
     }
   }
@@ -289,6 +314,7 @@ export async function runThroughput(ctx: BenchContext): Promise<ThroughputResult
   const byScenario = (s: Scenario): Comparison => comparisons.find((c) => c.scenario === s) as Comparison;
   ctx.log(`  fdatasync loop on ${backend.dataDir} for ${params.fdatasyncS} s`);
   const syncs = fdatasyncPerSecond(backend.dataDir, params.fdatasyncS);
+  const sweep = await tradeSweep(ctx, params, sidesOf.trade);
   const singleSummary = summaryOf("trade", "1 replica");
   const replicated = byScenario("trade").system.okPerSecond;
   return {
@@ -296,7 +322,28 @@ export async function runThroughput(ctx: BenchContext): Promise<ThroughputResult
     cachedOverUncached: ratio(byScenario("lookup_cached").system.okPerSecond, byScenario("lookup_uncached").system.okPerSecond),
     trades: {
       replicatedPerSecond: replicated, single: singleSummary, replicatedOverSingle: ratio(replicated, singleSummary.okPerSecond),
-      fdatasyncPerSecond: syncs, tradesOverFdatasync: ratio(replicated, syncs),
+      fdatasyncPerSecond: syncs, tradesOverFdatasync: ratio(replicated, syncs), sweep,
     },
   };
+}
+
+/**
+ * Trades/s as concurrent clients grow, against 3 replicas and against 1, the two sides
+ * alternating which goes first. Batches hold the orders that waited, so this is the curve of
+ * group commit filling up until the CPU is the limit.
+ */
+async function tradeSweep(ctx: BenchContext, params: Parameters, tradeSides: readonly Target[]): Promise<TradeSweepPoint[]> {
+  const replicatedSide = tradeSides.find((t) => t.label === "system") as Target;
+  const singleSide = tradeSides.find((t) => t.label === "1 replica") as Target;
+  const points: TradeSweepPoint[] = [];
+  for (const [i, connections] of params.tradeSweep.connections.entries()) {
+    const timing = { connections, durationS: params.tradeSweep.durationS, warmupS: params.tradeSweep.warmupS };
+    const order = i % 2 === 0 ? [replicatedSide, singleSide] : [singleSide, replicatedSide];
+    const measured = new Map<Target, SideRun>();
+    for (const side of order) measured.set(side, await measureSide(ctx, side, "trade", timing, 1));
+    const replicated = measured.get(replicatedSide) as SideRun;
+    const single = measured.get(singleSide) as SideRun;
+    points.push({ connections, replicated, single, ratio: ratio(replicated.okPerSecond, single.okPerSecond) });
+  }
+  return points;
 }
