@@ -166,8 +166,8 @@ function throughputSection(ev: Evaluation, t: ThroughputResult): string[] {
     "### Trades: fsync, group commit and replication",
     "",
     ...table(["figure", "value"], [
-      ["trades/s, 3 replicas (fsync on the catalog and every replica)", n(t.trades.replicatedPerSecond)],
-      ["trades/s, 1 replica (`ORDER_REPLICAS` naming one replica)", `${n(t.trades.single.okPerSecond)} (p50 / p90 / p99 ${lat(t.trades.single.latencyMs)} ms)`],
+      [`trades/s, 3 replicas (fsync on the catalog and every replica), ${t.parameters.connections.trade} clients`, `${n(t.trades.replicatedPerSecond)} (goal ≥ ${n(tradesGoalPerSecond)})`],
+      [`trades/s, 1 replica (\`ORDER_REPLICAS\` naming one replica), ${t.parameters.connections.trade} clients`, `${n(t.trades.single.okPerSecond)} (p50 / p90 / p99 ${lat(t.trades.single.latencyMs)} ms)`],
       ["3 replicas ÷ 1 replica", `**${t.trades.replicatedOverSingle}×**`],
       [`raw append + fdatasync of one file, same disk, ${p.fdatasyncS} s`, `${n(t.trades.fdatasyncPerSecond)} /s`],
       ["trades/s ÷ fdatasync/s", `**${t.trades.tradesOverFdatasync}×**`],
