@@ -8,6 +8,7 @@
 
 import { setImmediate } from "node:timers";
 import { grpc } from "../lib/grpc.ts";
+import { callFailure } from "../lib/stream_calls.ts";
 import { PlaceStatus } from "../gen/order.ts";
 import type { PlaceBatchReply, PlaceReply, PlaceRequest } from "../gen/order.ts";
 import type { ReplicaHandle } from "./leader_selector.ts";
@@ -16,11 +17,9 @@ import { placeBatchCallsInFlightMax, placeBatchOrdersMax, placeTimeoutMs } from 
 type Waiting = { request: PlaceRequest; resolve: (reply: PlaceReply) => void; reject: (err: Error) => void };
 type LeaderQueue = { waiting: Waiting[]; inFlight: number; flushScheduled: boolean };
 
-/** An error shaped like a gRPC ServiceError, so the retry loop treats it like a failed call. */
+/** Shaped like a failed gRPC call (UNAVAILABLE), so the retry loop treats it the same way. */
 function retryError(details: string): Error {
-  return Object.assign(new Error(`${grpc.status.UNAVAILABLE} UNAVAILABLE: ${details}`), {
-    code: grpc.status.UNAVAILABLE, details, metadata: new grpc.Metadata(),
-  });
+  return callFailure(grpc.status.UNAVAILABLE, details);
 }
 
 export class PlaceBatcher {

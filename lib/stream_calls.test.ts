@@ -195,4 +195,20 @@ test("a call without a request is refused as INVALID_ARGUMENT; a closed caller f
   }
 });
 
+test("a peer without the RPC fails calls UNIMPLEMENTED; a closed channel fails them UNAVAILABLE", async () => {
+  const server = new grpc.Server();
+  const port = await bindServer(server, "127.0.0.1", 0);
+  const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  const caller = new StreamCaller<Req, Res>(() => (client as unknown as { calls(): Duplex }).calls());
+  try {
+    assert.is((await failure(caller.call({ n: 1 }, 5_000))).code, grpc.status.UNIMPLEMENTED);
+    client.close();
+    assert.is((await failure(caller.call({ n: 2 }, 5_000))).code, grpc.status.UNAVAILABLE);
+  } finally {
+    caller.close();
+    client.close();
+    server.forceShutdown();
+  }
+});
+
 test.run();

@@ -7,8 +7,9 @@
 //
 // The semantics stay those of a unary call: every call has its own deadline; a failure is an
 // Error with a gRPC status `code` and `details`, like a grpc-js ServiceError, so callers treat
-// both alike. When the stream breaks (peer gone, connection reset), every call on it fails
-// with UNAVAILABLE and the next call opens a new stream. A call whose deadline passes fails
+// both alike. When the stream breaks, every call on it fails with the stream's status
+// (UNAVAILABLE for a peer gone or a connection reset; UNIMPLEMENTED from a peer without the
+// RPC) and the next call opens a new stream. A call whose deadline passes fails
 // with DEADLINE_EXCEEDED and the stream is replaced too (its other calls fail UNAVAILABLE): a
 // peer that stopped answering on one stream is not trusted with the next call.
 //
@@ -50,7 +51,13 @@ export class StreamCaller<Req, Res> {
   /** One call, failing with DEADLINE_EXCEEDED after timeoutMs. */
   call(request: Req, timeoutMs: number): Promise<Res> {
     if (this.closed) return Promise.reject(callFailure(grpc.status.CANCELLED, "the caller is closed"));
-    const stream = this.current();
+    let stream: Duplex<Req, Res>;
+    try {
+      stream = this.current();
+    } catch (err) {
+      // grpc-js throws when its channel is already closed: fail like a call that found no peer.
+      return Promise.reject(callFailure(grpc.status.UNAVAILABLE, `cannot open the stream: ${err instanceof Error ? err.message : String(err)}`));
+    }
     const callId = this.nextCallId++;
     return new Promise<Res>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -75,8 +82,13 @@ export class StreamCaller<Req, Res> {
     this.stream = stream;
     this.opened++;
     stream.on("data", (result: ResultMessage<Res>) => this.settle(stream, result));
+    // A stream that fails with a status fails its calls with that status, as each unary call
+    // would have (UNIMPLEMENTED from an older peer stays visible). CANCELLED here comes from the
+    // peer (drop ignores the error our own cancel causes: that stream is no longer current), e.g. a server
+    // forced down: for the caller that is a peer gone, UNAVAILABLE, like anything without a code.
     stream.on("error", (err: Partial<grpc.ServiceError>) => {
-      this.drop(stream, grpc.status.UNAVAILABLE, `stream failed: ${err.details ?? err.message ?? String(err)}`);
+      const code = typeof err.code === "number" && err.code !== grpc.status.CANCELLED ? err.code : grpc.status.UNAVAILABLE;
+      this.drop(stream, code, `stream failed: ${err.details ?? err.message ?? String(err)}`);
     });
     stream.on("end", () => this.drop(stream, grpc.status.UNAVAILABLE, "stream ended by the peer"));
     return stream;

@@ -147,7 +147,9 @@ export class Followers {
         return;
       } catch (err) {
         if (statusOf(err) === grpc.status.FAILED_PRECONDITION) return this.deps.onNewerEpoch(link.peer.id, errorText(err));
-        const level = statusOf(err) === grpc.status.DATA_LOSS ? "error" : "debug";
+        // A refused divergence, or a follower that lacks the RPC (another version), needs an operator.
+        const code = statusOf(err);
+        const level = code === grpc.status.DATA_LOSS || code === grpc.status.UNIMPLEMENTED ? "error" : "debug";
         this.deps.logger[level]("catch-up attempt failed", { follower: link.peer.id, attempt, error: errorText(err) });
       }
       delayMs = Math.min(delayMs * 2, catchUpRetryMsMax);
