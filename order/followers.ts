@@ -1,9 +1,9 @@
 // The leader's view of its followers. A live follower gets every batch's Append and is waited
 // on; one that fails or times out is marked behind and is not waited on again until a
 // background task has caught it up (probe its last number, re-send the divergence overlap,
-// then pages up to the leader's last order). A caught-up follower is "joining": the next batch
-// carries the orders it still misses in front of its own, and from then on it is live.
-// This module sends; the follower's decisions are replica.ts's.
+// then pages up to the leader's last order) and rejoined it: under the log lock, so no batch
+// commits meanwhile, one Append carries the orders committed during the catch-up, and from
+// then on the follower is live. This module sends; the follower's decisions are replica.ts's.
 
 import { setTimeout as sleep } from "node:timers/promises";
 import { assert } from "../lib/assert.ts";
@@ -13,12 +13,13 @@ import type { OrderRecord } from "../gen/order.ts";
 import {
   appendTimeoutMs, catchUpAppendTimeoutMs, catchUpRetryMs, catchUpRetryMsMax, joinGapOrdersMax, sincePageMax,
 } from "./limits.ts";
+import type { Mutex } from "./mutex.ts";
 import type { OrderLog } from "./order_log.ts";
 import type { PeerPort } from "./ports.ts";
 import { errorText, statusOf } from "./ports.ts";
 import { catchUpStart } from "./replica.ts";
 
-export type FollowerStatus = "live" | "joining" | "behind";
+export type FollowerStatus = "live" | "behind";
 
 export type FollowerLink = {
   readonly peer: PeerPort;
@@ -33,6 +34,8 @@ export type FollowersDeps = {
   readonly id: number;
   readonly epoch: number;
   readonly log: OrderLog;
+  /** The log lock: batches commit under it, and a caught-up follower rejoins under it. */
+  readonly lock: Mutex;
   readonly logger: Logger;
   /** True while this leadership lasts. */
   readonly isCurrent: () => boolean;
@@ -66,17 +69,8 @@ export class Followers {
     }));
   }
 
-  /** The followers the next batch goes to; joining ones become live here, between batches. */
+  /** The followers the next batch goes to. Runs under the log lock, like the batch. */
   liveForBatch(): FollowerLink[] {
-    for (const link of this.links) {
-      if (link.status !== "joining") continue;
-      if (this.deps.log.lastNumber - link.matchNumber <= joinGapOrdersMax) {
-        link.status = "live";
-        this.deps.logger.info("follower live again", { follower: link.peer.id, match: link.matchNumber });
-      } else {
-        this.markBehind(link, "fell too far behind while joining");
-      }
-    }
     return this.links.filter((l) => l.status === "live");
   }
 
@@ -84,12 +78,9 @@ export class Followers {
   async sendBatch(link: FollowerLink, records: readonly OrderRecord[]): Promise<void> {
     const first = (records[0] as OrderRecord).number;
     const last = (records[records.length - 1] as OrderRecord).number;
-    assert(link.status === "live" && link.matchNumber < first, "a batch goes to a live follower after its match");
-    // A joining follower misses the orders committed while it caught up: send them first.
-    const gap = this.deps.log.slice(link.matchNumber + 1, first);
-    const orders = gap.length === 0 ? records : [...gap, ...records];
+    assert(link.status === "live" && link.matchNumber === first - 1, "a batch goes to a live follower that holds every earlier order");
     try {
-      const reply = await link.peer.append({ epoch: this.deps.epoch, leaderId: this.deps.id, orders: [...orders] }, appendTimeoutMs);
+      const reply = await link.peer.append({ epoch: this.deps.epoch, leaderId: this.deps.id, orders: [...records] }, appendTimeoutMs);
       if (reply.lastNumber < last) throw new Error(`acknowledged up to ${reply.lastNumber}, not ${last}`);
       link.matchNumber = last;
     } catch (err) {
@@ -107,10 +98,10 @@ export class Followers {
     return this.links.filter((l) => l.status === "live").map((l) => l.peer.id);
   }
 
-  /** Follower ids by status, for the log: `{ live: "1 2", joining: "", behind: "3" }`. */
+  /** Follower ids by status, for the log: `{ live: "1 2", behind: "3" }`. */
   summary(): Record<FollowerStatus, string> {
     const by = (s: FollowerStatus): string => this.links.filter((l) => l.status === s).map((l) => l.peer.id).join(" ");
-    return { live: by("live"), joining: by("joining"), behind: by("behind") };
+    return { live: by("live"), behind: by("behind") };
   }
 
   private failed(link: FollowerLink, err: unknown, what: string): void {
@@ -142,9 +133,11 @@ export class Followers {
       if (!this.deps.isCurrent()) return;
       try {
         await this.catchUpRound(link);
-        link.status = "joining";
-        this.deps.logger.info("follower caught up", { follower: link.peer.id, match: link.matchNumber, attempts: attempt });
-        return;
+        if (await this.deps.lock.run(() => this.join(link))) {
+          this.deps.logger.info("follower live again", { follower: link.peer.id, match: link.matchNumber, attempts: attempt });
+          return;
+        }
+        this.deps.logger.debug("follower fell too far behind while catching up; another round", { follower: link.peer.id, attempt });
       } catch (err) {
         if (statusOf(err) === grpc.status.FAILED_PRECONDITION) return this.deps.onNewerEpoch(link.peer.id, errorText(err));
         // A refused divergence, or a follower that lacks the RPC (another version), needs an operator.
@@ -154,6 +147,25 @@ export class Followers {
       }
       delayMs = Math.min(delayMs * 2, catchUpRetryMsMax);
     }
+  }
+
+  /**
+   * Under the log lock (no batch commits meanwhile): send the caught-up follower the orders
+   * committed since its catch-up round and mark it live, so the next batch includes it. False
+   * when more than joinGapOrdersMax came in meanwhile: the caller runs another round first.
+   */
+  private async join(link: FollowerLink): Promise<boolean> {
+    const { epoch, id: leaderId, log } = this.deps;
+    if (!this.deps.isCurrent()) throw new Error("leadership ended");
+    const missing = log.slice(link.matchNumber + 1, log.lastNumber + 1);
+    if (missing.length > joinGapOrdersMax) return false;
+    if (missing.length > 0) {
+      const reply = await link.peer.append({ epoch, leaderId, orders: missing }, appendTimeoutMs);
+      if (reply.lastNumber < log.lastNumber) throw new Error(`acknowledged up to ${reply.lastNumber}, not ${log.lastNumber}`);
+    }
+    link.matchNumber = log.lastNumber;
+    link.status = "live";
+    return true;
   }
 
   /**

@@ -156,6 +156,8 @@ test("a follower that times out is marked behind, not waited on, then caught up 
   assert.is(c.node(1).health().lastNumber, 9);
   c.hung.delete(1);
   await until("follower 1 caught up", () => c.node(1).health().lastNumber === 34, catchUpRetryMsMax * 3);
+  // It rejoins without waiting for another batch: a quiet leader still has every follower live.
+  await until("follower 1 live again", () => c.node(3).health().liveFollowers.includes(1), catchUpRetryMsMax * 3);
   // Once joined, new batches reach it directly.
   await placeMany(c, 3, "after", 5);
   await placeMany(c, 3, "after2", 5);

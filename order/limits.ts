@@ -63,9 +63,9 @@ export const placeQueueMax = 20_000;
 export const divergenceOrdersMax = placeBatchMax;
 
 /**
- * A behind follower within this many orders of the leader joins the next batch: that batch's
- * Append carries the missing orders in front of the new ones. Without it a follower could chase
- * a busy leader forever, always one batch behind.
+ * A caught-up follower within this many orders of the leader rejoins at once: under the log
+ * lock, one Append carries the orders committed while it caught up. More: another catch-up
+ * round first (the Append stays small, and the lock is held for one round trip only).
  */
 export const joinGapOrdersMax = placeBatchMax;
 
@@ -93,7 +93,7 @@ assert(placeBatchMax >= 1 && placeBatchMax <= 1_000, "placeBatchMax within the c
 assert(placeQueueMax >= placeBatchMax, "a full batch fits in the queue");
 assert(placeBatchesInFlightMax >= 1, "at least one batch runs");
 assert(divergenceOrdersMax >= placeBatchMax, "a deposed leader's in-flight batch can be dropped");
-assert((joinGapOrdersMax + placeBatchMax) * orderBytesMax < messageBytesMax, "a joining Append fits in one message");
+assert(Math.max(joinGapOrdersMax, placeBatchMax, sincePageMax) * orderBytesMax < messageBytesMax, "every Append fits in one message");
 assert(sincePageMax * orderBytesMax < messageBytesMax, "a catch-up page fits in one message");
 assert(sincePageMax >= divergenceOrdersMax, "the overlap of a catch-up fits in its first page");
 assert(catchUpRetryMs <= catchUpRetryMsMax, "catch-up backoff range");

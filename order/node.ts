@@ -157,7 +157,7 @@ export class OrderNode {
     if (!current()) return;
     const { id, logger } = this.deps;
     const followers = new Followers(this.deps.peers, {
-      id, epoch, log: this.log, logger, isCurrent: current,
+      id, epoch, log: this.log, lock: this.lock, logger, isCurrent: current,
       onNewerEpoch: (follower, reason) => this.stepDown(epoch, follower, reason),
     });
     this.leader = new Leader({

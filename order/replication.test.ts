@@ -114,7 +114,10 @@ async function converged(leader: number, ids: readonly number[] = [1, 2, 3]): Pr
     const healths = await Promise.all(ids.map((id) => c().health(id).catch(() => undefined)));
     const last = healths.find((h) => h?.id === leader)?.lastNumber;
     if (last !== undefined && healths.every((h) => h?.lastNumber === last && h.ready)) break;
-    if (Date.now() > deadline) throw new Error(`replicas did not converge: ${JSON.stringify(healths)}`);
+    if (Date.now() > deadline) {
+      const notable = c().logs().split("\n").filter((l) => /^---| (warn|error) /.test(l)).slice(-80).join("\n");
+      throw new Error(`replicas did not converge: ${JSON.stringify(healths)}\nwarnings and errors of the services:\n${notable}`);
+    }
     await sleep(50);
   }
   const texts = ids.map((id) => readLog(id).text);
