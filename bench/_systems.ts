@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import { startService } from "../lib/service_process.ts";
 import type { RunningService } from "../lib/service_process.ts";
 import { Cluster } from "../test/support/cluster.ts";
-import { requestJson, sleep } from "../test/support/http.ts";
+import { requestJson, waitForCacheInUse } from "../test/support/http.ts";
 import type { ReferenceBodies } from "./_reference_server.ts";
 import type { Scope } from "./_scope.ts";
 
@@ -58,25 +58,9 @@ export async function startFrontend(scope: Scope, cluster: Cluster, options: Fro
     ...(options.onLine ? { onLine: options.onLine } : {}),
   });
   scope.ownService(service);
-  await cacheInUse(service.port);
+  // Measurements and the cache timeline start with the cache in use.
+  await waitForCacheInUse(`http://127.0.0.1:${service.port}`);
   return service;
-}
-
-/** How long a new frontend may take to confirm its invalidation stream (normally milliseconds). */
-const cacheInUseWaitMs = 10_000;
-
-/**
- * A frontend listens before its invalidation stream is confirmed, and bypasses its cache until
- * then: wait for that, so a measurement or a timeline starts with the cache in use.
- */
-async function cacheInUse(port: number): Promise<void> {
-  const deadline = Date.now() + cacheInUseWaitMs;
-  for (;;) {
-    const cache = (await health(port)).cache;
-    if (cache.backend === "off" || (cache.subscribed && cache.state === "ok")) return;
-    if (Date.now() > deadline) throw new Error(`frontend on port ${port}: cache not in use within ${cacheInUseWaitMs} ms`);
-    await sleep(20);
-  }
 }
 
 export type ReferenceMode = "node" | "ours";
@@ -131,7 +115,7 @@ export async function health(port: number): Promise<HealthBody> {
   return data;
 }
 
-export type CacheStatsBody = { backend: string; state: string; subscribed: boolean; size: number; capacity: number; hits: number; misses: number; evictions: number; keys: string[] };
+export type CacheStatsBody = { backend: string; size: number; capacity: number; hits: number; misses: number; evictions: number; keys: string[] };
 export type HealthBody = {
   leader: number | null;
   epoch: number;

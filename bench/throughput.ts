@@ -57,7 +57,6 @@ const quickParameters: Parameters = {
   tradeSweep: { connections: [4, 16], durationS: 0.5, warmupS: 0 },
 };
 
-
 export const scenarios = ["http_fixed", "lookup_cached", "lookup_uncached", "trade", "mix"] as const;
 export type Scenario = typeof scenarios[number];
 

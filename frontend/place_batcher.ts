@@ -17,11 +17,6 @@ import { placeBatchCallsInFlightMax, placeBatchOrdersMax, placeTimeoutMs } from 
 type Waiting = { request: PlaceRequest; resolve: (reply: PlaceReply) => void; reject: (err: Error) => void };
 type LeaderQueue = { waiting: Waiting[]; inFlight: number; flushScheduled: boolean };
 
-/** Shaped like a failed gRPC call (UNAVAILABLE), so the retry loop treats it the same way. */
-function retryError(details: string): Error {
-  return callFailure(grpc.status.UNAVAILABLE, details);
-}
-
 export class PlaceBatcher {
   private readonly queues = new Map<ReplicaHandle, LeaderQueue>();
   /** PlaceBatch calls sent, for /health: orders per call shows the batching at work. */
@@ -72,8 +67,9 @@ export class PlaceBatcher {
     }
     for (const [i, w] of batch.entries()) {
       const result = reply.results[i];
-      if (result === undefined) w.reject(retryError("leader answered a short batch"));
-      else if (result.status === PlaceStatus.PLACE_RETRY) w.reject(retryError(result.message));
+      // Shaped like a failed gRPC call (UNAVAILABLE), so the retry loop re-sends the order alone.
+      if (result === undefined) w.reject(callFailure(grpc.status.UNAVAILABLE, "leader answered a short batch"));
+      else if (result.status === PlaceStatus.PLACE_RETRY) w.reject(callFailure(grpc.status.UNAVAILABLE, result.message));
       else w.resolve(result);
     }
   }

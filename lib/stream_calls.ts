@@ -40,7 +40,7 @@ export class StreamCaller<Req, Res> {
   private pending = new Map<number, Pending<Res>>();
   private nextCallId = 1;
   private closed = false;
-  /** Streams opened so far (the first included); tests and /health read it. */
+  /** Streams opened so far (the first included); tests read it. */
   opened = 0;
 
   /** `open` starts the bidirectional RPC, e.g. `() => client.appends()`. */
@@ -84,8 +84,8 @@ export class StreamCaller<Req, Res> {
     stream.on("data", (result: ResultMessage<Res>) => this.settle(stream, result));
     // A stream that fails with a status fails its calls with that status, as each unary call
     // would have (UNIMPLEMENTED from an older peer stays visible). CANCELLED here comes from the
-    // peer (drop ignores the error our own cancel causes: that stream is no longer current), e.g. a server
-    // forced down: for the caller that is a peer gone, UNAVAILABLE, like anything without a code.
+    // peer, e.g. a server forced down (drop ignores the error our own cancel causes: that stream
+    // is no longer current): for the caller a peer gone, UNAVAILABLE, like an error without a code.
     stream.on("error", (err: Partial<grpc.ServiceError>) => {
       const code = typeof err.code === "number" && err.code !== grpc.status.CANCELLED ? err.code : grpc.status.UNAVAILABLE;
       this.drop(stream, code, `stream failed: ${err.details ?? err.message ?? String(err)}`);
@@ -137,7 +137,7 @@ export class StreamCallServer {
   ): (call: ServerStream<Req, Res>) => void {
     return (call) => {
       const stream: OpenStream = {
-        inFlight: 0, ended: false, closing: this.closing,
+        inFlight: 0, ended: false, closing: false,
         end: () => {
           if (stream.ended) return;
           stream.ended = true;

@@ -95,7 +95,7 @@ export class Followers {
 
   /** Ids of the followers that receive every batch synchronously. */
   liveIds(): number[] {
-    return this.links.filter((l) => l.status === "live").map((l) => l.peer.id);
+    return this.liveForBatch().map((l) => l.peer.id);
   }
 
   /** Follower ids by status, for the log: `{ live: "1 2", behind: "3" }`. */

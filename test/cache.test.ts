@@ -10,12 +10,12 @@ import type { Started } from "../frontend/cache/_test_processes.ts";
 import { startService } from "../lib/service_process.ts";
 import type { RunningService } from "../lib/service_process.ts";
 import { Cluster, freePort } from "./support/cluster.ts";
-import { requestJson, sleep } from "./support/http.ts";
+import { requestJson, sleep, waitForCacheInUse } from "./support/http.ts";
 
 /** How long a push may take to reach another frontend in a test (normally milliseconds). */
 const pushWaitMs = 5_000;
 
-type CacheStats = { backend: string; state: string; subscribed: boolean; hits: number; misses: number; evictions: number; keys: string[] };
+type CacheStats = { backend: string; hits: number; misses: number; evictions: number; keys: string[] };
 
 async function cacheStats(base: string): Promise<CacheStats> {
   const reply = await requestJson(base, "GET", "/health");
@@ -37,17 +37,6 @@ async function secondFrontend(cluster: Cluster, env: Record<string, string> = {}
   return { service, url: `http://127.0.0.1:${port}` };
 }
 
-/**
- * A frontend answers before its invalidation stream is confirmed; until then lookups bypass the
- * cache, and confirming clears it (a shared Redis included). Tests that count hits wait for this.
- */
-async function cacheReady(base: string): Promise<void> {
-  await eventually(`the cache of ${base} in use`, async () => {
-    const stats = await cacheStats(base);
-    return stats.subscribed && stats.state === "ok";
-  });
-}
-
 async function eventually(what: string, check: () => Promise<boolean>): Promise<void> {
   const deadline = Date.now() + pushWaitMs;
   while (!(await check())) {
@@ -63,8 +52,8 @@ let other: { service: RunningService; url: string } | undefined;
 Lru.before(async () => {
   cluster = await Cluster.start({ frontendEnv: { CACHE_SIZE: "3" } });
   other = await secondFrontend(cluster, { CACHE_SIZE: "3" });
-  await cacheReady(cluster.url);
-  await cacheReady(other.url);
+  await waitForCacheInUse(cluster.url);
+  await waitForCacheInUse(other.url);
 });
 Lru.after(async () => {
   other?.service.kill("SIGKILL");
@@ -123,8 +112,8 @@ Redis.before(async () => {
   // A key prefix of our own would be kinder to a shared REDIS_URL; the test flushes nothing.
   redisCluster = await Cluster.start({ frontendEnv: { REDIS_URL: redisUrl, CACHE_SIZE: "4" } });
   redisOther = await secondFrontend(redisCluster, { REDIS_URL: redisUrl, CACHE_SIZE: "4" });
-  await cacheReady(redisCluster.url);
-  await cacheReady(redisOther.url);
+  await waitForCacheInUse(redisCluster.url);
+  await waitForCacheInUse(redisOther.url);
 });
 Redis.after(async () => {
   redisOther?.service.kill("SIGKILL");

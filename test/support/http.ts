@@ -32,6 +32,25 @@ export function requestJson(base: string, method: string, path: string, body?: u
   });
 }
 
+/** How long a new frontend may take to confirm its invalidation stream (normally milliseconds). */
+export const cacheInUseWaitMs = 10_000;
+
+/**
+ * A frontend answers HTTP before its invalidation stream is confirmed; until then lookups bypass
+ * its cache, and confirming clears it (a shared Redis included). Whoever counts hits or measures
+ * the cache waits for this: `/health` showing the cache subscribed and usable (or turned off).
+ */
+export async function waitForCacheInUse(base: string): Promise<void> {
+  const deadline = Date.now() + cacheInUseWaitMs;
+  for (;;) {
+    const reply = await requestJson(base, "GET", "/health");
+    const cache = (reply.body?.data ?? reply.body?.error?.details)?.cache as { backend?: string; subscribed?: boolean; state?: string } | undefined;
+    if (cache?.backend === "off" || (cache?.subscribed === true && cache.state === "ok")) return;
+    if (Date.now() > deadline) throw new Error(`${base}: cache not in use within ${cacheInUseWaitMs} ms`);
+    await sleep(20);
+  }
+}
+
 /** Send raw bytes, collect everything until the server closes or `idleMs` passes. */
 export function rawExchange(port: number, data: string | Buffer, idleMs = 500): Promise<string> {
   return new Promise((resolve, reject) => {
