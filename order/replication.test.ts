@@ -10,6 +10,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { isServiceError, isTransient } from "../lib/grpc.ts";
 import { OrderSide, PlaceStatus } from "../gen/order.ts";
+import { reported } from "../test/support/hooks.ts";
 import { ProcessCluster } from "./_procs.ts";
 import { orderLogHeader, parseOrderRow } from "./order_log.ts";
 
@@ -157,7 +158,7 @@ async function checkCatalog(leader: number): Promise<void> {
 
 const loads: Load[] = [];
 
-test.before(async () => {
+test.before(reported("replication cluster", async () => {
   try {
     cluster = await ProcessCluster.start([1, 2, 3]);
     for (const id of [1, 2, 3]) await c().ready(id);
@@ -168,7 +169,7 @@ test.before(async () => {
     process.stderr.write(`setup failed: ${err instanceof Error ? err.stack : String(err)}\n${cluster?.logs() ?? ""}\n`);
     throw err;
   }
-});
+}));
 
 test.after(async () => {
   for (const load of loads) await load.stop();

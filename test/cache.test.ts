@@ -11,6 +11,7 @@ import { startService } from "../lib/service_process.ts";
 import type { RunningService } from "../lib/service_process.ts";
 import { Cluster, freePort } from "./support/cluster.ts";
 import { requestJson, sleep, waitForCacheInUse } from "./support/http.ts";
+import { reported } from "./support/hooks.ts";
 
 /** How long a push may take to reach another frontend in a test (normally milliseconds). */
 const pushWaitMs = 5_000;
@@ -49,12 +50,12 @@ const Lru = suite("in-process LRU");
 let cluster: Cluster;
 let other: { service: RunningService; url: string } | undefined;
 
-Lru.before(async () => {
+Lru.before(reported("in-process LRU cluster", async () => {
   cluster = await Cluster.start({ frontendEnv: { CACHE_SIZE: "3" } });
   other = await secondFrontend(cluster, { CACHE_SIZE: "3" });
   await waitForCacheInUse(cluster.url);
   await waitForCacheInUse(other.url);
-});
+}));
 Lru.after(async () => {
   other?.service.kill("SIGKILL");
   await other?.service.exited;
@@ -105,7 +106,7 @@ let redisCluster: Cluster;
 let redis: Started | undefined;
 let redisOther: { service: RunningService; url: string } | undefined;
 
-Redis.before(async () => {
+Redis.before(reported("shared Redis cluster", async () => {
   const url = process.env["REDIS_URL"];
   if (!url) redis = await startRedis();
   const redisUrl = url ?? `redis://127.0.0.1:${(redis as Started).port}`;
@@ -114,11 +115,11 @@ Redis.before(async () => {
   redisOther = await secondFrontend(redisCluster, { REDIS_URL: redisUrl, CACHE_SIZE: "4" });
   await waitForCacheInUse(redisCluster.url);
   await waitForCacheInUse(redisOther.url);
-});
+}));
 Redis.after(async () => {
   redisOther?.service.kill("SIGKILL");
   await redisOther?.service.exited;
-  await redisCluster.stop();
+  await redisCluster?.stop();
   await redis?.kill();
 });
 

@@ -9,7 +9,7 @@ import * as assert from "uvu/assert";
 import { Logger } from "../../lib/log.ts";
 import { defineCacheConformance, stock, ticketFor, waitFor } from "./_cache_conformance.ts";
 import type { Started } from "./_test_processes.ts";
-import { startRedis } from "./_test_processes.ts";
+import { freePort, startRedis } from "./_test_processes.ts";
 import type { CacheEventSink } from "./cache.ts";
 import { RedisCache, redactUrl, redisRepairIntervalMs } from "./redis_cache.ts";
 
@@ -115,6 +115,18 @@ if (redisBinary) {
     assert.is((await cache.get("A")).kind, "miss");
     assert.is((await cache.get("B")).kind, "miss");
     assert.is((await cache.stats()).state, "ok");
+  });
+
+  redis("a clear that failed before Redis was up is repaired once it connects, without lookups", async () => {
+    // A frontend's first clear (on subscribing) can come before its Redis connection is ready.
+    const port = await freePort();
+    const cache = new RedisCache({ url: `redis://127.0.0.1:${port}`, log, capacity: 2, keyPrefix: `test:${randomUUID()}:{cache}:` });
+    caches.push(cache);
+    await cache.clear();
+    assert.is((await cache.stats()).state, "unavailable");
+    await ownRedis(port);
+    await waitFor(async () => (await cache.stats()).state === "ok", 10_000, "the cache to repair itself");
+    assert.is((await cache.get("A")).kind, "miss");
   });
 
   redis("a ticket taken before a Redis restart cannot fill after it", async () => {

@@ -20,7 +20,7 @@ export const redisConnectTimeoutMs = 1_000;
 /** Reconnect backoff: doubles from the first delay up to the max, for as long as the frontend runs. */
 export const redisReconnectDelayMsFirst = 50;
 export const redisReconnectDelayMsMax = 2_000;
-/** After a failed write leaves the store in doubt, how often a lookup may try the repairing clear. */
+/** After a failed write leaves the store in doubt, how often the repairing clear is tried (lookups or not). */
 export const redisRepairIntervalMs = 500;
 /** Errors while Redis is down repeat on every reconnect; log one per this interval. */
 export const redisErrorLogIntervalMs = 10_000;
@@ -64,6 +64,8 @@ export class RedisCache implements StockCache {
   private failedWrites = 0;
   private repairAttemptAt = 0;
   private repairing: Promise<boolean> | undefined;
+  /** Runs while in doubt, so the cache repairs itself without waiting for a lookup. */
+  private repairTimer: ReturnType<typeof setInterval> | undefined;
   private errorLoggedAt = 0;
   private hits = 0;
   private misses = 0;
@@ -92,7 +94,12 @@ export class RedisCache implements StockCache {
       },
     });
     this.client.on("error", (err: unknown) => this.logError("redis error", err));
-    this.client.on("ready", () => this.log.info("redis cache connected", { url: redactUrl(options.url) }));
+    this.client.on("ready", () => {
+      this.log.info("redis cache connected", { url: redactUrl(options.url) });
+      // A clear that failed while disconnected (the first one may come before the connection
+      // is ready) is repaired now rather than at the next tick of the repair timer.
+      if (this.inDoubt) void this.repair();
+    });
     // connect() settles once the first connection is ready; until then calls bypass the cache.
     this.client.connect().catch((err: unknown) => this.logError("redis connect failed", err));
   }
@@ -169,7 +176,12 @@ export class RedisCache implements StockCache {
     const failedBefore = this.failedWrites;
     const done = await this.write("clear", clearScript, [randomUUID()]);
     if (done === undefined) return;
-    if (this.failedWrites === failedBefore) this.inDoubt = false;
+    if (this.failedWrites === failedBefore && this.inDoubt) {
+      this.inDoubt = false;
+      clearInterval(this.repairTimer);
+      this.repairTimer = undefined;
+      this.log.info("redis cache repaired by a clear, in use again");
+    }
     this.emit({ kind: "clear" }, true);
   }
 
@@ -182,23 +194,31 @@ export class RedisCache implements StockCache {
       if (!this.inDoubt) this.log.warn("redis cache in doubt, bypassing it until a clear succeeds", { op: what, error: errorText(err) });
       this.inDoubt = true;
       this.failedWrites++;
+      if (this.repairTimer === undefined && !this.closed) {
+        this.repairTimer = setInterval(() => void this.repair(), redisRepairIntervalMs);
+        unrefTimer(this.repairTimer);
+      }
       return undefined;
     }
   }
 
-  /** Ready and not in doubt; when in doubt, tries (at most every redisRepairIntervalMs) to repair by clearing. */
+  /** Ready and not in doubt; when in doubt, a lookup may itself try the repair (at most every redisRepairIntervalMs). */
   private async usable(): Promise<boolean> {
     if (this.closed || !this.client.isReady) return false;
     if (!this.inDoubt) return true;
     if (this.repairing) return this.repairing;
     if (Date.now() - this.repairAttemptAt < redisRepairIntervalMs) return false;
+    return this.repair();
+  }
+
+  /** One repairing clear at a time; true when the cache is out of doubt afterwards. */
+  private repair(): Promise<boolean> {
+    if (this.repairing) return this.repairing;
+    if (this.closed || !this.client.isReady) return Promise.resolve(!this.inDoubt);
     this.repairAttemptAt = Date.now();
-    this.repairing = this.clear().then(() => !this.inDoubt);
-    try {
-      return await this.repairing;
-    } finally {
-      this.repairing = undefined;
-    }
+    const repairing = this.clear().then(() => !this.inDoubt).finally(() => { this.repairing = undefined; });
+    this.repairing = repairing;
+    return repairing;
   }
 
   /** EVALSHA, falling back to EVAL once when Redis does not know the script (first use, restart). */
@@ -234,6 +254,8 @@ export class RedisCache implements StockCache {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.repairTimer);
+    this.repairTimer = undefined;
     try {
       await withTimeout(this.client.close(), redisConnectTimeoutMs);
     } catch {
@@ -262,6 +284,11 @@ function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
     timer = setTimeout(() => reject(new RedisUnavailableError(`redis call timed out after ${timeoutMs} ms`)), timeoutMs);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Node's timers can be unref'd (Deno's are numbers): a repair timer never keeps a process alive. */
+function unrefTimer(timer: unknown): void {
+  (timer as { unref?: () => void }).unref?.();
 }
 
 function asArray(reply: unknown): unknown[] {

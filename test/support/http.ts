@@ -46,7 +46,7 @@ export async function waitForCacheInUse(base: string): Promise<void> {
     const reply = await requestJson(base, "GET", "/health");
     const cache = (reply.body?.data ?? reply.body?.error?.details)?.cache as { backend?: string; subscribed?: boolean; state?: string } | undefined;
     if (cache?.backend === "off" || (cache?.subscribed === true && cache.state === "ok")) return;
-    if (Date.now() > deadline) throw new Error(`${base}: cache not in use within ${cacheInUseWaitMs} ms`);
+    if (Date.now() > deadline) throw new Error(`${base}: cache not in use within ${cacheInUseWaitMs} ms; last /health cache: ${JSON.stringify(cache)}`);
     await sleep(20);
   }
 }
