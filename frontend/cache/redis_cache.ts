@@ -4,6 +4,7 @@
 // instead of failing. It does not decide when to clear: the subscriber does.
 
 import { randomUUID } from "node:crypto";
+import { setImmediate } from "node:timers";
 import { createClient } from "redis";
 import { assert } from "../../lib/assert.ts";
 import type { Logger } from "../../lib/log.ts";
@@ -278,10 +279,16 @@ export class RedisCache implements StockCache {
   }
 }
 
-function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
+/**
+ * The call's result, or RedisUnavailableError after timeoutMs. After a pause of the process (a GC,
+ * a busy core) the timer and the reply are both due at once, and the event loop runs timers before
+ * it reads sockets: the timer therefore gives its verdict one setImmediate later, after the loop
+ * has read what already arrived, so a reply that came in time is not taken for a slow Redis.
+ */
+export function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new RedisUnavailableError(`redis call timed out after ${timeoutMs} ms`)), timeoutMs);
+    timer = setTimeout(() => setImmediate(() => reject(new RedisUnavailableError(`redis call timed out after ${timeoutMs} ms`))), timeoutMs);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

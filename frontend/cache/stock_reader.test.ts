@@ -42,6 +42,12 @@ function client(port: number): CatalogClient {
   return c;
 }
 
+/**
+ * Redis call deadline here: generous, since these cases count hits, which a redis-server
+ * descheduled for a moment on a busy machine must not turn into bypasses (production: 100 ms).
+ */
+const redisTestCallTimeoutMs = 2_000;
+
 async function makeCache(backend: "lru" | "redis"): Promise<StockCache> {
   if (backend === "lru") return new LruCache({ capacity: 3 });
   if (redisUrl === undefined) {
@@ -49,7 +55,7 @@ async function makeCache(backend: "lru" | "redis"): Promise<StockCache> {
     processes.push(redis);
     redisUrl = `redis://127.0.0.1:${redis.port}`;
   }
-  const cache = new RedisCache({ url: redisUrl, capacity: 3, log, keyPrefix: `test:${randomUUID()}:{cache}:` });
+  const cache = new RedisCache({ url: redisUrl, capacity: 3, log, keyPrefix: `test:${randomUUID()}:{cache}:`, callTimeoutMs: redisTestCallTimeoutMs });
   await waitFor(() => cache.connected, 5_000, "redis connection");
   return cache;
 }
@@ -70,6 +76,15 @@ async function buy(port: number, name: string, quantity: number): Promise<number
   const reply = await callUnary(c, c.trade, { requestId: randomUUID(), name, side: Side.SIDE_BUY, quantity }, callTimeoutMs);
   assert.is(reply.status, TradeStatus.TRADE_OK);
   return reply.stock?.version ?? -1;
+}
+
+/**
+ * Until the in-flight lookup has missed the cache (so its catalog call is on its way), then a
+ * margin for that call to reach the catalog, which holds its reply for lookupDelayMs.
+ */
+async function lookupSentToCatalog(r: StockReader): Promise<void> {
+  await waitFor(async () => (await r.stats()).misses >= 1, 5_000, "the lookup to miss");
+  await new Promise((resolve) => setTimeout(resolve, lookupDelayMs / 4));
 }
 
 const test = suite("stock reader (real catalog)");
@@ -100,7 +115,7 @@ for (const backend of ["lru", "redis"] as const) {
     const cat = await catalog({ CATALOG_LOOKUP_DELAY_MS: String(lookupDelayMs) });
     const r = await reader(cat.port, backend);
     const inFlight = r.lookup("FishCo");
-    await new Promise((resolve) => setTimeout(resolve, lookupDelayMs / 4));
+    await lookupSentToCatalog(r);
     const version = await buy(cat.port, "FishCo", 1);
     // The trade's push reaches the cache while the pre-trade reply is still held back.
     await waitFor(async () => (await r.stats()).subscription.invalidations >= 1, 5_000, "invalidation");
@@ -115,7 +130,7 @@ for (const backend of ["lru", "redis"] as const) {
     const cat = await catalog({ CATALOG_LOOKUP_DELAY_MS: String(lookupDelayMs) });
     const r = await reader(cat.port, backend);
     const inFlight = r.lookup("BoarCo");
-    await new Promise((resolve) => setTimeout(resolve, lookupDelayMs / 4));
+    await lookupSentToCatalog(r);
     const version = await buy(cat.port, "BoarCo", 2);
     await r.tradeDone("BoarCo");
     assert.is((await inFlight)?.version, version - 1);
