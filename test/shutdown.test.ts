@@ -20,12 +20,17 @@ const loadConcurrency = 6;
 /** Orders acknowledged before each signal and after each restart. */
 const ackedBetweenSteps = 30;
 /**
- * How long the catalog holds each lookup, so one is surely in flight when SIGTERM lands; below
- * the frontend's own lookup deadline (lookupTimeoutMs, 1 s), or the frontend would give up first.
+ * How long the catalog holds each lookup, so one is surely in flight when SIGTERM lands; well
+ * below the frontend's own lookup deadline (lookupTimeoutMs, 1 s), or the frontend would give up first.
  */
-const lookupDelayMs = 650;
-/** When the signal is sent after the slow lookup starts (well inside lookupDelayMs). */
-const signalAfterMs = 200;
+const lookupDelayMs = 500;
+/**
+ * The signal goes once the frontend has counted the lookup (its catalog call has started),
+ * plus this margin for the call to reach the catalog (well inside lookupDelayMs).
+ */
+const signalAfterMs = 50;
+/** How long the frontend may take to start the lookup (normally a millisecond). */
+const lookupStartWaitMs = 5_000;
 
 const Shutdown = suite("graceful shutdown");
 Shutdown.before(() => assert.ok(signalAfterMs < lookupDelayMs && lookupDelayMs < lookupTimeoutMs, "the slow lookup outlives the signal and not the frontend's deadline"));
@@ -53,11 +58,25 @@ async function progress(): Promise<void> {
 
 /** SIGTERM `service` while a slow lookup is in flight; resolves with the exit code and the lookup's reply. */
 async function terminateDuringLookup(c: Cluster, service: RunningService): Promise<{ code: number | string; lookup: JsonReply }> {
+  const started = await lookupsStarted(c);
   const lookup = requestJson(c.url, "GET", "/stocks/GameStart");
+  const deadline = Date.now() + lookupStartWaitMs;
+  while (await lookupsStarted(c) === started) {
+    if (Date.now() > deadline) throw new Error(`the frontend did not start the lookup within ${lookupStartWaitMs} ms`);
+    await sleep(5);
+  }
   await sleep(signalAfterMs);
   service.kill("SIGTERM");
   const [code, reply] = await Promise.all([service.exited, lookup]);
   return { code, lookup: reply };
+}
+
+/** Lookups the frontend sent straight to the catalog (with the cache off, every one; counted as the call starts). */
+async function lookupsStarted(c: Cluster): Promise<number> {
+  const reply = await requestJson(c.url, "GET", "/health");
+  const cache = (reply.body?.data ?? reply.body?.error?.details)?.cache as { backend?: string; bypassed?: number } | undefined;
+  assert.is(cache?.backend, "off", "the slow-lookup scenarios run with the cache off, so every lookup counts");
+  return cache?.bypassed ?? 0;
 }
 
 async function run(name: string, body: () => Promise<void>): Promise<void> {
