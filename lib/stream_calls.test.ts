@@ -153,7 +153,8 @@ test(`more than ${streamCallsInFlightMax} calls in flight on one stream: the ext
       (r) => ({ ok: r.doubled }),
       (err: grpc.ServiceError) => ({ code: err.code }),
     ));
-    await sleep(200);
+    // The extra calls are refused at once, while the first ones are still held by the gate.
+    await Promise.all(calls.slice(streamCallsInFlightMax));
     release();
     const results = await Promise.all(calls);
     assert.equal(results.slice(0, streamCallsInFlightMax), Array.from({ length: streamCallsInFlightMax }, (_, n) => ({ ok: n * 2 })));
@@ -164,11 +165,18 @@ test(`more than ${streamCallsInFlightMax} calls in flight on one stream: the ext
 });
 
 test("shutdown answers the calls in flight, refuses new ones and ends the stream, so the server stops at once", async () => {
-  const h = await harness();
+  let arrived: () => void = () => undefined;
+  const handlerEntered = new Promise<void>((r) => {
+    arrived = r;
+  });
+  const h = await harness(async (request) => {
+    if (request.delayMs) arrived();
+    return handle(request);
+  });
   try {
     assert.equal(await h.caller.call({ n: 1 }, 5_000), { doubled: 2 });
     const inFlight = h.caller.call({ n: 2, delayMs: 200 }, 5_000);
-    await sleep(50);
+    await handlerEntered;
     const started = Date.now();
     const drained = shutdownServer(h.server);
     h.streams.closeAll();
