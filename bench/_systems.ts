@@ -53,7 +53,7 @@ export async function startFrontend(scope: Scope, cluster: Cluster, options: Fro
     env: {
       HOST: "127.0.0.1", PORT: "0", CATALOG_ADDR: `127.0.0.1:${cluster.catalogPort}`, ORDER_REPLICAS: cluster.orderReplicas,
       // info: the frontend announces its port in an info line (and logs nothing per request at info).
-      LOG_LEVEL: "info", ...options.env,
+      LOG_LEVEL: "info", REDIS_URL: "", ...options.env,
     },
     ...(options.onLine ? { onLine: options.onLine } : {}),
   });

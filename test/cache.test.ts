@@ -9,7 +9,7 @@ import { startRedis } from "../frontend/cache/_test_processes.ts";
 import type { Started } from "../frontend/cache/_test_processes.ts";
 import { startService } from "../lib/service_process.ts";
 import type { RunningService } from "../lib/service_process.ts";
-import { Cluster, freePort } from "./support/cluster.ts";
+import { Cluster } from "./support/cluster.ts";
 import { requestJson, sleep, waitForCacheInUse } from "./support/http.ts";
 import { reported } from "./support/hooks.ts";
 
@@ -30,12 +30,11 @@ async function quantity(base: string, name: string): Promise<number> {
 }
 
 async function secondFrontend(cluster: Cluster, env: Record<string, string> = {}): Promise<{ service: RunningService; url: string }> {
-  const port = await freePort();
   const service = await startService({
     name: "frontend-b", entry: "frontend/main.ts",
-    env: { PORT: String(port), CATALOG_ADDR: `127.0.0.1:${cluster.catalogPort}`, ORDER_REPLICAS: cluster.orderReplicas, LOG_LEVEL: "info", ...env },
+    env: { PORT: "0", CATALOG_ADDR: `127.0.0.1:${cluster.catalogPort}`, ORDER_REPLICAS: cluster.orderReplicas, LOG_LEVEL: "info", REDIS_URL: "", ...env },
   });
-  return { service, url: `http://127.0.0.1:${port}` };
+  return { service, url: `http://127.0.0.1:${service.port}` };
 }
 
 async function eventually(what: string, check: () => Promise<boolean>): Promise<void> {

@@ -74,7 +74,9 @@ export class Cluster {
   private async launch(name: string, entry: string, env: Record<string, string>): Promise<RunningService> {
     const service = await startService({
       name, entry, runtime: this.options.runtime ?? "node",
-      env: { DATA_DIR: this.dataDir, CATALOG_ADDR: `127.0.0.1:${this.catalogPort}`, ORDER_REPLICAS: this.orderReplicas, LOG_LEVEL: "warn", ...env },
+      // REDIS_URL from the test's own environment is not inherited: clusters of tests running at
+      // once would share one Redis. A test that wants Redis passes it.
+      env: { DATA_DIR: this.dataDir, CATALOG_ADDR: `127.0.0.1:${this.catalogPort}`, ORDER_REPLICAS: this.orderReplicas, LOG_LEVEL: "warn", REDIS_URL: "", ...env },
       ...(process.env["TEST_SERVICE_LOGS"] ? { onLine: (line: string) => process.stderr.write(`[${name}] ${line}\n`) } : {}),
     });
     this.all.push(service);
