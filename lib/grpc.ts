@@ -48,14 +48,25 @@ type UnaryMethod<Req, Res> = (
 ) => grpc.ClientUnaryCall;
 
 /** A unary call as a promise, always under a deadline. */
+export type CallOptions = {
+  /**
+   * Wait, within the deadline, for a channel that is reconnecting (a peer restarting) instead of
+   * failing at once with UNAVAILABLE. For reads that have nothing better to do; not for health
+   * checks, whose point is to find out quickly.
+   */
+  readonly waitForReady?: boolean;
+};
+
 export function callUnary<Req, Res>(
   client: grpc.Client,
   method: UnaryMethod<Req, Res>,
   request: Req,
   timeoutMs: number,
+  options: CallOptions = {},
 ): Promise<Res> {
+  const metadata = new grpc.Metadata(options.waitForReady ? { waitForReady: true } : undefined);
   return new Promise((resolve, reject) => {
-    method.call(client, request, new grpc.Metadata(), { deadline: deadlineAfter(timeoutMs) }, (error, response) => {
+    method.call(client, request, metadata, { deadline: deadlineAfter(timeoutMs) }, (error, response) => {
       if (error) reject(error);
       else resolve(response);
     });

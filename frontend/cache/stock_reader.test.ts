@@ -23,6 +23,8 @@ const log = new Logger("stock-reader-test", {}, "error");
 const callTimeoutMs = 5_000;
 /** Long enough that a trade surely lands while the lookup's reply is held back. */
 const lookupDelayMs = 600;
+/** The lookup deadline where a case waits for a lookup to fail with the catalog down. */
+const downLookupTimeoutMs = 500;
 
 if (!fs.existsSync(catalogEntry)) throw new Error(`${catalogEntry} is missing: these tests need the real catalog`);
 
@@ -60,9 +62,9 @@ async function makeCache(backend: "lru" | "redis"): Promise<StockCache> {
   return cache;
 }
 
-async function reader(port: number, backend: "lru" | "redis"): Promise<StockReader> {
+async function reader(port: number, backend: "lru" | "redis", lookupTimeoutMs = callTimeoutMs): Promise<StockReader> {
   const r = createStockReader({
-    catalog: client(port), cache: await makeCache(backend), log, lookupTimeoutMs: callTimeoutMs,
+    catalog: client(port), cache: await makeCache(backend), log, lookupTimeoutMs,
     resubscribeDelayMsFirst: 50, resubscribeDelayMsMax: 500,
   });
   closers.push(() => r.close());
@@ -141,7 +143,7 @@ for (const backend of ["lru", "redis"] as const) {
   test(`${backend}: SIGKILL of the catalog: unsubscribed, cache cleared and bypassed; resubscribed after restart`, async () => {
     const dataDir = tempDir("sb-reader-catalog-");
     const first = await catalog({}, dataDir);
-    const r = await reader(first.port, backend);
+    const r = await reader(first.port, backend, downLookupTimeoutMs);
     await r.lookup("MenhirCo");
     const version = await buy(first.port, "MenhirCo", 4);
     await r.lookup("MenhirCo");
@@ -150,7 +152,7 @@ for (const backend of ["lru", "redis"] as const) {
     await waitFor(() => !r.isSubscribed(), 10_000, "break detected");
     assert.is((await r.stats()).size, 0);
     const err = await r.lookup("MenhirCo").then(() => undefined, (e: unknown) => e);
-    assert.ok(isServiceError(err) && err.code === grpc.status.UNAVAILABLE, "with the catalog down a lookup throws UNAVAILABLE");
+    assert.ok(isServiceError(err) && [grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED].includes(err.code), `with the catalog down a lookup fails within its deadline (got ${String(err)})`);
     assert.ok((await r.stats()).bypassed >= 1);
     await catalog({}, dataDir, first.port);
     await waitFor(() => r.isSubscribed(), 15_000, "resubscription");
@@ -161,6 +163,18 @@ for (const backend of ["lru", "redis"] as const) {
     assert.is((await r.stats()).hits, 1);
   });
 }
+
+test("a lookup made while the catalog restarts waits for it, within its deadline, instead of failing at once", async () => {
+  const dataDir = tempDir("sb-reader-catalog-");
+  const first = await catalog({}, dataDir);
+  const r = await reader(first.port, "lru");
+  assert.is((await r.lookup("FishCo"))?.name, "FishCo");
+  await first.kill();
+  await waitFor(() => !r.isSubscribed(), 10_000, "break detected");
+  const during = r.lookup("BardCo").then((stock) => stock?.name, (err: unknown) => `failed: ${String(err)}`);
+  await catalog({}, dataDir, first.port);
+  assert.is(await during, "BardCo");
+});
 
 test("unknown stock: undefined from the catalog, nothing cached", async () => {
   const cat = await catalog();

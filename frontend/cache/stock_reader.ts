@@ -93,11 +93,14 @@ export function createStockReader(options: StockReaderOptions): StockReader {
   };
 }
 
-/** One catalog Lookup under its deadline; NOT_FOUND is an answer, anything else is thrown. */
+/**
+ * One catalog Lookup under its deadline; NOT_FOUND is an answer, anything else is thrown. It waits
+ * (within the deadline) for a catalog that is coming back, so a restart does not fail lookups.
+ */
 export async function fetchStock(catalog: CatalogClient, name: string, timeoutMs: number): Promise<StockView | undefined> {
   let stock: Stock;
   try {
-    stock = await callUnary(catalog, catalog.lookup, { name }, timeoutMs);
+    stock = await callUnary(catalog, catalog.lookup, { name }, timeoutMs, { waitForReady: true });
   } catch (err) {
     if (isServiceError(err) && err.code === grpc.status.NOT_FOUND) return undefined;
     throw err;

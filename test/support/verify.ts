@@ -60,6 +60,7 @@ export async function verifyGuarantees(cluster: Cluster, acked: readonly Acked[]
   for (const stock of initialStocks) {
     const delta = log.filter((r) => r.name === stock.name).reduce((s, r) => s + (r.type === "buy" ? -r.quantity : r.quantity), 0);
     const reply = await requestJson(cluster.url, "GET", `/stocks/${stock.name}`);
+    assert.is(reply.status, 200, `GET /stocks/${stock.name}: ${reply.status} ${JSON.stringify(reply.body)}`);
     assert.is(reply.body.data.quantity, initialQuantity + delta, `${stock.name}: catalog quantity vs the order log`);
   }
 }
