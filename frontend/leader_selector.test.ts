@@ -8,6 +8,7 @@ import { OrderService } from "../gen/order.ts";
 import type { HealthReply, SetLeaderRequest } from "../gen/order.ts";
 import { bindServer, grpc } from "../lib/grpc.ts";
 import { Logger } from "../lib/log.ts";
+import { freePort } from "../lib/service_process.ts";
 import { ApiError } from "./errors.ts";
 import { LeaderSelector } from "./leader_selector.ts";
 
@@ -33,7 +34,8 @@ class FakeReplicas {
   static async start(ids: readonly number[]): Promise<FakeReplicas> {
     const fakes = new FakeReplicas();
     for (const id of ids) {
-      const replica: FakeReplica = { id, port: 0, epoch: 0, leaderId: 0, ready: true, refuseSetLeader: false, server: undefined };
+      // A port from freePort, so a replica brought back binds it again (see freePort).
+      const replica: FakeReplica = { id, port: await freePort(), epoch: 0, leaderId: 0, ready: true, refuseSetLeader: false, server: undefined };
       fakes.replicas.set(id, replica);
       await fakes.serve(replica);
     }
@@ -46,7 +48,7 @@ class FakeReplicas {
     return replica;
   }
 
-  /** Serve (again) on the replica's port; the first time on a free one. */
+  /** Serve (again) on the replica's port. */
   async serve(replica: FakeReplica): Promise<void> {
     const server = new grpc.Server();
     const unimplemented = (_call: unknown, callback: grpc.sendUnaryData<never>): void => callback({ code: grpc.status.UNIMPLEMENTED });

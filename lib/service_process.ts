@@ -138,15 +138,35 @@ function running(name: string, child: ChildProcess, port: number, exited: Promis
   };
 }
 
+/**
+ * Ports freePort hands out: below the kernel's ephemeral range (Linux 32768–60999, macOS from
+ * 49152), where outgoing connections take their local ports. A port picked there could be taken
+ * by some client's connection before the service binds it, or while a killed service is down
+ * and must bind it again; down here only a listener can take it.
+ */
+export const freePortFirst = 20_000;
+export const freePortLast = 32_000;
+/** Random picks tried before giving up (each is checked by binding it). */
+const freePortAttemptsMax = 100;
+/** Ports this process already handed out: a cluster's services never get the same one. */
+const handedOut = new Set<number>();
+
 /** A port that was free on 127.0.0.1 a moment ago, for a service the caller is about to start. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < freePortAttemptsMax; attempt++) {
+    const port = freePortFirst + Math.floor(Math.random() * (freePortLast - freePortFirst + 1));
+    if (handedOut.has(port) || !(await canListen(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`no free port in ${freePortFirst}-${freePortLast} after ${freePortAttemptsMax} tries`);
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = net.createServer();
     server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
   });
 }

@@ -48,7 +48,9 @@ export class ProcessCluster {
     try {
       for (const id of ids) cluster.ports.set(id, await freePort());
       await cluster.startCatalog();
-      await Promise.all(ids.map((id) => cluster.startReplica(id)));
+      // Settled, not Promise.all: every replica is tracked before killAll (see test/support/cluster.ts).
+      const replicas = await Promise.allSettled(ids.map((id) => cluster.startReplica(id)));
+      for (const r of replicas) if (r.status === "rejected") throw r.reason;
     } catch (err) {
       cluster.killAll();
       throw err;

@@ -7,6 +7,7 @@ import type { ServerWritableStream } from "@grpc/grpc-js";
 import type { CatalogServer, Invalidation, Stock, SubscribeRequest } from "../../gen/catalog.ts";
 import { CatalogService, Side, TradeStatus } from "../../gen/catalog.ts";
 import { bindServer, grpc, serverOptions, statusError } from "../../lib/grpc.ts";
+import { freePort } from "../../lib/service_process.ts";
 
 type Subscriber = ServerWritableStream<SubscribeRequest, Invalidation>;
 
@@ -29,10 +30,11 @@ export class FakeCatalog {
     }
   }
 
-  async start(port = 0): Promise<number> {
+  /** On a port from freePort by default, so a restart can bind it again (see freePort). */
+  async start(port?: number): Promise<number> {
     const server = new grpc.Server(serverOptions);
     server.addService(CatalogService, this.handlers());
-    this.port = await bindServer(server, "127.0.0.1", port);
+    this.port = await bindServer(server, "127.0.0.1", port ?? await freePort());
     this.server = server;
     return this.port;
   }

@@ -12,7 +12,7 @@ import { callUnary, channelOptions, grpc, isServiceError } from "../../lib/grpc.
 import { Logger } from "../../lib/log.ts";
 import { waitFor } from "./_cache_conformance.ts";
 import type { Started } from "./_test_processes.ts";
-import { catalogEntry, startCatalog, startRedis, tempDir } from "./_test_processes.ts";
+import { catalogEntry, freePort, startCatalog, startRedis, tempDir } from "./_test_processes.ts";
 import type { StockCache } from "./cache.ts";
 import { LruCache } from "./lru_cache.ts";
 import { RedisCache } from "./redis_cache.ts";
@@ -142,7 +142,7 @@ for (const backend of ["lru", "redis"] as const) {
 
   test(`${backend}: SIGKILL of the catalog: unsubscribed, cache cleared and bypassed; resubscribed after restart`, async () => {
     const dataDir = tempDir("sb-reader-catalog-");
-    const first = await catalog({}, dataDir);
+    const first = await catalog({}, dataDir, await freePort());
     const r = await reader(first.port, backend, downLookupTimeoutMs);
     await r.lookup("MenhirCo");
     const version = await buy(first.port, "MenhirCo", 4);
@@ -166,7 +166,7 @@ for (const backend of ["lru", "redis"] as const) {
 
 test("a lookup made while the catalog restarts waits for it, within its deadline, instead of failing at once", async () => {
   const dataDir = tempDir("sb-reader-catalog-");
-  const first = await catalog({}, dataDir);
+  const first = await catalog({}, dataDir, await freePort());
   const r = await reader(first.port, "lru");
   assert.is((await r.lookup("FishCo"))?.name, "FishCo");
   await first.kill();

@@ -54,7 +54,10 @@ export class Cluster {
     const cluster = new Cluster(options, options.dataDir ?? tempDir("cluster"), await freePort(), replicaPorts, await freePort());
     try {
       await cluster.startCatalog();
-      await Promise.all(ids.map((id) => cluster.startReplica(id, options.replicaEnv?.[id])));
+      // Settled, not Promise.all: a replica still starting when another fails must be started
+      // (and so tracked) before stop(), or it would outlive the test and keep it running.
+      const replicas = await Promise.allSettled(ids.map((id) => cluster.startReplica(id, options.replicaEnv?.[id])));
+      for (const r of replicas) if (r.status === "rejected") throw r.reason;
       if (!options.noFrontend) await cluster.startFrontend();
     } catch (err) {
       await cluster.stop();
