@@ -6,7 +6,7 @@ import * as assert from "uvu/assert";
 import { freePort, freePortFirst, freePortLast } from "./service_process.ts";
 
 test("freePort hands out distinct ports below the ephemeral range, each one bindable", async () => {
-  const ports = [];
+  const ports: number[] = [];
   for (let i = 0; i < 50; i++) ports.push(await freePort());
   assert.is(new Set(ports).size, ports.length, "a port was handed out twice");
   for (const port of ports) assert.ok(port >= freePortFirst && port <= freePortLast && port < 32_768, `port ${port}`);
