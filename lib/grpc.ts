@@ -47,7 +47,6 @@ type UnaryMethod<Req, Res> = (
   callback: (error: grpc.ServiceError | null, response: Res) => void,
 ) => grpc.ClientUnaryCall;
 
-/** A unary call as a promise, always under a deadline. */
 export type CallOptions = {
   /**
    * Wait, within the deadline, for a channel that is reconnecting (a peer restarting) instead of
@@ -57,6 +56,7 @@ export type CallOptions = {
   readonly waitForReady?: boolean;
 };
 
+/** A unary call as a promise, always under a deadline. */
 export function callUnary<Req, Res>(
   client: grpc.Client,
   method: UnaryMethod<Req, Res>,

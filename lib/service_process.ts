@@ -152,14 +152,14 @@ const freePortAttemptsMax = 100;
 const handedOut = new Set<number>();
 
 /** A port that was free on 127.0.0.1 a moment ago, for a service the caller is about to start. */
-export async function freePort(): Promise<number> {
+export async function freePort(first = freePortFirst, last = freePortLast): Promise<number> {
   for (let attempt = 0; attempt < freePortAttemptsMax; attempt++) {
-    const port = freePortFirst + Math.floor(Math.random() * (freePortLast - freePortFirst + 1));
+    const port = first + Math.floor(Math.random() * (last - first + 1));
     if (handedOut.has(port) || !(await canListen(port))) continue;
     handedOut.add(port);
     return port;
   }
-  throw new Error(`no free port in ${freePortFirst}-${freePortLast} after ${freePortAttemptsMax} tries`);
+  throw new Error(`no free port in ${first}-${last} after ${freePortAttemptsMax} tries`);
 }
 
 function canListen(port: number): Promise<boolean> {

@@ -151,6 +151,7 @@ test("a follower that times out is marked behind, not waited on, then caught up 
   await placeMany(c, 3, "slow", 20);
   // (A timer may fire a millisecond early by Date.now(), hence the slack.)
   assert.ok(Date.now() - started >= appendTimeoutMs - 5, "the first batch waits for the follower's deadline");
+  assert.equal(c.node(3).health().liveFollowers, [2], "follower 1 is marked behind: batches no longer go to it");
   const fastStart = Date.now();
   const fastBatches = 5;
   for (let i = 0; i < fastBatches; i++) await c.node(3).place(placeRequest(`fast-${i}`));

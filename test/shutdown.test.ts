@@ -28,7 +28,7 @@ const lookupDelayMs = 500;
  * The signal goes once the frontend has counted the lookup (its catalog call has started),
  * plus this margin for the call to reach the catalog (well inside lookupDelayMs).
  */
-const signalAfterMs = 50;
+const signalAfterMs = 200;
 /** How long the frontend may take to start the lookup (normally a millisecond). */
 const lookupStartWaitMs = 5_000;
 

@@ -99,7 +99,7 @@ export class RedisCache implements StockCache {
       this.log.info("redis cache connected", { url: redactUrl(options.url) });
       // A clear that failed while disconnected (the first one may come before the connection
       // is ready) is repaired now rather than at the next tick of the repair timer.
-      if (this.inDoubt) void this.repair();
+      if (this.inDoubt) this.repairInBackground();
     });
     // connect() settles once the first connection is ready; until then calls bypass the cache.
     this.client.connect().catch((err: unknown) => this.logError("redis connect failed", err));
@@ -196,7 +196,7 @@ export class RedisCache implements StockCache {
       this.inDoubt = true;
       this.failedWrites++;
       if (this.repairTimer === undefined && !this.closed) {
-        this.repairTimer = setInterval(() => void this.repair(), redisRepairIntervalMs);
+        this.repairTimer = setInterval(() => this.repairInBackground(), redisRepairIntervalMs);
         unrefTimer(this.repairTimer);
       }
       return undefined;
@@ -210,6 +210,11 @@ export class RedisCache implements StockCache {
     if (this.repairing) return this.repairing;
     if (Date.now() - this.repairAttemptAt < redisRepairIntervalMs) return false;
     return this.repair();
+  }
+
+  /** A repair nobody waits for; clear() reports its own failures, anything else is a bug to log. */
+  private repairInBackground(): void {
+    this.repair().catch((err: unknown) => this.log.error("redis cache repair failed unexpectedly", { error: errorText(err) }));
   }
 
   /** One repairing clear at a time; true when the cache is out of doubt afterwards. */
@@ -293,9 +298,11 @@ export function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-/** Node's timers can be unref'd (Deno's are numbers): a repair timer never keeps a process alive. */
+/** A repair timer never keeps a process alive: Node's timers are unref'd, Deno's (numbers) through Deno.unrefTimer. */
 function unrefTimer(timer: unknown): void {
-  (timer as { unref?: () => void }).unref?.();
+  const deno = (globalThis as { Deno?: { unrefTimer?: (id: number) => void } }).Deno;
+  if (typeof timer === "number") deno?.unrefTimer?.(timer);
+  else (timer as { unref?: () => void }).unref?.();
 }
 
 function asArray(reply: unknown): unknown[] {

@@ -10,6 +10,7 @@ import * as assert from "uvu/assert";
 import { CatalogClient, Side, TradeStatus } from "../../gen/catalog.ts";
 import { callUnary, channelOptions, grpc, isServiceError } from "../../lib/grpc.ts";
 import { Logger } from "../../lib/log.ts";
+import { serviceStartTimeoutMs } from "../../lib/service_process.ts";
 import { waitFor } from "./_cache_conformance.ts";
 import type { Started } from "./_test_processes.ts";
 import { catalogEntry, freePort, startCatalog, startRedis, tempDir } from "./_test_processes.ts";
@@ -167,7 +168,8 @@ for (const backend of ["lru", "redis"] as const) {
 test("a lookup made while the catalog restarts waits for it, within its deadline, instead of failing at once", async () => {
   const dataDir = tempDir("sb-reader-catalog-");
   const first = await catalog({}, dataDir, await freePort());
-  const r = await reader(first.port, "lru");
+  // The point is waiting rather than failing at once; the deadline only has to outlast a restart.
+  const r = await reader(first.port, "lru", serviceStartTimeoutMs);
   assert.is((await r.lookup("FishCo"))?.name, "FishCo");
   await first.kill();
   await waitFor(() => !r.isSubscribed(), 10_000, "break detected");
