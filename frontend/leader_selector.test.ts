@@ -8,6 +8,7 @@ import { OrderService } from "../gen/order.ts";
 import type { HealthReply, SetLeaderRequest } from "../gen/order.ts";
 import { bindServer, grpc } from "../lib/grpc.ts";
 import { Logger } from "../lib/log.ts";
+import { waitFor } from "../test/support/wait.ts";
 import { freePort } from "../lib/service_process.ts";
 import { ApiError } from "./errors.ts";
 import { LeaderSelector } from "./leader_selector.ts";
@@ -170,18 +171,8 @@ test("no replica answers: 503 with Retry-After; once one is back, it leads", () 
     assert.ok(err instanceof ApiError && err.status === 503 && err.headers?.["retry-after"] !== undefined, `got ${String(err)}`);
     await fakes.serve(fakes.get(1));
     // The channel reconnects within its backoff (at most 500 ms); until then selection fails fast.
-    const deadline = Date.now() + 5_000;
-    for (;;) {
-      const leader = await selector.current().catch((e: unknown) => {
-        if (Date.now() > deadline) throw e;
-        return undefined;
-      });
-      if (leader) {
-        assert.is(leader.id, 1);
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitFor(() => selector.current().then(() => true, () => false), 5_000, "a leader once replica 1 is back");
+    assert.is((await selector.current()).id, 1);
   } finally {
     selector.close();
   }

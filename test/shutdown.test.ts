@@ -13,6 +13,7 @@ import { requestJson, sleep } from "./support/http.ts";
 import type { JsonReply } from "./support/http.ts";
 import { TradeLoad } from "./support/load.ts";
 import { verifyGuarantees } from "./support/verify.ts";
+import { waitFor } from "./support/wait.ts";
 
 const seed = Number(process.env["TEST_SEED"] ?? Math.floor(Math.random() * 1_000_000));
 /** Concurrent client connections sending trades throughout each scenario. */
@@ -60,11 +61,7 @@ async function progress(): Promise<void> {
 async function terminateDuringLookup(c: Cluster, service: RunningService): Promise<{ code: number | string; lookup: JsonReply }> {
   const started = await lookupsStarted(c);
   const lookup = requestJson(c.url, "GET", "/stocks/GameStart");
-  const deadline = Date.now() + lookupStartWaitMs;
-  while (await lookupsStarted(c) === started) {
-    if (Date.now() > deadline) throw new Error(`the frontend did not start the lookup within ${lookupStartWaitMs} ms`);
-    await sleep(5);
-  }
+  await waitFor(async () => (await lookupsStarted(c)) > started, lookupStartWaitMs, "the frontend to start the lookup");
   await sleep(signalAfterMs);
   service.kill("SIGTERM");
   const [code, reply] = await Promise.all([service.exited, lookup]);

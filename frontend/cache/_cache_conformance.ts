@@ -4,6 +4,8 @@
 import type { Test } from "uvu";
 import * as assert from "uvu/assert";
 import type { CacheEvent, CacheGet, FillTicket, StockCache, StockView } from "./cache.ts";
+import { waitFor } from "../../test/support/wait.ts";
+export { waitFor };
 
 export type CacheFactory = (options: {
   readonly capacity: number;
@@ -164,11 +166,3 @@ export function defineCacheConformance(suite: Test, make: CacheFactory): void {
   });
 }
 
-/** Polls `check` until true or fails after `timeoutMs`; keeps async event assertions bounded. */
-export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 5_000, what = "condition"): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

@@ -8,6 +8,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { Logger } from "../../lib/log.ts";
+import { waitFor } from "../../test/support/wait.ts";
 import { RawClient } from "./_test_client.ts";
 import type { HttpLimits } from "./limits.ts";
 import type { HttpRequest } from "./parser.ts";
@@ -20,13 +21,6 @@ const log = new Logger("http-test", {}, "silent");
 /** A timer may fire a few milliseconds early as Date.now() sees it. */
 const timerSlackMs = 5;
 
-async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await delay(5);
-  }
-}
 
 async function handler(req: HttpRequest): Promise<HttpResponse> {
   const ms = Number(new URLSearchParams(req.query).get("ms") ?? 0);
@@ -274,7 +268,7 @@ test("an idle keep-alive connection is closed after idleTimeoutMs", () =>
     assert.ok(await c.waitClosed(2_000));
     const elapsed = Date.now() - started;
     assert.ok(elapsed >= 150 - timerSlackMs, `closed after ${elapsed} ms, before the idle timeout`);
-    await until(() => server.connectionCount() === 0, 2_000, "the server to forget the connection");
+    await waitFor(() => server.connectionCount() === 0, 2_000, "the server to forget the connection");
   }));
 
 test("a connection that is opened and never used is closed as idle", () =>
@@ -381,7 +375,7 @@ test("a client that stops reading is dropped after writeTimeoutMs", () =>
     // Measured from before the request: the write timer starts only once the server is blocked writing.
     const started = Date.now();
     socket.write(get("/big?n=30000000"));
-    await until(() => server.connectionCount() === 1, 2_000, "the server to accept");
+    await waitFor(() => server.connectionCount() === 1, 2_000, "the server to accept");
     while (server.connectionCount() > 0 && Date.now() - started < 3_000) await delay(10);
     assert.is(server.connectionCount(), 0, "the server dropped the connection");
     assert.ok(Date.now() - started >= 200 - timerSlackMs, "not before writeTimeoutMs");
