@@ -1,139 +1,139 @@
-// Benchmark (measures, never passes or fails): trades per second through the catalog's gRPC
-// Trade call with fdatasync on, from many concurrent callers against a real catalog process,
-// side by side with the raw fdatasync rate of one file on the same disk. Their ratio shows
-// what group commit buys: above 1, one flush serves several trades.
+// Benchmark (measures, never passes or fails): trades per second through the catalog alone,
+// fdatasync on, sent the way the order leader sends them: BENCH_CALLERS concurrent callers
+// queue trades, and one sender takes everything queued (up to tradeBatchMax) into one
+// TradeBatch at a time on the TradeBatches stream, with one epoch, after_number = the last
+// number the catalog returned, and commit_number = after_number (so the uncommitted window
+// never refuses). Side by side with the raw fdatasync rate of one file on the same disk: their
+// ratio shows what batching buys (above 1, one flush serves several trades). A second figure,
+// the same sender against the Store in this process (no gRPC), shows how much of the cost is
+// the disk.
 //
-//   node --import tsx bench/catalog_trades.ts    (BENCH_CALLERS=64 BENCH_SECONDS=5 BENCH_LOADERS=2)
+//   node --import tsx bench/catalog_trades.ts    (BENCH_CALLERS=64 BENCH_SECONDS=5)
 //
-// The callers run in BENCH_LOADERS separate processes (this file with `--load`), because one
-// grpc-js client process spends more CPU per call than the catalog does and would otherwise be
-// what is measured. All loaders share one absolute time window. A third figure, the same
-// trades against the Store in this process (no gRPC), shows how much of the gap is the disk.
+// The order replicas are not involved: there is no log to append to, so this is the ceiling
+// the catalog puts on the whole system's trade rate.
 
 import { Buffer } from "node:buffer";
-import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { fileURLToPath } from "node:url";
-import type { CatalogClient } from "../gen/catalog.ts";
-import { CatalogClient as CatalogClientCtor, Side, TradeStatus } from "../gen/catalog.ts";
-import { envInt, envString } from "../lib/config.ts";
-import { callUnary, channelOptions, grpc } from "../lib/grpc.ts";
+import type { TradeBatchReply, TradeBatchRequest, TradeReply, TradeRequest } from "../gen/catalog.ts";
+import { Side, TradeStatus } from "../gen/catalog.ts";
+import { envInt } from "../lib/config.ts";
 import { Logger } from "../lib/log.ts";
+import { tradeBatchMax } from "../lib/protocol.ts";
+import { StreamCaller } from "../lib/stream_calls.ts";
 import { initialStocks } from "../catalog/initial_stocks.ts";
 import { spawnCatalog } from "../catalog/spawn_catalog.ts";
+import type { TradeBatchHeader } from "../catalog/store.ts";
 import { Store } from "../catalog/store.ts";
 
 const callers = envInt(process.env, "BENCH_CALLERS", 64, 1, 10_000);
 const seconds = envInt(process.env, "BENCH_SECONDS", 5, 1, 600);
-/** Leave one core to the catalog; more loaders than cores only measure the scheduler. */
-const loaders = envInt(process.env, "BENCH_LOADERS", Math.max(1, Math.min(4, os.availableParallelism() - 1)), 1, 64);
 const callTimeoutMs = 10_000;
-/** Loaders need this long to start (tsx) and connect before the common window opens. */
-const warmupMs = 3_000;
+/** The one leader epoch of the run: the catalog never sees another, so it never refuses one. */
+const epoch = 1;
 
-type LoadResult = { ok: number; failed: number; latenciesMs: number[] };
+type SendBatch = (header: TradeBatchHeader, trades: TradeRequest[]) => Promise<TradeBatchReply>;
+type Waiting = { readonly request: TradeRequest; readonly resolve: (reply: TradeReply) => void; readonly reject: (err: unknown) => void };
 
-/** One caller: alternate sell and buy of one share of its stock, so quantities stay near 100. */
-async function caller(client: CatalogClient, index: number, until: number, run: LoadResult): Promise<void> {
-  const stock = initialStocks[index % initialStocks.length];
-  if (stock === undefined) throw new Error("no stocks");
-  for (let i = 0; Date.now() < until; i++) {
-    const started = performance.now();
-    const reply = await callUnary(client, client.trade, {
-      requestId: `bench-${index}-${i}`,
-      name: stock.name,
-      side: i % 2 === 0 ? Side.SIDE_SELL : Side.SIDE_BUY,
-      quantity: 1,
-    }, callTimeoutMs);
-    run.latenciesMs.push(performance.now() - started);
-    if (reply.status === TradeStatus.TRADE_OK) run.ok++;
-    else run.failed++;
+/** The leader's side of TradeBatch, reduced to numbering: one batch in flight, after the last number. */
+class BatchSender {
+  private readonly send: SendBatch;
+  private queue: Waiting[] = [];
+  private sending = false;
+  private lastNumber = -1;
+  batches = 0;
+
+  constructor(send: SendBatch) {
+    this.send = send;
+  }
+
+  submit(request: TradeRequest): Promise<TradeReply> {
+    const done = new Promise<TradeReply>((resolve, reject) => this.queue.push({ request, resolve, reject }));
+    if (!this.sending) void this.loop();
+    return done;
+  }
+
+  private async loop(): Promise<void> {
+    this.sending = true;
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, tradeBatchMax);
+      const header = { epoch, leaderId: 1, afterNumber: this.lastNumber, commitNumber: this.lastNumber };
+      try {
+        const reply = await this.send(header, batch.map((w) => w.request));
+        // The only sender of the run is never behind; a `missing` reply would be a bug here.
+        if (reply.missing.length > 0) throw new Error(`the catalog is ahead of the benchmark: ${reply.missing.length} missing`);
+        this.lastNumber = reply.lastNumber;
+        this.batches++;
+        for (const [i, w] of batch.entries()) w.resolve(reply.results[i] as TradeReply);
+      } catch (err) {
+        for (const w of batch) w.reject(err);
+      }
+    }
+    this.sending = false;
   }
 }
 
-/** `--load`: run callers [first, first+count) against BENCH_TARGET in [startAt, endAt). */
-async function load(): Promise<void> {
-  const target = envString(process.env, "BENCH_TARGET", "127.0.0.1:50051");
-  const first = envInt(process.env, "BENCH_FIRST", 0, 0, 1_000_000);
-  const count = envInt(process.env, "BENCH_COUNT", 1, 1, 10_000);
-  const startAt = envInt(process.env, "BENCH_START_AT", 0, 0, Number.MAX_SAFE_INTEGER);
-  const endAt = envInt(process.env, "BENCH_END_AT", 0, 0, Number.MAX_SAFE_INTEGER);
-  const client = new CatalogClientCtor(target, grpc.credentials.createInsecure(), channelOptions);
-  await callUnary(client, client.health, {}, callTimeoutMs);
-  await new Promise((r) => setTimeout(r, Math.max(0, startAt - Date.now())));
-  const run: LoadResult = { ok: 0, failed: 0, latenciesMs: [] };
-  await Promise.all(Array.from({ length: count }, (_, i) => caller(client, first + i, endAt, run)));
-  client.close();
-  process.stdout.write(`${JSON.stringify(run)}\n`);
-}
+type LoadResult = { ok: number; failed: number; latenciesMs: number[]; batches: number };
 
-function runLoader(target: string, first: number, count: number, startAt: number, endAt: number): Promise<LoadResult> {
-  const child = spawn(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "--load"], {
-    env: { ...process.env, BENCH_TARGET: target, BENCH_FIRST: String(first), BENCH_COUNT: String(count),
-      BENCH_START_AT: String(startAt), BENCH_END_AT: String(endAt) },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  let out = "";
-  child.stdout.on("data", (d: Buffer) => { out += d.toString(); });
-  return new Promise((resolve, reject) => {
-    child.on("exit", (code) => {
-      if (code === 0) resolve(JSON.parse(out) as LoadResult);
-      else reject(new Error(`loader ${first} exited with ${code}`));
-    });
-  });
+/** Every caller alternates sell and buy of one share of its stock, so quantities stay near 100. */
+async function runCallers(sender: BatchSender, prefix: string): Promise<LoadResult> {
+  const run: LoadResult = { ok: 0, failed: 0, latenciesMs: [], batches: 0 };
+  const until = Date.now() + seconds * 1000;
+  const batchesBefore = sender.batches;
+  await Promise.all(Array.from({ length: callers }, async (_, index) => {
+    const stock = initialStocks[index % initialStocks.length];
+    if (stock === undefined) throw new Error("no stocks");
+    for (let i = 0; Date.now() < until; i++) {
+      const started = performance.now();
+      const reply = await sender.submit({
+        requestId: `${prefix}-${index}-${i}`,
+        name: stock.name,
+        side: i % 2 === 0 ? Side.SIDE_SELL : Side.SIDE_BUY,
+        quantity: 1,
+      });
+      run.latenciesMs.push(performance.now() - started);
+      if (reply.status === TradeStatus.TRADE_OK) run.ok++;
+      else run.failed++;
+    }
+  }));
+  run.batches = sender.batches - batchesBefore;
+  return run;
 }
 
 async function measureTrades(dir: string): Promise<LoadResult & { flushes: number | undefined }> {
   const catalog = await spawnCatalog({ DATA_DIR: dir, LOG_LEVEL: "info" });
-  const total: LoadResult = { ok: 0, failed: 0, latenciesMs: [] };
+  const client = catalog.client();
+  const stream = new StreamCaller<TradeBatchRequest, TradeBatchReply>(() => client.tradeBatches());
+  let run: LoadResult;
   try {
-    const startAt = Date.now() + warmupMs;
-    const endAt = startAt + seconds * 1000;
-    const share = Math.ceil(callers / loaders);
-    const runs = [];
-    for (let first = 0; first < callers; first += share) {
-      runs.push(runLoader(catalog.address, first, Math.min(share, callers - first), startAt, endAt));
-    }
-    for (const run of await Promise.all(runs)) {
-      total.ok += run.ok;
-      total.failed += run.failed;
-      total.latenciesMs.push(...run.latenciesMs);
-    }
+    run = await runCallers(new BatchSender((header, trades) => stream.call({ ...header, trades }, callTimeoutMs)), "bench");
   } finally {
+    stream.close();
+    client.close();
     catalog.kill("SIGTERM");
     await catalog.exited;
   }
-  // The catalog logs its flush count when it closes its store; the count includes the few
-  // flushes of start and warm-up, so trades per flush is slightly understated.
+  // The catalog logs its flush count when it closes its store.
   const match = /\bflushes=(\d+)\b.*catalog store closed/.exec(catalog.output());
-  return { ...total, flushes: match ? Number(match[1]) : undefined };
+  return { ...run, flushes: match ? Number(match[1]) : undefined };
 }
 
-/** The same callers calling Store.trade directly: group commit and fdatasync, no gRPC. */
-async function measureStore(dir: string): Promise<{ ok: number; flushes: number }> {
+/** The same callers and sender calling Store.tradeBatch directly: batching and fdatasync, no gRPC. */
+async function measureStore(dir: string): Promise<LoadResult & { flushes: number }> {
   const store = await Store.open({ dir, log: new Logger("bench", {}, "warn") });
   const flushesBefore = store.journalFlushes;
-  const until = Date.now() + seconds * 1000;
-  let ok = 0;
-  await Promise.all(Array.from({ length: callers }, async (_, index) => {
-    const stock = initialStocks[index % initialStocks.length] ?? initialStocks[0];
-    for (let i = 0; Date.now() < until; i++) {
-      const side = i % 2 === 0 ? Side.SIDE_SELL : Side.SIDE_BUY;
-      const reply = await store.trade({ requestId: `store-${index}-${i}`, name: stock?.name ?? "", side, quantity: 1 });
-      if (reply.status === TradeStatus.TRADE_OK) ok++;
-    }
-  }));
+  const run = await runCallers(new BatchSender((header, trades) => store.tradeBatch(header, trades)), "store");
   const flushes = store.journalFlushes - flushesBefore;
   await store.close();
-  return { ok, flushes };
+  return { ...run, flushes };
 }
 
 /** Append a small line and fdatasync it, in a loop, for the same time on the same disk. */
 function measureFdatasync(dir: string): number {
   const fd = fs.openSync(path.join(dir, "fdatasync-probe.csv"), "a");
-  const line = Buffer.from("bench-0-0,GameStart,sell,1,101,1,1\n");
+  const line = Buffer.from("0,1,bench-0-0,GameStart,sell,1,101,1,1\n");
   const until = Date.now() + seconds * 1000;
   let count = 0;
   try {
@@ -163,11 +163,12 @@ async function main(): Promise<void> {
     const syncsPerSecond = syncs / seconds;
     const cpu = os.cpus()[0]?.model ?? "unknown cpu";
     process.stdout.write([
-      `catalog Trade over gRPC, fdatasync on: ${callers} callers in ${loaders} processes, ${seconds} s, node ${process.version}, ${os.availableParallelism()} x ${cpu}, data in ${dir}`,
+      `catalog TradeBatch over gRPC (TradeBatches stream), fdatasync on: ${callers} callers, one sender, batches of up to ${tradeBatchMax}, ${seconds} s, node ${process.version}, ${os.availableParallelism()} x ${cpu}, data in ${dir}`,
       `  trades/s            ${tradesPerSecond.toFixed(0)} (ok ${trades.ok}, failed ${trades.failed})`,
       `  latency ms          p50 ${percentile(sorted, 0.5).toFixed(2)}  p99 ${percentile(sorted, 0.99).toFixed(2)}`,
-      `  catalog flushes     ${trades.flushes ?? "?"} (${trades.flushes ? (trades.ok / trades.flushes).toFixed(1) : "?"} trades per flush)`,
-      `Store.trade in one process (no gRPC), same callers and time`,
+      `  batches             ${trades.batches} (${(trades.ok / Math.max(1, trades.batches)).toFixed(1)} trades per batch)`,
+      `  catalog flushes     ${trades.flushes ?? "?"} (includes the few of start and shutdown)`,
+      `Store.tradeBatch in one process (no gRPC), same callers and time`,
       `  trades/s            ${(inProcess.ok / seconds).toFixed(0)} (${(inProcess.ok / Math.max(1, inProcess.flushes)).toFixed(1)} trades per flush)`,
       `raw append + fdatasync of one file, same disk, ${seconds} s`,
       `  fdatasync/s         ${syncsPerSecond.toFixed(0)}`,
@@ -179,5 +180,4 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv.includes("--load")) await load();
-else await main();
+await main();

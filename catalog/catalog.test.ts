@@ -1,20 +1,43 @@
-// The catalog as a real process over real gRPC: configuration errors, lookups, trades,
-// batches, health and pushed invalidations; the test-only lookup delay; a SIGKILL in the
-// middle of concurrent trades (nothing acknowledged is lost, nothing is applied twice, a
-// retry is answered as a duplicate); a graceful SIGTERM that leaves files which parse.
+// The catalog as a real process over real gRPC: configuration errors, corrupt and old-format
+// files, lookups, TradeBatch (unary and on the TradeBatches stream) with its header refusals
+// as gRPC statuses, health and pushed invalidations; the test-only lookup delay; a SIGKILL or
+// SIGTERM in the middle of a leader's stream of batches (nothing acknowledged is lost; what
+// was in flight is either applied whole and handed back as `missing`, or not at all); a
+// graceful stop leaves files which parse.
 
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import type { CatalogClient, Invalidation, Stock, TradeReply, TradeRequest } from "../gen/catalog.ts";
+import type {
+  CatalogClient,
+  Invalidation,
+  Stock,
+  TradeBatchReply,
+  TradeBatchRequest,
+  TradeReply,
+  TradeRequest,
+} from "../gen/catalog.ts";
 import { Side, TradeStatus } from "../gen/catalog.ts";
 import { callUnary, grpc, isServiceError } from "../lib/grpc.ts";
+import { StreamCaller } from "../lib/stream_calls.ts";
 import { readCatalog } from "./catalog_file.ts";
+import {
+  ForgottenTradesError,
+  InvalidArgumentError,
+  OverloadedError,
+  SequenceAheadError,
+  StaleEpochError,
+  StockNotFoundError,
+  StorageError,
+  StoreClosedError,
+  UncommittedWindowError,
+} from "./errors.ts";
 import { readJournal } from "./journal.ts";
 import { tradeBatchMax } from "./limits.ts";
 import { catalogPath, journalPath } from "./persistence.ts";
+import { toStatus } from "./server.ts";
 import { killAllCatalogs, runCatalogToExit, spawnCatalog } from "./spawn_catalog.ts";
 
 const callTimeoutMs = 5_000;
@@ -32,8 +55,15 @@ function track(client: CatalogClient): CatalogClient {
   return client;
 }
 
+type Header = Omit<TradeBatchRequest, "trades">;
+
+function header(epoch: number, afterNumber: number, commitNumber = afterNumber): Header {
+  return { epoch, leaderId: 3, afterNumber, commitNumber };
+}
+
 const lookup = (c: CatalogClient, name: string): Promise<Stock> => callUnary(c, c.lookup, { name }, callTimeoutMs);
-const trade = (c: CatalogClient, r: TradeRequest): Promise<TradeReply> => callUnary(c, c.trade, r, callTimeoutMs);
+const batch = (c: CatalogClient, h: Header, trades: TradeRequest[]): Promise<TradeBatchReply> =>
+  callUnary(c, c.tradeBatch, { ...h, trades }, callTimeoutMs);
 
 async function statusOf(promise: Promise<unknown>): Promise<grpc.status> {
   try {
@@ -70,6 +100,22 @@ test.after(() => {
   for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
 });
 
+test("toStatus: each operating error becomes its gRPC status; anything else is rethrown", () => {
+  const cases: [Error, grpc.status][] = [
+    [new InvalidArgumentError("x"), grpc.status.INVALID_ARGUMENT],
+    [new StockNotFoundError("x"), grpc.status.NOT_FOUND],
+    [new OverloadedError("x"), grpc.status.RESOURCE_EXHAUSTED],
+    [new UncommittedWindowError("x"), grpc.status.RESOURCE_EXHAUSTED],
+    [new StaleEpochError("x"), grpc.status.FAILED_PRECONDITION],
+    [new SequenceAheadError("x"), grpc.status.DATA_LOSS],
+    [new ForgottenTradesError("x"), grpc.status.OUT_OF_RANGE],
+    [new StoreClosedError(), grpc.status.UNAVAILABLE],
+    [new StorageError("x"), grpc.status.UNAVAILABLE],
+  ];
+  for (const [err, code] of cases) assert.is(toStatus(err).code, code, err.name);
+  assert.throws(() => toStatus(new TypeError("a bug")), /a bug/);
+});
+
 test("a bad setting stops the catalog with exit code 2 and one line naming the variable", async () => {
   const cases: [Record<string, string>, string][] = [
     [{ PORT: "http" }, "PORT"],
@@ -90,13 +136,23 @@ test("a bad setting stops the catalog with exit code 2 and one line naming the v
 
 test("a corrupt catalog.csv stops the catalog, naming the file and line", async () => {
   const dir = tempDir();
-  fs.writeFileSync(catalogPath(dir), "name,price,quantity,volume,version\nGameStart,15.99,lots,0,0\n");
+  fs.writeFileSync(catalogPath(dir), "last_number,-1\nname,price,quantity,volume,version\nGameStart,15.99,lots,0,0\n");
   const result = await runCatalogToExit({ DATA_DIR: dir }, 15_000);
   assert.is(result.code, 1);
-  assert.match(result.output, /refusing to start: catalog\.csv line 2: quantity "lots" is not an integer/);
+  assert.match(result.output, /refusing to start: catalog\.csv line 3: quantity "lots" is not an integer/);
 });
 
-test("lookup, trade, batch, health and pushed invalidations over gRPC", async () => {
+test("a journal of an older version stops the catalog with one line naming the file and the old format", async () => {
+  const dir = tempDir();
+  fs.writeFileSync(journalPath(dir), "request_id,name,side,quantity,quantity_after,volume_after,version_after\ng1,GameStart,buy,1,99,1,1\n");
+  const result = await runCatalogToExit({ DATA_DIR: dir }, 15_000);
+  assert.is(result.code, 1);
+  const lines = result.output.trim().split("\n");
+  assert.is(lines.length, 1, result.output);
+  assert.match(lines[0] as string, /refusing to start: catalog-journal\.csv line 1: the format is from an older version of the catalog/);
+});
+
+test("lookup, TradeBatch (unary and streamed), refusals, health and pushed invalidations over gRPC", async () => {
   const catalog = await spawnCatalog({ DATA_DIR: tempDir() });
   const client = track(catalog.client());
   assert.equal(await lookup(client, "GameStart"), { name: "GameStart", price: 15.99, quantity: 100, volume: 0, version: 0 });
@@ -110,31 +166,40 @@ test("lookup, trade, batch, health and pushed invalidations over gRPC", async ()
   stream.on("error", () => undefined);
   await new Promise((resolve) => stream.once("metadata", resolve));
 
-  const bought = await trade(client, { requestId: "g1", name: "GameStart", side: Side.SIDE_BUY, quantity: 1 });
-  assert.equal([bought.status, bought.stock?.quantity, bought.stock?.version], [TradeStatus.TRADE_OK, 99, 1]);
+  const bought = await batch(client, header(2, -1), [{ requestId: "g1", name: "GameStart", side: Side.SIDE_BUY, quantity: 1 }]);
+  assert.equal([bought.results[0]?.status, bought.results[0]?.number, bought.results[0]?.stock?.quantity, bought.lastNumber], [TradeStatus.TRADE_OK, 0, 99, 0]);
   await until("GameStart invalidation", () => seen.length === 1);
   assert.equal(seen, [{ name: "GameStart", version: 1 }]);
 
-  const batch = await callUnary(client, client.tradeBatch, { trades: [
+  const streamed = new StreamCaller<TradeBatchRequest, TradeBatchReply>(() => client.tradeBatches());
+  const both = await streamed.call({ ...header(2, 0), trades: [
     { requestId: "b1", name: "FishCo", side: Side.SIDE_SELL, quantity: 2 },
     { requestId: "b2", name: "FishCo", side: Side.SIDE_SELL, quantity: 3 },
     { requestId: "b3", name: "NoSuchCo", side: Side.SIDE_SELL, quantity: 3 },
   ] }, callTimeoutMs);
-  assert.equal(batch.results.map((r) => r.status), [TradeStatus.TRADE_OK, TradeStatus.TRADE_OK, TradeStatus.TRADE_UNKNOWN_STOCK]);
-  const retry = await trade(client, { requestId: "g1", name: "GameStart", side: Side.SIDE_BUY, quantity: 1 });
-  assert.equal([retry.duplicate, retry.stock], [true, bought.stock]);
-  await trade(client, { requestId: "h1", name: "BoarCo", side: Side.SIDE_BUY, quantity: 1 });
+  assert.equal(both.results.map((r) => [r.status, r.number]), [[TradeStatus.TRADE_OK, 1], [TradeStatus.TRADE_OK, 2], [TradeStatus.TRADE_UNKNOWN_STOCK, 0]]);
+  const behind = await streamed.call({ ...header(2, 1), trades: [] }, callTimeoutMs);
+  assert.equal(behind.missing, [{ number: 2, epoch: 2, requestId: "b2", name: "FishCo", side: Side.SIDE_SELL, quantity: 3 }]);
+  const stale = streamed.call({ ...header(1, 2), trades: [] }, callTimeoutMs);
+  assert.is(await statusOf(stale), grpc.status.FAILED_PRECONDITION, "a refusal on the stream is the call's status");
+  streamed.close();
+
+  await batch(client, header(2, 2), [{ requestId: "h1", name: "BoarCo", side: Side.SIDE_BUY, quantity: 1 }]);
   await until("BoarCo invalidation", () => seen.length === 3);
   assert.equal(seen, [{ name: "GameStart", version: 1 }, { name: "FishCo", version: 2 }, { name: "BoarCo", version: 1 }]);
 
   const tooMany = Array.from({ length: tradeBatchMax + 1 }, (_, i) => ({ requestId: `x${i}`, name: "FishCo", side: Side.SIDE_SELL, quantity: 1 }));
-  assert.is(await statusOf(callUnary(client, client.tradeBatch, { trades: tooMany }, callTimeoutMs)), grpc.status.INVALID_ARGUMENT);
-  assert.equal(await callUnary(client, client.health, {}, callTimeoutMs), { stocks: 12, subscribers: 1, tradesApplied: 4 });
+  assert.is(await statusOf(batch(client, header(2, 3), tooMany)), grpc.status.INVALID_ARGUMENT);
+  assert.is(await statusOf(batch(client, header(0, 3), [])), grpc.status.INVALID_ARGUMENT);
+  assert.is(await statusOf(batch(client, header(1, 3), [])), grpc.status.FAILED_PRECONDITION);
+  assert.is(await statusOf(batch(client, header(2, 4), [])), grpc.status.DATA_LOSS);
+  assert.equal(await callUnary(client, client.health, {}, callTimeoutMs), { stocks: 12, subscribers: 1, tradesApplied: 4, lastNumber: 3, epoch: 2 });
   stream.cancel();
   await until("the subscriber to leave", () => catalog.output().includes("subscriber left"));
   assert.is((await callUnary(client, client.health, {}, callTimeoutMs)).subscribers, 0);
   catalog.kill("SIGTERM");
   assert.equal(await catalog.exited, { code: 0, signal: null });
+  assert.match(catalog.output(), /epoch=2 leader_id=3 new leader epoch/, "an epoch change is logged with the leader id");
 });
 
 test("CATALOG_LOOKUP_DELAY_MS holds a lookup's reply past a later trade's invalidation", async () => {
@@ -143,17 +208,75 @@ test("CATALOG_LOOKUP_DELAY_MS holds a lookup's reply past a later trade's invali
   await lookup(client, "MenhirCo");
   const slow = lookup(client, "MenhirCo");
   await new Promise((r) => setTimeout(r, 100));
-  const traded = await trade(client, { requestId: "d1", name: "MenhirCo", side: Side.SIDE_SELL, quantity: 1 });
-  assert.is(traded.stock?.version, 1);
+  const traded = await batch(client, header(1, -1), [{ requestId: "d1", name: "MenhirCo", side: Side.SIDE_SELL, quantity: 1 }]);
+  assert.is(traded.results[0]?.stock?.version, 1);
   assert.is((await slow).version, 0, "the state read before the trade, answered after it");
   catalog.kill("SIGKILL");
   await catalog.exited;
 });
 
-type Sent = { readonly request: TradeRequest; reply?: TradeReply; unknown?: boolean };
+type Queued = { readonly request: TradeRequest; readonly resolve: (reply: TradeReply) => void; readonly reject: (err: unknown) => void };
 
-async function tradeUntilFailure(client: CatalogClient, worker: number, next: () => number, sent: Sent[]): Promise<void> {
-  const names = ["GameStart", "FishCo", "BoarCo", "MenhirCo"];
+/**
+ * Plays the order leader on the TradeBatches stream: trades queue, one batch is in flight at a
+ * time with after_number = the last number heard; every applied trade is recorded by number.
+ */
+class BatchingLeader {
+  private readonly caller: StreamCaller<TradeBatchRequest, TradeBatchReply>;
+  private queue: Queued[] = [];
+  private sending = false;
+  last = -1;
+  /** Applied trades by number, as the catalog answered them. */
+  readonly numbered = new Map<number, TradeRequest>();
+  /** The batch whose call failed: it may or may not have been applied. */
+  inFlight: TradeRequest[] = [];
+  failed = false;
+
+  constructor(client: CatalogClient) {
+    this.caller = new StreamCaller(() => client.tradeBatches());
+  }
+
+  submit(request: TradeRequest): Promise<TradeReply> {
+    if (this.failed) return Promise.reject(new Error("the leader stopped"));
+    const done = new Promise<TradeReply>((resolve, reject) => this.queue.push({ request, resolve, reject }));
+    if (!this.sending) void this.loop();
+    return done;
+  }
+
+  close(): void {
+    this.caller.close();
+  }
+
+  private async loop(): Promise<void> {
+    this.sending = true;
+    while (this.queue.length > 0) {
+      const calls = this.queue.splice(0, tradeBatchMax);
+      this.inFlight = calls.map((c) => c.request);
+      let reply: TradeBatchReply;
+      try {
+        reply = await this.caller.call({ ...header(1, this.last), trades: this.inFlight }, callTimeoutMs);
+      } catch (err) {
+        this.failed = true;
+        for (const c of [...calls, ...this.queue.splice(0)]) c.reject(err);
+        break;
+      }
+      assert.equal(reply.missing, [], "this leader's log is never behind");
+      for (const [i, c] of calls.entries()) {
+        const result = reply.results[i];
+        assert.ok(result !== undefined);
+        if (result.status === TradeStatus.TRADE_OK) this.numbered.set(result.number, c.request);
+        c.resolve(result);
+      }
+      this.last = reply.lastNumber;
+      this.inFlight = [];
+    }
+    this.sending = false;
+  }
+}
+
+const names = ["GameStart", "FishCo", "BoarCo", "MenhirCo"];
+
+async function tradeUntilFailure(leader: BatchingLeader, worker: number, next: () => number): Promise<void> {
   for (let i = 0; ; i++) {
     const request: TradeRequest = {
       requestId: `w${worker}-${i}`,
@@ -161,22 +284,18 @@ async function tradeUntilFailure(client: CatalogClient, worker: number, next: ()
       side: next() < 0.5 ? Side.SIDE_BUY : Side.SIDE_SELL,
       quantity: 1 + Math.floor(next() * 3),
     };
-    const entry: Sent = { request };
-    sent.push(entry);
     try {
-      entry.reply = await trade(client, request);
+      await leader.submit(request);
     } catch {
-      entry.unknown = true;
       return;
     }
   }
 }
 
-/** What the acknowledged (OK) trades add up to, per stock. */
-function expectedStocks(entries: readonly Sent[]): Map<string, { quantity: number; version: number }> {
+/** What the applied trades add up to, per stock. */
+function expectedStocks(trades: Iterable<TradeRequest>): Map<string, { quantity: number; version: number }> {
   const expected = new Map<string, { quantity: number; version: number }>();
-  for (const { request, reply } of entries) {
-    if (reply?.status !== TradeStatus.TRADE_OK) continue;
+  for (const request of trades) {
     const stock = expected.get(request.name) ?? { quantity: 100, version: 0 };
     stock.quantity += request.side === Side.SIDE_BUY ? -request.quantity : request.quantity;
     stock.version++;
@@ -186,67 +305,67 @@ function expectedStocks(entries: readonly Sent[]): Map<string, { quantity: numbe
 }
 
 /**
- * Stop the catalog with `signal` in the middle of 32 concurrent trade loops, restart it on
- * the same DATA_DIR, and check exactly-once: acknowledged trades are all there (a retry is a
- * duplicate that changes nothing), trades in flight are applied at most once when retried.
+ * Stop the catalog with `signal` while 32 workers trade through one batching leader, restart
+ * it on the same DATA_DIR and check: every acknowledged trade is there under its number; the
+ * batch in flight was applied whole or not at all, and if applied, the catalog hands it back
+ * as `missing` after the last acknowledged number; the stocks add up; numbering continues.
  */
 async function stopDuringTrades(signal: NodeJS.Signals): Promise<void> {
   const dir = tempDir();
   const first = await spawnCatalog({ DATA_DIR: dir });
-  const client = track(first.client());
-  const sent: Sent[] = [];
+  const leader = new BatchingLeader(track(first.client()));
   const next = random(20251125);
-  const workers = Array.from({ length: 32 }, (_, w) => tradeUntilFailure(client, w, next, sent));
-  await until("300 acknowledged trades", () => sent.filter((s) => s.reply).length >= 300, 30_000);
+  const workers = Array.from({ length: 32 }, (_, w) => tradeUntilFailure(leader, w, next));
+  await until("300 numbered trades", () => leader.numbered.size >= 300, 30_000);
   // A varying extra wait moves the signal around the batcher's cycle (planning, fsync, reply).
   await new Promise((r) => setTimeout(r, Math.floor(next() * 15)));
   first.kill(signal);
   await Promise.all(workers);
+  leader.close();
   const exit = await first.exited;
   assert.equal(exit, signal === "SIGKILL" ? { code: null, signal } : { code: 0, signal: null }, first.output());
-  const acked = sent.filter((s) => s.reply !== undefined);
-  const unknown = sent.filter((s) => s.unknown === true);
-  assert.is(unknown.length, 32, "each worker stops at its first failed call");
+  assert.ok(leader.failed && leader.inFlight.length > 0, "a batch was in flight when the catalog stopped");
+  assert.equal([...leader.numbered.keys()], Array.from({ length: leader.last + 1 }, (_, i) => i), "numbers 0..last, no gap");
 
   const second = await spawnCatalog({ DATA_DIR: dir });
   if (signal === "SIGTERM") assert.match(second.output(), /replayed=0\b/, "a graceful stop checkpointed");
   const again = track(second.client());
-  const names = ["GameStart", "FishCo", "BoarCo", "MenhirCo"];
-  const before = await Promise.all(names.map((n) => lookup(again, n)));
-  const applied = acked.filter((s) => s.reply?.status === TradeStatus.TRADE_OK);
-  const retries = await Promise.all(applied.map((entry) => trade(again, entry.request)));
-  for (const [i, retry] of retries.entries()) {
-    assert.equal([retry.status, retry.duplicate, retry.stock], [TradeStatus.TRADE_OK, true, applied[i]?.reply?.stock]);
-  }
-  assert.equal(await Promise.all(names.map((n) => lookup(again, n))), before, "retries of acknowledged trades change nothing");
-  // The order leader retries what it never heard back about; each is applied at most once.
-  for (const entry of unknown) entry.reply = await trade(again, entry.request);
+  const adopted = await batch(again, header(1, leader.last), []);
+  const inFlightIds = leader.inFlight.map((t) => t.requestId);
+  const missingIds = adopted.missing.map((t) => t.requestId);
+  assert.equal(adopted.missing.map((t) => t.number), Array.from({ length: missingIds.length }, (_, i) => leader.last + 1 + i));
+  assert.ok(missingIds.every((id) => inFlightIds.includes(id)), "only the batch in flight can be missing");
+  assert.equal(missingIds, inFlightIds.filter((id) => missingIds.includes(id)), "in its order");
   if (process.env["TEST_VERBOSE"]) {
-    const applied = unknown.filter((s) => s.reply?.duplicate).length;
-    process.stderr.write(`${signal}: acked ${acked.length}, in flight ${unknown.length} (${applied} of them had been applied)\n`);
+    process.stderr.write(`${signal}: numbered ${leader.numbered.size}, in flight ${inFlightIds.length} (${missingIds.length} of them applied)\n`);
   }
-
-  const expected = expectedStocks(sent);
+  const byId = new Map(leader.inFlight.map((t) => [t.requestId, t]));
+  const applied = [...leader.numbered.values(), ...missingIds.map((id) => byId.get(id) as TradeRequest)];
+  const expected = expectedStocks(applied);
   const after = await Promise.all(names.map((n) => lookup(again, n)));
   for (const stock of after) {
     const want = expected.get(stock.name) ?? { quantity: 100, version: 0 };
     assert.equal({ quantity: stock.quantity, version: stock.version }, want, stock.name);
   }
+  const last = adopted.missing.length > 0 ? leader.last + adopted.missing.length : leader.last;
+  assert.is(adopted.lastNumber, last);
+  const resumed = await batch(again, header(1, last), [{ requestId: "resume", name: "GameStart", side: Side.SIDE_SELL, quantity: 1 }]);
+  assert.is(resumed.results[0]?.number, last + 1, "numbering continues after the adopted trades");
   second.kill("SIGTERM");
   assert.equal(await second.exited, { code: 0, signal: null });
 
-  const table = await readCatalog(catalogPath(dir));
-  for (const stock of after) assert.equal(table?.get(stock.name)?.version, stock.version);
+  const checkpoint = await readCatalog(catalogPath(dir));
+  assert.is(checkpoint?.lastNumber, last + 1);
   const journal = await readJournal(journalPath(dir));
   assert.is(journal.tornTail, "");
-  assert.ok(journal.rows.length > 0);
+  assert.is(journal.rows[journal.rows.length - 1]?.row.number, last + 1);
 }
 
-test("SIGKILL during concurrent trades: every acknowledged trade survives, exactly once", async () => {
+test("SIGKILL during a leader's batches: every acknowledged trade survives; the batch in flight is all or nothing", async () => {
   await stopDuringTrades("SIGKILL");
 });
 
-test("SIGTERM during concurrent trades: in-flight trades finish, exit 0, nothing lost", async () => {
+test("SIGTERM during a leader's batches: the batch in flight finishes, exit 0, nothing lost", async () => {
   await stopDuringTrades("SIGTERM");
 });
 

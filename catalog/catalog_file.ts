@@ -1,7 +1,10 @@
-// catalog.csv: the checkpoint of the whole stock table, `name,price,quantity,volume,version`
-// with one row per stock. It is only ever replaced whole by writeFileAtomic (temp file, fsync,
+// catalog.csv: the checkpoint of the whole stock table and of the trade numbering. Line 1 is
+// `last_number,<n>`: the number of the last trade the table includes (-1: none), which must
+// survive even a journal compacted to nothing. Then `name,price,quantity,volume,version` and
+// one row per stock. The file is only ever replaced whole by writeFileAtomic (temp file, fsync,
 // rename, fsync dir), so a crash leaves the old checkpoint or the new one, never a mix. Every
-// row is validated before it is written and again after it is read back.
+// row is validated before it is written and again after it is read back. A file in the format
+// of an older version (no last_number line) is refused, not migrated.
 
 import * as fsp from "node:fs/promises";
 import { assert } from "../lib/assert.ts";
@@ -15,8 +18,12 @@ import { stockStateProblem } from "./trade.ts";
 
 export const catalogFileName = "catalog.csv";
 export const catalogHeader = "name,price,quantity,volume,version";
+const lastNumberKey = "last_number";
 
 export type StockTable = Map<string, StockState>;
+
+/** What catalog.csv holds: the table, including every trade numbered up to lastNumber. */
+export type Checkpoint = { readonly stocks: StockTable; readonly lastNumber: number };
 
 /** The table a fresh DATA_DIR starts with. */
 export function initialTable(): StockTable {
@@ -27,9 +34,10 @@ export function initialTable(): StockTable {
   return table;
 }
 
-export function formatCatalog(table: ReadonlyMap<string, StockState>): string {
+export function formatCatalog(table: ReadonlyMap<string, StockState>, lastNumber: number): string {
   assert(table.size > 0 && table.size <= stocksMax, "a catalog holds 1..stocksMax stocks");
-  let text = `${catalogHeader}\n`;
+  assert(Number.isSafeInteger(lastNumber) && lastNumber >= -1, "last_number is -1 or more");
+  let text = `${lastNumberKey},${lastNumber}\n${catalogHeader}\n`;
   for (const [name, state] of table) {
     const problem = stockStateProblem(name, state);
     assert(problem === undefined, `writing a valid stock: ${problem}`);
@@ -38,21 +46,38 @@ export function formatCatalog(table: ReadonlyMap<string, StockState>): string {
   return text;
 }
 
+/** The first line: `last_number,<n>`. */
+function parseLastNumber(line: string | undefined): number {
+  const corrupt = (message: string): CorruptFileError => new CorruptFileError(catalogFileName, 1, message);
+  if (line === catalogHeader) {
+    throw corrupt("the format is from an older version of the catalog (no last_number line), which this version does not read; move the old DATA_DIR aside to start afresh");
+  }
+  const [key, value, ...rest] = (line ?? "").split(",");
+  if (key !== lastNumberKey || value === undefined || rest.length > 0) throw corrupt(`expected "${lastNumberKey},<number>"`);
+  const lastNumber = parseIntStrict(value);
+  if (lastNumber === undefined || lastNumber < -1) throw corrupt(`${lastNumberKey} "${value}" is not an integer of -1 or more`);
+  return lastNumber;
+}
+
 /** Parse catalog.csv; every problem is a CorruptFileError naming the line. */
-export function parseCatalog(text: string): StockTable {
+export function parseCatalog(text: string): Checkpoint {
   const lines = text.split("\n");
   const last = lines.pop();
   if (last !== "") throw new CorruptFileError(catalogFileName, lines.length + 1, "file does not end with a newline");
-  if (lines[0] !== catalogHeader) throw new CorruptFileError(catalogFileName, 1, `header is not "${catalogHeader}"`);
-  if (lines.length - 1 > stocksMax) throw new CorruptFileError(catalogFileName, stocksMax + 2, `more than ${stocksMax} stocks`);
-  const table: StockTable = new Map();
-  for (let i = 1; i < lines.length; i++) {
-    const [name, state] = parseCatalogRow(lines[i] as string, i + 1);
-    if (table.has(name)) throw new CorruptFileError(catalogFileName, i + 1, `stock "${name}" appears twice`);
-    table.set(name, state);
+  const lastNumber = parseLastNumber(lines[0]);
+  if (lines[1] !== catalogHeader) throw new CorruptFileError(catalogFileName, 2, `header is not "${catalogHeader}"`);
+  const firstRow = 2;
+  if (lines.length - firstRow > stocksMax) {
+    throw new CorruptFileError(catalogFileName, firstRow + stocksMax + 1, `more than ${stocksMax} stocks`);
   }
-  if (table.size === 0) throw new CorruptFileError(catalogFileName, 2, "no stocks");
-  return table;
+  const stocks: StockTable = new Map();
+  for (let i = firstRow; i < lines.length; i++) {
+    const [name, state] = parseCatalogRow(lines[i] as string, i + 1);
+    if (stocks.has(name)) throw new CorruptFileError(catalogFileName, i + 1, `stock "${name}" appears twice`);
+    stocks.set(name, state);
+  }
+  if (stocks.size === 0) throw new CorruptFileError(catalogFileName, firstRow + 1, "no stocks");
+  return { stocks, lastNumber };
 }
 
 function parseCatalogRow(line: string, lineNumber: number): [string, StockState] {
@@ -74,7 +99,7 @@ function parseCatalogRow(line: string, lineNumber: number): [string, StockState]
 }
 
 /** Read catalog.csv; undefined when there is none yet (a fresh DATA_DIR). */
-export async function readCatalog(file: string): Promise<StockTable | undefined> {
+export async function readCatalog(file: string): Promise<Checkpoint | undefined> {
   let text: string;
   try {
     text = await fsp.readFile(file, "utf8");
@@ -85,6 +110,6 @@ export async function readCatalog(file: string): Promise<StockTable | undefined>
   return parseCatalog(text);
 }
 
-export async function writeCatalog(file: string, table: ReadonlyMap<string, StockState>): Promise<void> {
-  await writeFileAtomic(file, formatCatalog(table));
+export async function writeCatalog(file: string, table: ReadonlyMap<string, StockState>, lastNumber: number): Promise<void> {
+  await writeFileAtomic(file, formatCatalog(table, lastNumber));
 }

@@ -21,7 +21,6 @@ async function start(options: { subscribersMax?: number; backlogMax?: number }):
   const unused = (): never => { throw new Error("not used by this test"); };
   const impl: CatalogServer = {
     lookup: unused,
-    trade: unused,
     tradeBatch: unused,
     tradeBatches: unused,
     health: unused,

@@ -1,22 +1,30 @@
 // Every bound the catalog keeps, in one place, each with the reason for its value. The
-// relations between them are asserted once, when this module loads, so a bad edit fails at
-// start instead of as a subtle overflow later.
+// relations between them, and with the limits the catalog shares with the order replicas
+// (lib/protocol.ts), are asserted once, when this module loads, so a bad edit fails at start
+// instead of as a subtle overflow later.
 
 import { assert } from "../lib/assert.ts";
+import { tradeBatchMax, uncommittedOrdersMax } from "../lib/protocol.ts";
+
+/** Trades in one TradeBatch call: shared with the order leader, which never sends more. */
+export { tradeBatchMax };
 
 /**
- * How many applied request ids are remembered for dedupe (in memory and in the compacted
- * journal). An order leader retries a trade within seconds of a crash; at the few thousand
- * trades/s one catalog takes over gRPC, 100k trades cover half a minute or more, while the
- * journal stays under ~10 MiB and loads in well under a second.
+ * Applied trades the catalog keeps by number (in memory and in the compacted journal), to hand
+ * to a new order leader whose log lacks them, and whose request ids it refuses to number twice.
+ * Every trade numbered after the leader's commit point must be kept, because only those can be
+ * missing from the log of the next leader: so at least uncommittedOrdersMax. Far more are kept
+ * as margin (a replica that lagged behind the commit point may still become leader) and to
+ * catch a leader bug resending an old id; 100k rows stay under ~10 MiB and load in well under
+ * a second.
  */
-export const requestIdsMax = 100_000;
+export const retainedTradesMax = 100_000;
 
 /**
  * Journal rows appended between two checkpoints (catalog.csv rewrite + journal compaction
- * to the last requestIdsMax rows). Equal to requestIdsMax, so compaction rewrites each row
- * about once (a checkpoint costs O(requestIdsMax), amortized O(1) per trade) and the journal
- * never holds more than twice requestIdsMax rows, which bounds the parse at start.
+ * to the last retainedTradesMax rows). Equal to retainedTradesMax, so compaction rewrites each
+ * row about once (a checkpoint costs O(retainedTradesMax), amortized O(1) per trade) and the
+ * journal never holds more than twice retainedTradesMax rows, which bounds the parse at start.
  */
 export const checkpointTradesInterval = 100_000;
 
@@ -38,9 +46,6 @@ export const stockQuantityMax = 1_000_000_000_000_000;
 /** Largest trading volume of a stock; a trade that would pass it is refused (never wraps). */
 export const stockVolumeMax = Number.MAX_SAFE_INTEGER;
 
-/** Trades in one TradeBatch call: one batch must fit into one commit. */
-export const tradeBatchMax = 1_000;
-
 /**
  * Trades applied by one commit (one journal write + one fdatasync). Bounds the write size
  * and how long the write lock is held while the new states are installed.
@@ -48,8 +53,9 @@ export const tradeBatchMax = 1_000;
 export const tradesPerCommitMax = 4_096;
 
 /**
- * Trades waiting for the batcher. Past it Trade fails with RESOURCE_EXHAUSTED (a retryable
- * status) instead of queueing memory without bound when the disk falls behind.
+ * Trades waiting for the batcher (an empty TradeBatch takes the room of one). Past it a
+ * TradeBatch fails with RESOURCE_EXHAUSTED (a retryable status) instead of queueing memory
+ * without bound when the disk falls behind.
  */
 export const tradesQueuedMax = 20_000;
 
@@ -87,4 +93,6 @@ assert(Number.isSafeInteger(stockQuantityMax + tradeQuantityMax), "a sell is exa
 assert(Number.isSafeInteger(stockVolumeMax), "volume is exact");
 assert(tradeBatchMax <= tradesPerCommitMax, "one TradeBatch fits into one commit");
 assert(tradesPerCommitMax <= tradesQueuedMax, "a full commit can be queued");
+assert(retainedTradesMax >= uncommittedOrdersMax, "every trade after a leader's commit point is kept for the next leader");
+assert(checkpointTradesInterval >= 1 && compactionRowsPerYield >= 1, "checkpoints and compaction make progress");
 assert(subscriberBacklogMax >= 2 * tradesPerCommitMax, "a reading subscriber absorbs two full commits' pushes");

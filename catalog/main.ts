@@ -1,16 +1,27 @@
 // Entry point of one catalog process: read the configuration, start the service, log one
-// line with the config and the bound port, stop gracefully on SIGTERM/SIGINT. No logic here.
+// line with the config and the bound port, stop gracefully on SIGTERM/SIGINT. A DATA_DIR that
+// cannot be loaded (corrupt, or from an older version) ends the process with exit code 1 after
+// the one line service.ts logs, without a stack trace: it is an operating error, not a bug.
+// No logic here.
 
 import { runMain } from "../lib/config.ts";
 import { Logger } from "../lib/log.ts";
 import { onShutdown } from "../lib/shutdown.ts";
 import { readCatalogConfig } from "./config.ts";
+import { CorruptFileError } from "./errors.ts";
+import type { RunningCatalog } from "./service.ts";
 import { startCatalog } from "./service.ts";
 
 runMain("catalog", async () => {
   const config = readCatalogConfig(process.env);
   const log = new Logger("catalog", {}, config.logLevel);
-  const catalog = await startCatalog(config, log);
+  let catalog: RunningCatalog;
+  try {
+    catalog = await startCatalog(config, log);
+  } catch (err) {
+    if (err instanceof CorruptFileError) process.exit(1);
+    throw err;
+  }
   log.info("listening", {
     host: config.host,
     port: catalog.port,

@@ -1,11 +1,23 @@
 // The gRPC face of the catalog: each handler unpacks its request, calls the store or the
-// invalidation hub, and answers. Typed errors become gRPC statuses in exactly one function,
-// `toStatus`; anything else is a bug and is rethrown, which crashes the process loudly.
+// invalidation hub, and answers. TradeBatch, unary or as a call on the TradeBatches stream,
+// passes its header (epoch, leader id, after_number, commit_number) and trades to the store
+// alike. Typed errors become gRPC statuses in exactly one function, `toStatus`; anything else
+// is a bug and is rethrown, which crashes the process loudly.
 
-import type { CatalogServer, Stock, TradeBatchRequest } from "../gen/catalog.ts";
+import type { CatalogServer, Stock, TradeBatchReply, TradeBatchRequest } from "../gen/catalog.ts";
 import type { StreamCallServer } from "../lib/stream_calls.ts";
 import { grpc, statusError } from "../lib/grpc.ts";
-import { InvalidArgumentError, OverloadedError, StockNotFoundError, StorageError, StoreClosedError } from "./errors.ts";
+import {
+  ForgottenTradesError,
+  InvalidArgumentError,
+  OverloadedError,
+  SequenceAheadError,
+  StaleEpochError,
+  StockNotFoundError,
+  StorageError,
+  StoreClosedError,
+  UncommittedWindowError,
+} from "./errors.ts";
 import type { InvalidationHub } from "./invalidations.ts";
 import type { Store } from "./store.ts";
 
@@ -25,6 +37,10 @@ export function toStatus(err: unknown): Partial<grpc.StatusObject> {
   if (err instanceof InvalidArgumentError) return statusError(grpc.status.INVALID_ARGUMENT, err.message);
   if (err instanceof StockNotFoundError) return statusError(grpc.status.NOT_FOUND, err.message);
   if (err instanceof OverloadedError) return statusError(grpc.status.RESOURCE_EXHAUSTED, err.message);
+  if (err instanceof UncommittedWindowError) return statusError(grpc.status.RESOURCE_EXHAUSTED, err.message);
+  if (err instanceof StaleEpochError) return statusError(grpc.status.FAILED_PRECONDITION, err.message);
+  if (err instanceof SequenceAheadError) return statusError(grpc.status.DATA_LOSS, err.message);
+  if (err instanceof ForgottenTradesError) return statusError(grpc.status.OUT_OF_RANGE, err.message);
   if (err instanceof StoreClosedError) return statusError(grpc.status.UNAVAILABLE, err.message);
   if (err instanceof StorageError) return statusError(grpc.status.UNAVAILABLE, err.message);
   throw err;
@@ -41,6 +57,12 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** The header and trades of a TradeBatch, unary or on the stream. */
+function tradeBatch(store: Store, request: TradeBatchRequest): Promise<TradeBatchReply> {
+  const { epoch, leaderId, afterNumber, commitNumber } = request;
+  return store.tradeBatch({ epoch, leaderId, afterNumber, commitNumber }, request.trades);
+}
+
 async function lookup(store: Store, name: string, delayMs: number): Promise<Stock> {
   const stock = await store.lookup(name);
   if (delayMs > 0) await sleep(delayMs);
@@ -52,11 +74,8 @@ export function createCatalogServer(store: Store, hub: InvalidationHub, options:
     lookup(call, callback) {
       respond(callback, lookup(store, call.request.name, options.lookupDelayMs));
     },
-    trade(call, callback) {
-      respond(callback, store.trade(call.request));
-    },
     tradeBatch(call, callback) {
-      respond(callback, store.tradeBatch(call.request.trades).then((results) => ({ results })));
+      respond(callback, tradeBatch(store, call.request));
     },
     invalidations(call) {
       try {
@@ -65,12 +84,15 @@ export function createCatalogServer(store: Store, hub: InvalidationHub, options:
         call.emit("error", toStatus(err));
       }
     },
-    tradeBatches: options.streams.handler(
-      (request: TradeBatchRequest) => store.tradeBatch(request.trades).then((results) => ({ results })),
-      toStatus,
-    ),
+    tradeBatches: options.streams.handler((request: TradeBatchRequest) => tradeBatch(store, request), toStatus),
     health(_call, callback) {
-      respond(callback, store.health().then((h) => ({ stocks: h.stocks, subscribers: hub.size, tradesApplied: h.tradesApplied })));
+      respond(callback, store.health().then((h) => ({
+        stocks: h.stocks,
+        subscribers: hub.size,
+        tradesApplied: h.tradesApplied,
+        lastNumber: h.lastNumber,
+        epoch: h.epoch,
+      })));
     },
   };
 }

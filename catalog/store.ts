@@ -1,54 +1,80 @@
-// The stock table and its one writer. Lookups read the committed table under the read lock.
-// Trades (single or batched) are queued; one serial batcher takes everything queued, plans
-// it against the committed table (trade.ts), appends the applied rows to the journal and
-// waits for their fdatasync WITHOUT holding the lock, so lookups keep reading meanwhile, then
-// takes the write lock only to install the new states. A lookup therefore never sees a state
-// that is not durable yet, and one flush serves every trade that queued during the previous
-// one (group commit). The batcher also runs the periodic checkpoint, between two commits.
+// The stock table, the trade numbering, and their one writer. Lookups read the committed table
+// under the read lock. TradeBatch calls are queued; one serial batcher takes everything queued
+// and plans it as one commit (group_plan.ts): each call is decided against the numbering as
+// every earlier call left it (sequence.ts) and its trades planned in turn (trade.ts). It then
+// makes the plan durable WITHOUT holding the lock, so lookups keep reading meanwhile: a raised
+// leader epoch first (catalog-epoch.txt), then one journal append + fdatasync for all calls
+// (group commit). Only then does it take the write lock to install the new states, and answer.
+// So a lookup never sees a state that is not durable yet, and no caller hears of a number or an
+// epoch that a crash could take back. The batcher also runs the periodic checkpoint, between
+// two commits.
 
 import { setImmediate } from "node:timers";
-import type { Invalidation, Stock, TradeReply, TradeRequest } from "../gen/catalog.ts";
+import type { Invalidation, Stock, TradeBatchReply, TradeRequest } from "../gen/catalog.ts";
 import { assert } from "../lib/assert.ts";
 import type { Logger } from "../lib/log.ts";
 import type { StockTable } from "./catalog_file.ts";
-import { InvalidArgumentError, OverloadedError, StockNotFoundError, StorageError, StoreClosedError } from "./errors.ts";
+import type { EpochFile } from "./epoch_file.ts";
+import {
+  ForgottenTradesError,
+  InvalidArgumentError,
+  OverloadedError,
+  SequenceAheadError,
+  StaleEpochError,
+  StockNotFoundError,
+  StorageError,
+  StoreClosedError,
+} from "./errors.ts";
+import type { GroupPlan, TradeBatchHeader } from "./group_plan.ts";
+import { planGroup } from "./group_plan.ts";
 import type { Journal } from "./journal.ts";
 import * as limits from "./limits.ts";
-import type { AppliedRecord } from "./persistence.ts";
-import { checkpoint, loadDurableState, rememberApplied } from "./persistence.ts";
+import type { DurableState } from "./persistence.ts";
+import { checkpoint, loadDurableState } from "./persistence.ts";
 import { RwLock } from "./rwlock.ts";
-import type { CommitPlan, StockState } from "./trade.ts";
-import { isStockNameSized, planCommit, stockMessage } from "./trade.ts";
+import type { SequenceState } from "./sequence_state.ts";
+import type { StockState } from "./trade.ts";
+import { isStockNameSized, stockMessage } from "./trade.ts";
+
+export type { TradeBatchHeader };
 
 export type StoreOptions = {
   readonly dir: string;
   readonly log: Logger;
-  /** Tests shrink these to exercise compaction and checkpoints; production uses limits.ts. */
-  readonly requestIdsMax?: number;
+  /** Tests shrink these to exercise retention, compaction and checkpoints; production uses limits.ts. */
+  readonly retainedTradesMax?: number;
   readonly checkpointTradesInterval?: number;
 };
 
 /** Called after each commit is installed, with one entry per changed stock. */
 export type CommitListener = (invalidations: Invalidation[]) => void;
 
+export type StoreHealth = { stocks: number; tradesApplied: number; lastNumber: number; epoch: number };
+
 type Job = {
+  readonly header: TradeBatchHeader;
   readonly requests: readonly TradeRequest[];
-  readonly resolve: (replies: TradeReply[]) => void;
+  readonly resolve: (reply: TradeBatchReply) => void;
   readonly reject: (err: Error) => void;
 };
+
+/** Room a job takes in the queue: its trades, and one for an empty batch (it is work too). */
+function queueRoom(requests: readonly TradeRequest[]): number {
+  return Math.max(1, requests.length);
+}
 
 export class Store {
   private readonly lock = new RwLock();
   private readonly dir: string;
   private readonly log: Logger;
   private readonly stocks: StockTable;
-  private readonly recorded: AppliedRecord;
+  private readonly sequence: SequenceState;
   private readonly journal: Journal;
-  private readonly requestIdsMax: number;
+  private readonly epochFile: EpochFile;
   private readonly checkpointTradesInterval: number;
   private readonly listeners: CommitListener[] = [];
   private queue: Job[] = [];
-  private queuedTrades = 0;
+  private queuedRoom = 0;
   private draining: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
   private failure: StorageError | undefined;
@@ -56,33 +82,34 @@ export class Store {
   private commitCount = 0;
   private checkpointCount = 0;
 
-  private constructor(options: StoreOptions, stocks: StockTable, recorded: AppliedRecord, journal: Journal) {
+  private constructor(options: StoreOptions, state: DurableState) {
     this.dir = options.dir;
     this.log = options.log;
-    this.stocks = stocks;
-    this.recorded = recorded;
-    this.journal = journal;
-    this.requestIdsMax = options.requestIdsMax ?? limits.requestIdsMax;
+    this.stocks = state.stocks;
+    this.sequence = state.sequence;
+    this.journal = state.journal;
+    this.epochFile = state.epochFile;
     this.checkpointTradesInterval = options.checkpointTradesInterval ?? limits.checkpointTradesInterval;
-    assert(Number.isSafeInteger(this.requestIdsMax) && this.requestIdsMax > 0, "requestIdsMax is a positive integer");
     assert(Number.isSafeInteger(this.checkpointTradesInterval) && this.checkpointTradesInterval > 0,
       "checkpointTradesInterval is a positive integer");
   }
 
   /** Load DATA_DIR, replay the journal and checkpoint, so the files on disk are compact and whole. */
   static async open(options: StoreOptions): Promise<Store> {
-    const state = await loadDurableState(options.dir, options.requestIdsMax ?? limits.requestIdsMax);
+    const state = await loadDurableState(options.dir, options.retainedTradesMax ?? limits.retainedTradesMax);
     if (state.tornTailBytes > 0) {
       options.log.warn("dropped a torn last journal line (crash during an append)", { bytes: state.tornTailBytes });
     }
-    const store = new Store(options, state.stocks, state.recorded, state.journal);
+    const store = new Store(options, state);
     await store.checkpoint();
     if (store.failure !== undefined) throw store.failure;
     options.log.info("catalog loaded", {
       stocks: state.stocks.size,
       initial: state.initial,
       replayed: state.replayed,
-      request_ids: state.recorded.size,
+      last_number: state.sequence.lastNumber,
+      epoch: state.sequence.epoch,
+      retained: state.sequence.size,
     });
     return store;
   }
@@ -99,31 +126,30 @@ export class Store {
     return stockMessage(name, state);
   }
 
-  /** Apply one trade; resolves once it is durable (or with the recorded reply of a retry). */
-  async trade(request: TradeRequest): Promise<TradeReply> {
-    const [reply] = await this.enqueue([request]);
-    assert(reply !== undefined, "one reply per request");
-    return reply;
-  }
-
-  /** Apply trades in order within one commit; replies[i] answers requests[i]. */
-  tradeBatch(requests: readonly TradeRequest[]): Promise<TradeReply[]> {
+  /**
+   * One TradeBatch from the order leader: decided against the numbering as every earlier call
+   * left it, then either applied in order within one commit (results[i] answers requests[i],
+   * applied trades numbered from after_number + 1) or answered with the trades the leader's log
+   * lacks (`missing`, nothing applied). Resolves once durable; rejects with a typed error when
+   * the header is refused (InvalidArgumentError, StaleEpochError, SequenceAheadError,
+   * ForgottenTradesError, UncommittedWindowError).
+   */
+  tradeBatch(header: TradeBatchHeader, requests: readonly TradeRequest[]): Promise<TradeBatchReply> {
     if (requests.length > limits.tradeBatchMax) {
       return Promise.reject(new InvalidArgumentError(`a batch holds at most ${limits.tradeBatchMax} trades`));
     }
-    if (requests.length === 0) return Promise.resolve([]);
-    return this.enqueue(requests);
+    return this.enqueue(header, requests);
   }
 
   /** Counts for Health; rejects with the StorageError once the store has failed. */
-  async health(): Promise<{ stocks: number; tradesApplied: number }> {
+  async health(): Promise<StoreHealth> {
     if (this.failure !== undefined) throw this.failure;
     // Each applied trade adds one to one stock's version, so their sum counts every trade
     // ever applied, across restarts.
     return this.lock.withRead(() => {
       let tradesApplied = 0;
       for (const state of this.stocks.values()) tradesApplied += state.version;
-      return { stocks: this.stocks.size, tradesApplied };
+      return { stocks: this.stocks.size, tradesApplied, lastNumber: this.sequence.lastNumber, epoch: this.sequence.epoch };
     });
   }
 
@@ -154,20 +180,21 @@ export class Store {
     this.log.info("catalog store closed", { commits: this.commits, flushes: this.journalFlushes });
   }
 
-  private enqueue(requests: readonly TradeRequest[]): Promise<TradeReply[]> {
+  private enqueue(header: TradeBatchHeader, requests: readonly TradeRequest[]): Promise<TradeBatchReply> {
     if (this.closing !== undefined) return Promise.reject(new StoreClosedError());
     if (this.failure !== undefined) return Promise.reject(this.failure);
-    if (this.queuedTrades + requests.length > limits.tradesQueuedMax) {
+    const room = queueRoom(requests);
+    if (this.queuedRoom + room > limits.tradesQueuedMax) {
       return Promise.reject(new OverloadedError(`more than ${limits.tradesQueuedMax} trades are waiting for the disk`));
     }
-    const done = new Promise<TradeReply[]>((resolve, reject) => this.queue.push({ requests, resolve, reject }));
-    this.queuedTrades += requests.length;
+    const done = new Promise<TradeBatchReply>((resolve, reject) => this.queue.push({ header, requests, resolve, reject }));
+    this.queuedRoom += room;
     this.draining ??= this.drain();
     return done;
   }
 
   private async drain(): Promise<void> {
-    // Let every request that arrived in this turn of the event loop join the first commit.
+    // Let every call that arrived in this turn of the event loop join the first commit.
     await new Promise<void>((resolve) => setImmediate(resolve));
     while (this.queue.length > 0) {
       await this.commit(this.takeJobs());
@@ -178,40 +205,43 @@ export class Store {
   /** Whole jobs, oldest first, up to tradesPerCommitMax trades (always at least one job). */
   private takeJobs(): Job[] {
     let trades = 0;
+    let room = 0;
     let count = 0;
     for (const job of this.queue) {
       if (count > 0 && trades + job.requests.length > limits.tradesPerCommitMax) break;
       trades += job.requests.length;
+      room += queueRoom(job.requests);
       count++;
     }
     const jobs = this.queue.splice(0, count);
-    this.queuedTrades -= trades;
+    this.queuedRoom -= room;
     return jobs;
   }
 
   private async commit(jobs: Job[]): Promise<void> {
     if (this.failure !== undefined) return this.rejectAll(jobs, this.failure);
-    const plan = planCommit(this.stocks, this.recorded, jobs.flatMap((job) => job.requests));
-    if (plan.applied.length > 0) {
-      try {
-        await this.journal.append(plan.applied);
-      } catch (err) {
-        const failure = new StorageError("journal append failed", { cause: err });
-        this.fail(failure);
-        return this.rejectAll(jobs, failure);
-      }
-      await this.lock.withWrite(() => this.install(plan));
-      this.commitCount++;
+    const plan = planGroup(this.sequence, this.stocks, jobs);
+    try {
+      // The fence first: once a caller could hear of the new epoch, a restart must know it.
+      if (plan.epoch > this.sequence.epoch) await this.epochFile.write(plan.epoch);
+      if (plan.applied.length > 0) await this.journal.append(plan.applied);
+    } catch (err) {
+      const failure = new StorageError("writing the epoch or the journal failed", { cause: err });
+      this.fail(failure);
+      return this.rejectAll(jobs, failure);
     }
+    await this.lock.withWrite(() => this.install(plan));
+    if (plan.applied.length > 0) this.commitCount++;
+    this.logEpochs(plan);
     // Invalidations go out before the replies: by the time a trader can see its reply, the
     // push to every frontend is already queued on its stream (read-your-writes, SPEC §6).
     this.publish(plan.changed);
-    this.reply(jobs, plan.replies);
+    this.answer(jobs, plan);
     this.tradesSinceCheckpoint += plan.applied.length;
     if (this.tradesSinceCheckpoint >= this.checkpointTradesInterval) await this.checkpoint();
   }
 
-  private install(plan: CommitPlan): void {
+  private install(plan: GroupPlan): void {
     const trades = new Map<string, number>();
     for (const row of plan.applied) trades.set(row.name, (trades.get(row.name) ?? 0) + 1);
     for (const [name, state] of plan.changed) {
@@ -220,7 +250,12 @@ export class Store {
         "a commit adds one version per applied trade");
       this.stocks.set(name, state);
     }
-    for (const row of plan.applied) rememberApplied(this.recorded, row, this.requestIdsMax);
+    if (plan.epoch > this.sequence.epoch) this.sequence.raiseEpoch(plan.epoch);
+    for (const row of plan.applied) this.sequence.record(row);
+  }
+
+  private logEpochs(plan: GroupPlan): void {
+    for (const raise of plan.raises) this.log.info("new leader epoch", { epoch: raise.epoch, leader_id: raise.leaderId });
   }
 
   private publish(changed: ReadonlyMap<string, StockState>): void {
@@ -229,26 +264,39 @@ export class Store {
     for (const listener of this.listeners) listener(invalidations);
   }
 
-  private reply(jobs: readonly Job[], replies: readonly TradeReply[]): void {
-    let next = 0;
-    for (const job of jobs) {
-      job.resolve(replies.slice(next, next + job.requests.length));
-      next += job.requests.length;
+  private answer(jobs: readonly Job[], plan: GroupPlan): void {
+    assert(jobs.length === plan.outcomes.length, "one outcome per job");
+    for (const [i, job] of jobs.entries()) {
+      const outcome = plan.outcomes[i];
+      assert(outcome !== undefined, "one outcome per job");
+      if (outcome.ok) {
+        job.resolve(outcome.reply);
+        continue;
+      }
+      this.logRefusal(job.header, outcome.error);
+      job.reject(outcome.error);
     }
-    assert(next === replies.length, "every reply goes to its job");
+  }
+
+  /** Refusals that mean a deposed leader or lost data are worth a line; routine ones are not. */
+  private logRefusal(header: TradeBatchHeader, err: Error): void {
+    const fields = { epoch: header.epoch, leader_id: header.leaderId, after_number: header.afterNumber, error: err.message };
+    if (err instanceof SequenceAheadError) this.log.error("refused a batch: the leader holds numbers the catalog never gave", fields);
+    else if (err instanceof ForgottenTradesError) this.log.warn("refused a batch: the leader lacks trades no longer kept", fields);
+    else if (err instanceof StaleEpochError) this.log.warn("refused a batch from a deposed leader", fields);
   }
 
   /**
    * Rewrite catalog.csv and compact the journal. Runs only inside the batcher or at
-   * open/close, so no commit changes the table or the record meanwhile and every state in
+   * open/close, so no commit changes the table or the numbering meanwhile and every state in
    * the table is already durable in the journal; that is why it needs no lock.
    */
   private async checkpoint(): Promise<void> {
     try {
-      await checkpoint(this.dir, this.stocks, this.recorded, this.journal);
+      await checkpoint(this.dir, this.stocks, this.sequence, this.journal);
       this.tradesSinceCheckpoint = 0;
       this.checkpointCount++;
-      this.log.debug("checkpoint written", { request_ids: this.recorded.size });
+      this.log.debug("checkpoint written", { last_number: this.sequence.lastNumber, retained: this.sequence.size });
     } catch (err) {
       this.fail(new StorageError("checkpoint failed", { cause: err }));
     }
@@ -260,7 +308,7 @@ export class Store {
     this.log.error("storage failed; refusing trades until restart", { error: String(err.cause) });
     const queued = this.queue;
     this.queue = [];
-    this.queuedTrades = 0;
+    this.queuedRoom = 0;
     this.rejectAll(queued, err);
   }
 

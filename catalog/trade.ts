@@ -1,7 +1,8 @@
 // The trade rules as pure functions: what a stock looks like, which trades are valid, what a
-// trade does to a stock, and how a group of queued trades becomes one commit. No IO, no
-// locks, no clock: store.ts runs them against the committed state, persistence.ts uses the
-// same validators before writing rows and after reading them back.
+// trade does to a stock, and how the trades of one TradeBatch are planned and numbered. No IO,
+// no locks, no clock: group_plan.ts runs them against the committed state (as the earlier calls
+// of the same commit leave it), persistence.ts uses the same validators before writing rows and
+// after reading them back.
 
 import { Buffer } from "node:buffer";
 import { assert } from "../lib/assert.ts";
@@ -26,8 +27,13 @@ export type StockState = {
 
 export type TradeSide = "buy" | "sell";
 
-/** One applied trade: its journal row, and the record a retried request is answered from. */
+/**
+ * One applied trade: its journal row, and what the catalog hands an order leader that lacks
+ * it. `number` is the order's transaction number, `epoch` the epoch of the leader that sent it.
+ */
 export type AppliedTrade = {
+  readonly number: number;
+  readonly epoch: number;
   readonly requestId: string;
   readonly name: string;
   readonly side: TradeSide;
@@ -71,6 +77,8 @@ export function stockStateProblem(name: string, state: StockState): string | und
 
 /** Why `row` cannot be an applied trade, or undefined when it can. */
 export function appliedTradeProblem(row: AppliedTrade): string | undefined {
+  if (!isCount(row.number, Number.MAX_SAFE_INTEGER)) return `number ${row.number} is out of range`;
+  if (!isCount(row.epoch, Number.MAX_SAFE_INTEGER) || row.epoch === 0) return `epoch ${row.epoch} is out of range`;
   if (!isValidRequestId(row.requestId)) return `request_id "${row.requestId}" is not valid`;
   if (!isValidStockName(row.name)) return `name "${row.name}" is not valid`;
   if (row.side !== "buy" && row.side !== "sell") return `side "${String(row.side)}" is not buy or sell`;
@@ -128,57 +136,57 @@ export function stockMessage(name: string, state: StockState): Stock {
   return { name, price: state.price, quantity: state.quantity, volume: state.volume, version: state.version };
 }
 
-function reply(status: TradeStatus, stock: Stock | undefined, message: string): TradeReply {
-  return { status, stock, duplicate: false, message };
-}
-
-/** The recorded answer to an applied request, returned again to a retry of it. */
-export function duplicateReply(row: AppliedTrade, price: number): TradeReply {
-  const stock = { name: row.name, price, quantity: row.quantityAfter, volume: row.volumeAfter, version: row.versionAfter };
-  return { status: TradeStatus.TRADE_OK, stock, duplicate: true, message: "request_id already applied" };
+function reply(status: TradeStatus, stock: Stock | undefined, message: string, number = 0): TradeReply {
+  return { status, stock, message, number };
 }
 
 export type CommitPlan = {
   /** replies[i] answers requests[i]. */
   readonly replies: TradeReply[];
-  /** The trades this commit applies, in order: its journal rows. */
+  /** The trades this commit applies, in order, numbered consecutively: its journal rows. */
   readonly applied: AppliedTrade[];
   /** The new state of every stock the commit changes. */
   readonly changed: Map<string, StockState>;
 };
 
+/** Where a commit's numbering starts, and the epoch of the leader whose batch it is. */
+export type Numbering = { readonly firstNumber: number; readonly epoch: number };
+
 /**
  * Turn queued requests into one commit against the committed state. Requests are taken in
- * order, each seeing the ones before it; a request id already applied, before or earlier in
- * this same commit, gets the recorded reply and changes nothing.
+ * order, each seeing the ones before it; each applied trade takes the next number. A request
+ * id the catalog already numbered (`sequenced`, or earlier in this commit) is refused as
+ * TRADE_INVALID: the order leader never sends one (its log holds every numbered trade), so
+ * it can only be a bug, and applying it would count a trade twice.
  */
 export function planCommit(
   stocks: ReadonlyMap<string, StockState>,
-  recorded: ReadonlyMap<string, AppliedTrade>,
+  sequenced: ReadonlyMap<string, number>,
   requests: readonly TradeRequest[],
+  numbering: Numbering,
 ): CommitPlan {
   const plan: CommitPlan = { replies: [], applied: [], changed: new Map() };
-  const fresh = new Map<string, AppliedTrade>();
+  const fresh = new Map<string, number>();
   for (const request of requests) {
-    plan.replies.push(planOne(stocks, recorded, fresh, plan, request));
+    const number = numbering.firstNumber + plan.applied.length;
+    plan.replies.push(planOne(stocks, sequenced, fresh, plan, request, { firstNumber: number, epoch: numbering.epoch }));
   }
   return plan;
 }
 
 function planOne(
   stocks: ReadonlyMap<string, StockState>,
-  recorded: ReadonlyMap<string, AppliedTrade>,
-  fresh: Map<string, AppliedTrade>,
+  sequenced: ReadonlyMap<string, number>,
+  fresh: Map<string, number>,
   plan: CommitPlan,
   request: TradeRequest,
+  next: Numbering,
 ): TradeReply {
   const problem = requestProblem(request);
   if (problem !== undefined) return reply(TradeStatus.TRADE_INVALID, undefined, problem);
-  const previous = fresh.get(request.requestId) ?? recorded.get(request.requestId);
+  const previous = fresh.get(request.requestId) ?? sequenced.get(request.requestId);
   if (previous !== undefined) {
-    const price = stocks.get(previous.name)?.price;
-    assert(price !== undefined, "an applied trade names a known stock");
-    return duplicateReply(previous, price);
+    return reply(TradeStatus.TRADE_INVALID, undefined, `request_id already numbered as order ${previous}`);
   }
   const before = plan.changed.get(request.name) ?? stocks.get(request.name);
   if (before === undefined) return reply(TradeStatus.TRADE_UNKNOWN_STOCK, undefined, "unknown stock");
@@ -187,6 +195,8 @@ function planOne(
   const outcome = applyTrade(before, side, request.quantity);
   if (!outcome.ok) return reply(outcome.status, stockMessage(request.name, before), outcome.message);
   const row: AppliedTrade = {
+    number: next.firstNumber,
+    epoch: next.epoch,
     requestId: request.requestId,
     name: request.name,
     side,
@@ -197,6 +207,6 @@ function planOne(
   };
   plan.changed.set(request.name, outcome.after);
   plan.applied.push(row);
-  fresh.set(row.requestId, row);
-  return reply(TradeStatus.TRADE_OK, stockMessage(request.name, outcome.after), "");
+  fresh.set(row.requestId, row.number);
+  return reply(TradeStatus.TRADE_OK, stockMessage(request.name, outcome.after), "", row.number);
 }

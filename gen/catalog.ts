@@ -29,7 +29,8 @@ export const protobufFileName = "catalog.proto";
 
 /**
  * Catalog service: the stock table. Called by the frontend (Lookup, Invalidations, Health)
- * and by the order leader (Trade, TradeBatch). See SPEC section 3 and protos/PROTOCOL.md.
+ * and by the order leader (TradeBatch). The catalog sequences trades: it numbers the trades it
+ * applies, fenced by the leader's epoch and the leader's last number (protos/PROTOCOL.md).
  */
 
 export const Side = { SIDE_UNSPECIFIED: 0, SIDE_BUY: 1, SIDE_SELL: 2, UNRECOGNIZED: -1 } as const;
@@ -95,7 +96,10 @@ export interface Stock {
 }
 
 export interface TradeRequest {
-  /** Chosen by the frontend per client order; a retry carries the same id. */
+  /**
+   * Chosen by the frontend per client order; a retry carries the same id. The order leader
+   * never sends an id its log already holds.
+   */
   requestId: string;
   name: string;
   side: Side;
@@ -105,20 +109,49 @@ export interface TradeRequest {
 export interface TradeReply {
   status: TradeStatus;
   /** The stock after the trade (TRADE_OK), or as it is (INSUFFICIENT_QUANTITY). */
-  stock:
-    | Stock
-    | undefined;
-  /** True when request_id had been applied before and this is the recorded result. */
-  duplicate: boolean;
+  stock: Stock | undefined;
   message: string;
+  /** TRADE_OK: the number the catalog gave this trade (the order's transaction number). */
+  number: number;
 }
 
 export interface TradeBatchRequest {
   trades: TradeRequest[];
+  /** The calling leader's epoch and id: older epochs are refused (FAILED_PRECONDITION). */
+  epoch: number;
+  leaderId: number;
+  /**
+   * The last number in the leader's log (-1 when empty). Applied trades are numbered from
+   * after_number + 1, and only when it is the catalog's own last number.
+   */
+  afterNumber: number;
+  /**
+   * The leader's commit point: trades numbered up to it are on a majority of the order
+   * replicas, so the catalog need not keep them for adoption.
+   */
+  commitNumber: number;
+}
+
+/** One trade the catalog applied, as the order log records it. */
+export interface SequencedTrade {
+  number: number;
+  epoch: number;
+  requestId: string;
+  name: string;
+  side: Side;
+  quantity: number;
 }
 
 export interface TradeBatchReply {
+  /** Empty when `missing` is set: nothing of this batch was applied. */
   results: TradeReply[];
+  /**
+   * Set when after_number is behind the catalog: the trades numbered after it, which the
+   * leader adopts into its log before it sends the batch again.
+   */
+  missing: SequencedTrade[];
+  /** The catalog's last number after the call. */
+  lastNumber: number;
 }
 
 export interface SubscribeRequest {
@@ -138,6 +171,9 @@ export interface CatalogHealthReply {
   stocks: number;
   subscribers: number;
   tradesApplied: number;
+  /** The number of the last trade applied (-1: none) and the newest leader epoch seen. */
+  lastNumber: number;
+  epoch: number;
 }
 
 function createBaseCallError(): CallError {
@@ -609,7 +645,7 @@ export const TradeRequest: MessageFns<TradeRequest> = {
 };
 
 function createBaseTradeReply(): TradeReply {
-  return { status: 0, stock: undefined, duplicate: false, message: "" };
+  return { status: 0, stock: undefined, message: "", number: 0 };
 }
 
 export const TradeReply: MessageFns<TradeReply> = {
@@ -620,11 +656,11 @@ export const TradeReply: MessageFns<TradeReply> = {
     if (message.stock !== undefined) {
       Stock.encode(message.stock, writer.uint32(18).fork()).join();
     }
-    if (message.duplicate !== false) {
-      writer.uint32(24).bool(message.duplicate);
-    }
     if (message.message !== "") {
       writer.uint32(34).string(message.message);
+    }
+    if (message.number !== 0) {
+      writer.uint32(40).int64(message.number);
     }
     return writer;
   },
@@ -658,20 +694,20 @@ export const TradeReply: MessageFns<TradeReply> = {
             message.stock = Stock.decode(reader, reader.uint32());
             continue;
           }
-          case 3: {
-            if (tag !== 24) {
-              break;
-            }
-
-            message.duplicate = reader.bool();
-            continue;
-          }
           case 4: {
             if (tag !== 34) {
               break;
             }
 
             message.message = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.number = longToNumber(reader.int64());
             continue;
           }
         }
@@ -693,20 +729,32 @@ export const TradeReply: MessageFns<TradeReply> = {
     const message = createBaseTradeReply();
     message.status = object.status ?? 0;
     message.stock = (object.stock !== undefined && object.stock !== null) ? Stock.fromPartial(object.stock) : undefined;
-    message.duplicate = object.duplicate ?? false;
     message.message = object.message ?? "";
+    message.number = object.number ?? 0;
     return message;
   },
 };
 
 function createBaseTradeBatchRequest(): TradeBatchRequest {
-  return { trades: [] };
+  return { trades: [], epoch: 0, leaderId: 0, afterNumber: 0, commitNumber: 0 };
 }
 
 export const TradeBatchRequest: MessageFns<TradeBatchRequest> = {
   encode(message: TradeBatchRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.trades) {
       TradeRequest.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.epoch !== 0) {
+      writer.uint32(16).int64(message.epoch);
+    }
+    if (message.leaderId !== 0) {
+      writer.uint32(24).int32(message.leaderId);
+    }
+    if (message.afterNumber !== 0) {
+      writer.uint32(32).int64(message.afterNumber);
+    }
+    if (message.commitNumber !== 0) {
+      writer.uint32(40).int64(message.commitNumber);
     }
     return writer;
   },
@@ -732,6 +780,38 @@ export const TradeBatchRequest: MessageFns<TradeBatchRequest> = {
             message.trades.push(TradeRequest.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.epoch = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.leaderId = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.afterNumber = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.commitNumber = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -750,18 +830,143 @@ export const TradeBatchRequest: MessageFns<TradeBatchRequest> = {
   fromPartial<I extends Exact<DeepPartial<TradeBatchRequest>, I>>(object: I): TradeBatchRequest {
     const message = createBaseTradeBatchRequest();
     message.trades = object.trades?.map((e) => TradeRequest.fromPartial(e)) || [];
+    message.epoch = object.epoch ?? 0;
+    message.leaderId = object.leaderId ?? 0;
+    message.afterNumber = object.afterNumber ?? 0;
+    message.commitNumber = object.commitNumber ?? 0;
+    return message;
+  },
+};
+
+function createBaseSequencedTrade(): SequencedTrade {
+  return { number: 0, epoch: 0, requestId: "", name: "", side: 0, quantity: 0 };
+}
+
+export const SequencedTrade: MessageFns<SequencedTrade> = {
+  encode(message: SequencedTrade, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.number !== 0) {
+      writer.uint32(8).int64(message.number);
+    }
+    if (message.epoch !== 0) {
+      writer.uint32(16).int64(message.epoch);
+    }
+    if (message.requestId !== "") {
+      writer.uint32(26).string(message.requestId);
+    }
+    if (message.name !== "") {
+      writer.uint32(34).string(message.name);
+    }
+    if (message.side !== 0) {
+      writer.uint32(40).int32(message.side);
+    }
+    if (message.quantity !== 0) {
+      writer.uint32(48).int64(message.quantity);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SequencedTrade {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSequencedTrade();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.number = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.epoch = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.side = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.quantity = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<SequencedTrade>, I>>(base?: I): SequencedTrade {
+    return SequencedTrade.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SequencedTrade>, I>>(object: I): SequencedTrade {
+    const message = createBaseSequencedTrade();
+    message.number = object.number ?? 0;
+    message.epoch = object.epoch ?? 0;
+    message.requestId = object.requestId ?? "";
+    message.name = object.name ?? "";
+    message.side = object.side ?? 0;
+    message.quantity = object.quantity ?? 0;
     return message;
   },
 };
 
 function createBaseTradeBatchReply(): TradeBatchReply {
-  return { results: [] };
+  return { results: [], missing: [], lastNumber: 0 };
 }
 
 export const TradeBatchReply: MessageFns<TradeBatchReply> = {
   encode(message: TradeBatchReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.results) {
       TradeReply.encode(v!, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.missing) {
+      SequencedTrade.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.lastNumber !== 0) {
+      writer.uint32(24).int64(message.lastNumber);
     }
     return writer;
   },
@@ -787,6 +992,22 @@ export const TradeBatchReply: MessageFns<TradeBatchReply> = {
             message.results.push(TradeReply.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.missing.push(SequencedTrade.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.lastNumber = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -805,6 +1026,8 @@ export const TradeBatchReply: MessageFns<TradeBatchReply> = {
   fromPartial<I extends Exact<DeepPartial<TradeBatchReply>, I>>(object: I): TradeBatchReply {
     const message = createBaseTradeBatchReply();
     message.results = object.results?.map((e) => TradeReply.fromPartial(e)) || [];
+    message.missing = object.missing?.map((e) => SequencedTrade.fromPartial(e)) || [];
+    message.lastNumber = object.lastNumber ?? 0;
     return message;
   },
 };
@@ -975,7 +1198,7 @@ export const CatalogHealthRequest: MessageFns<CatalogHealthRequest> = {
 };
 
 function createBaseCatalogHealthReply(): CatalogHealthReply {
-  return { stocks: 0, subscribers: 0, tradesApplied: 0 };
+  return { stocks: 0, subscribers: 0, tradesApplied: 0, lastNumber: 0, epoch: 0 };
 }
 
 export const CatalogHealthReply: MessageFns<CatalogHealthReply> = {
@@ -988,6 +1211,12 @@ export const CatalogHealthReply: MessageFns<CatalogHealthReply> = {
     }
     if (message.tradesApplied !== 0) {
       writer.uint32(24).int64(message.tradesApplied);
+    }
+    if (message.lastNumber !== 0) {
+      writer.uint32(32).int64(message.lastNumber);
+    }
+    if (message.epoch !== 0) {
+      writer.uint32(40).int64(message.epoch);
     }
     return writer;
   },
@@ -1029,6 +1258,22 @@ export const CatalogHealthReply: MessageFns<CatalogHealthReply> = {
             message.tradesApplied = longToNumber(reader.int64());
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.lastNumber = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.epoch = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1049,6 +1294,8 @@ export const CatalogHealthReply: MessageFns<CatalogHealthReply> = {
     message.stocks = object.stocks ?? 0;
     message.subscribers = object.subscribers ?? 0;
     message.tradesApplied = object.tradesApplied ?? 0;
+    message.lastNumber = object.lastNumber ?? 0;
+    message.epoch = object.epoch ?? 0;
     return message;
   },
 };
@@ -1065,19 +1312,11 @@ export const CatalogService = {
     responseSerialize: (value: Stock): Buffer => Buffer.from(Stock.encode(value).finish()),
     responseDeserialize: (value: Buffer): Stock => Stock.decode(value),
   },
-  /** Apply one trade, durable before the reply. Idempotent by request_id. */
-  trade: {
-    path: "/stockbazaar.catalog.Catalog/Trade" as const,
-    requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: TradeRequest): Buffer => Buffer.from(TradeRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): TradeRequest => TradeRequest.decode(value),
-    responseSerialize: (value: TradeReply): Buffer => Buffer.from(TradeReply.encode(value).finish()),
-    responseDeserialize: (value: Buffer): TradeReply => TradeReply.decode(value),
-  },
   /**
-   * Apply several trades in order under one lock and one flush (group commit across the
-   * network); results[i] answers trades[i]. Each trade is idempotent by its request_id.
+   * The order leader only: apply trades in order under one lock and one flush (group commit
+   * across the network), numbering the applied ones after `after_number`; results[i] answers
+   * trades[i]. Refused from an epoch older than one the catalog has seen; answered with the
+   * trades the leader lacks when `after_number` is behind the catalog's last number.
    */
   tradeBatch: {
     path: "/stockbazaar.catalog.Catalog/TradeBatch" as const,
@@ -1125,11 +1364,11 @@ export const CatalogService = {
 export interface CatalogServer extends UntypedServiceImplementation {
   /** One stock by exact (case-sensitive) name; NOT_FOUND when unknown. */
   lookup: handleUnaryCall<LookupRequest, Stock>;
-  /** Apply one trade, durable before the reply. Idempotent by request_id. */
-  trade: handleUnaryCall<TradeRequest, TradeReply>;
   /**
-   * Apply several trades in order under one lock and one flush (group commit across the
-   * network); results[i] answers trades[i]. Each trade is idempotent by its request_id.
+   * The order leader only: apply trades in order under one lock and one flush (group commit
+   * across the network), numbering the applied ones after `after_number`; results[i] answers
+   * trades[i]. Refused from an epoch older than one the catalog has seen; answered with the
+   * trades the leader lacks when `after_number` is behind the catalog's last number.
    */
   tradeBatch: handleUnaryCall<TradeBatchRequest, TradeBatchReply>;
   /** Server push: one Invalidation per changed stock, for as long as the stream is open. */
@@ -1156,22 +1395,11 @@ export interface CatalogClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: Stock) => void,
   ): ClientUnaryCall;
-  /** Apply one trade, durable before the reply. Idempotent by request_id. */
-  trade(request: TradeRequest, callback: (error: ServiceError | null, response: TradeReply) => void): ClientUnaryCall;
-  trade(
-    request: TradeRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: TradeReply) => void,
-  ): ClientUnaryCall;
-  trade(
-    request: TradeRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: TradeReply) => void,
-  ): ClientUnaryCall;
   /**
-   * Apply several trades in order under one lock and one flush (group commit across the
-   * network); results[i] answers trades[i]. Each trade is idempotent by its request_id.
+   * The order leader only: apply trades in order under one lock and one flush (group commit
+   * across the network), numbering the applied ones after `after_number`; results[i] answers
+   * trades[i]. Refused from an epoch older than one the catalog has seen; answered with the
+   * trades the leader lacks when `after_number` is behind the catalog's last number.
    */
   tradeBatch(
     request: TradeBatchRequest,

@@ -26,10 +26,10 @@ export const protobufPackage = "stockbazaar.order";
 export const protobufFileName = "order.proto";
 
 /**
- * Order service: three replicas of the order log, primary-backup. The frontend talks to
- * the leader (Place, Get) and to every replica (Health, SetLeader); the leader talks to
- * followers (Append); a recovering replica talks to its peers (Since).
- * Invariants are listed in protos/PROTOCOL.md.
+ * Order service: three replicas of the order log, replicated by majority quorum. The frontend
+ * talks to the leader (Place, Get), reads every replica's Health and asks one replica to lead
+ * (SetLeader); a candidate asks its peers for votes (RequestVote); the leader replicates to
+ * followers (Append). The rules and their safety argument are in protos/PROTOCOL.md.
  */
 
 export const OrderSide = {
@@ -74,6 +74,33 @@ export namespace PlaceStatus {
   export type UNRECOGNIZED = typeof PlaceStatus.UNRECOGNIZED;
 }
 
+export const AppendOutcome = {
+  APPEND_OUTCOME_UNSPECIFIED: 0,
+  /** APPEND_OK - Every order up to match_number is durable on the follower and matches the leader's log. */
+  APPEND_OK: 1,
+  /** APPEND_STALE_EPOCH - The request's epoch is older than the follower's (`epoch` in the reply): a newer leader exists. */
+  APPEND_STALE_EPOCH: 2,
+  /** APPEND_GAP - The follower's log ends before prev_number: resend from last_number + 1. */
+  APPEND_GAP: 3,
+  /**
+   * APPEND_DIVERGED - The follower holds a different order at prev_number or inside `orders`. Impossible while
+   * every disk survives (PROTOCOL.md): the follower refuses and says so; nothing is truncated.
+   */
+  APPEND_DIVERGED: 4,
+  UNRECOGNIZED: -1,
+} as const;
+
+export type AppendOutcome = typeof AppendOutcome[keyof typeof AppendOutcome];
+
+export namespace AppendOutcome {
+  export type APPEND_OUTCOME_UNSPECIFIED = typeof AppendOutcome.APPEND_OUTCOME_UNSPECIFIED;
+  export type APPEND_OK = typeof AppendOutcome.APPEND_OK;
+  export type APPEND_STALE_EPOCH = typeof AppendOutcome.APPEND_STALE_EPOCH;
+  export type APPEND_GAP = typeof AppendOutcome.APPEND_GAP;
+  export type APPEND_DIVERGED = typeof AppendOutcome.APPEND_DIVERGED;
+  export type UNRECOGNIZED = typeof AppendOutcome.UNRECOGNIZED;
+}
+
 /** A failed call on a stream: a gRPC status code and message, as a unary call would fail. */
 export interface CallError {
   code: number;
@@ -109,6 +136,8 @@ export interface OrderRecord {
   side: OrderSide;
   quantity: number;
   requestId: string;
+  /** The epoch of the leader that sequenced this order at the catalog. */
+  epoch: number;
 }
 
 export interface PlaceRequest {
@@ -144,49 +173,74 @@ export interface HealthReply {
   id: number;
   /** -1 when the log is empty. */
   lastNumber: number;
+  /** The newest epoch this replica knows (durable). */
   epoch: number;
-  /** 0 when no leader has been set yet. */
+  /** The leader of `epoch` when known, 0 otherwise. */
   leaderId: number;
-  /** False while recovering (catching up from peers); such a replica must not lead. */
-  ready: boolean;
   /**
-   * On the leader: the followers that receive every batch synchronously (the others are
-   * being caught up). Empty on followers.
+   * On the leader: elected, and every order of its log is committed, so it serves Place and
+   * Get. On a follower: its log is loaded. A leader that is not ready is still establishing.
    */
+  ready: boolean;
+  /** On the leader: the followers whose log matches the leader's up to its commit point. */
   liveFollowers: number[];
+  /**
+   * The epoch of the last order in the log (0 when the log is empty): with last_number, how up
+   * to date the log is.
+   */
+  lastEpoch: number;
+  /** "leader", "candidate" or "follower". */
+  role: string;
+  /** Orders numbered up to this are known to be on a majority (-1: none known). */
+  commitNumber: number;
 }
 
 export interface SetLeaderRequest {
+  /** Must be the receiver's own id. */
   leaderId: number;
   epoch: number;
 }
 
 export interface SetLeaderReply {
-  /** The epoch the replica holds after the call (>= the requested one when accepted). */
+  /** The epoch the replica leads after the call. */
   epoch: number;
   lastNumber: number;
+}
+
+export interface VoteRequest {
+  epoch: number;
+  candidateId: number;
+  /** The candidate's log: its last order's number (-1 when empty) and epoch (0 when empty). */
+  lastNumber: number;
+  lastEpoch: number;
+}
+
+export interface VoteReply {
+  /** The voter's epoch after the request (higher than the request's: the candidate is stale). */
+  epoch: number;
+  granted: boolean;
 }
 
 export interface AppendRequest {
   epoch: number;
   leaderId: number;
-  /** Consecutive numbers; the first is the follower's last_number + 1, or already held. */
+  /** Consecutive orders numbered from prev_number + 1 (possibly none: a heartbeat or a probe). */
   orders: OrderRecord[];
+  /** The order just before `orders` in the leader's log (-1 and 0 for the start of the log). */
+  prevNumber: number;
+  prevEpoch: number;
+  /** The leader's commit point. */
+  commitNumber: number;
 }
 
 export interface AppendReply {
+  outcome: AppendOutcome;
+  /** The follower's epoch after the request. */
+  epoch: number;
+  /** The follower's last number (durable or not). */
   lastNumber: number;
-}
-
-export interface SinceRequest {
-  afterNumber: number;
-  /** At most this many orders in the reply; the caller asks again for more. */
-  limit: number;
-}
-
-export interface SinceReply {
-  orders: OrderRecord[];
-  lastNumber: number;
+  /** APPEND_OK: prev_number + len(orders), durable and matching. */
+  matchNumber: number;
 }
 
 function createBaseCallError(): CallError {
@@ -561,7 +615,7 @@ export const AppendResult: MessageFns<AppendResult> = {
 };
 
 function createBaseOrderRecord(): OrderRecord {
-  return { number: 0, name: "", side: 0, quantity: 0, requestId: "" };
+  return { number: 0, name: "", side: 0, quantity: 0, requestId: "", epoch: 0 };
 }
 
 export const OrderRecord: MessageFns<OrderRecord> = {
@@ -580,6 +634,9 @@ export const OrderRecord: MessageFns<OrderRecord> = {
     }
     if (message.requestId !== "") {
       writer.uint32(42).string(message.requestId);
+    }
+    if (message.epoch !== 0) {
+      writer.uint32(48).int64(message.epoch);
     }
     return writer;
   },
@@ -637,6 +694,14 @@ export const OrderRecord: MessageFns<OrderRecord> = {
             message.requestId = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.epoch = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -659,6 +724,7 @@ export const OrderRecord: MessageFns<OrderRecord> = {
     message.side = object.side ?? 0;
     message.quantity = object.quantity ?? 0;
     message.requestId = object.requestId ?? "";
+    message.epoch = object.epoch ?? 0;
     return message;
   },
 };
@@ -1042,7 +1108,17 @@ export const HealthRequest: MessageFns<HealthRequest> = {
 };
 
 function createBaseHealthReply(): HealthReply {
-  return { id: 0, lastNumber: 0, epoch: 0, leaderId: 0, ready: false, liveFollowers: [] };
+  return {
+    id: 0,
+    lastNumber: 0,
+    epoch: 0,
+    leaderId: 0,
+    ready: false,
+    liveFollowers: [],
+    lastEpoch: 0,
+    role: "",
+    commitNumber: 0,
+  };
 }
 
 export const HealthReply: MessageFns<HealthReply> = {
@@ -1068,6 +1144,15 @@ export const HealthReply: MessageFns<HealthReply> = {
         writer.int32(v);
       }
       writer.join();
+    }
+    if (message.lastEpoch !== 0) {
+      writer.uint32(56).int64(message.lastEpoch);
+    }
+    if (message.role !== "") {
+      writer.uint32(66).string(message.role);
+    }
+    if (message.commitNumber !== 0) {
+      writer.uint32(72).int64(message.commitNumber);
     }
     return writer;
   },
@@ -1143,6 +1228,30 @@ export const HealthReply: MessageFns<HealthReply> = {
 
             break;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.lastEpoch = longToNumber(reader.int64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.role = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.commitNumber = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1166,6 +1275,9 @@ export const HealthReply: MessageFns<HealthReply> = {
     message.leaderId = object.leaderId ?? 0;
     message.ready = object.ready ?? false;
     message.liveFollowers = object.liveFollowers?.map((e) => e) || [];
+    message.lastEpoch = object.lastEpoch ?? 0;
+    message.role = object.role ?? "";
+    message.commitNumber = object.commitNumber ?? 0;
     return message;
   },
 };
@@ -1304,8 +1416,166 @@ export const SetLeaderReply: MessageFns<SetLeaderReply> = {
   },
 };
 
+function createBaseVoteRequest(): VoteRequest {
+  return { epoch: 0, candidateId: 0, lastNumber: 0, lastEpoch: 0 };
+}
+
+export const VoteRequest: MessageFns<VoteRequest> = {
+  encode(message: VoteRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.epoch !== 0) {
+      writer.uint32(8).int64(message.epoch);
+    }
+    if (message.candidateId !== 0) {
+      writer.uint32(16).int32(message.candidateId);
+    }
+    if (message.lastNumber !== 0) {
+      writer.uint32(24).int64(message.lastNumber);
+    }
+    if (message.lastEpoch !== 0) {
+      writer.uint32(32).int64(message.lastEpoch);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VoteRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVoteRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.epoch = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.candidateId = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.lastNumber = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.lastEpoch = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<VoteRequest>, I>>(base?: I): VoteRequest {
+    return VoteRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<VoteRequest>, I>>(object: I): VoteRequest {
+    const message = createBaseVoteRequest();
+    message.epoch = object.epoch ?? 0;
+    message.candidateId = object.candidateId ?? 0;
+    message.lastNumber = object.lastNumber ?? 0;
+    message.lastEpoch = object.lastEpoch ?? 0;
+    return message;
+  },
+};
+
+function createBaseVoteReply(): VoteReply {
+  return { epoch: 0, granted: false };
+}
+
+export const VoteReply: MessageFns<VoteReply> = {
+  encode(message: VoteReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.epoch !== 0) {
+      writer.uint32(8).int64(message.epoch);
+    }
+    if (message.granted !== false) {
+      writer.uint32(16).bool(message.granted);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VoteReply {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVoteReply();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.epoch = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.granted = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<VoteReply>, I>>(base?: I): VoteReply {
+    return VoteReply.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<VoteReply>, I>>(object: I): VoteReply {
+    const message = createBaseVoteReply();
+    message.epoch = object.epoch ?? 0;
+    message.granted = object.granted ?? false;
+    return message;
+  },
+};
+
 function createBaseAppendRequest(): AppendRequest {
-  return { epoch: 0, leaderId: 0, orders: [] };
+  return { epoch: 0, leaderId: 0, orders: [], prevNumber: 0, prevEpoch: 0, commitNumber: 0 };
 }
 
 export const AppendRequest: MessageFns<AppendRequest> = {
@@ -1318,6 +1588,15 @@ export const AppendRequest: MessageFns<AppendRequest> = {
     }
     for (const v of message.orders) {
       OrderRecord.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.prevNumber !== 0) {
+      writer.uint32(32).int64(message.prevNumber);
+    }
+    if (message.prevEpoch !== 0) {
+      writer.uint32(40).int64(message.prevEpoch);
+    }
+    if (message.commitNumber !== 0) {
+      writer.uint32(48).int64(message.commitNumber);
     }
     return writer;
   },
@@ -1359,6 +1638,30 @@ export const AppendRequest: MessageFns<AppendRequest> = {
             message.orders.push(OrderRecord.decode(reader, reader.uint32()));
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.prevNumber = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.prevEpoch = longToNumber(reader.int64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.commitNumber = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1379,18 +1682,30 @@ export const AppendRequest: MessageFns<AppendRequest> = {
     message.epoch = object.epoch ?? 0;
     message.leaderId = object.leaderId ?? 0;
     message.orders = object.orders?.map((e) => OrderRecord.fromPartial(e)) || [];
+    message.prevNumber = object.prevNumber ?? 0;
+    message.prevEpoch = object.prevEpoch ?? 0;
+    message.commitNumber = object.commitNumber ?? 0;
     return message;
   },
 };
 
 function createBaseAppendReply(): AppendReply {
-  return { lastNumber: 0 };
+  return { outcome: 0, epoch: 0, lastNumber: 0, matchNumber: 0 };
 }
 
 export const AppendReply: MessageFns<AppendReply> = {
   encode(message: AppendReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.outcome !== 0) {
+      writer.uint32(8).int32(message.outcome);
+    }
+    if (message.epoch !== 0) {
+      writer.uint32(16).int64(message.epoch);
+    }
     if (message.lastNumber !== 0) {
-      writer.uint32(8).int64(message.lastNumber);
+      writer.uint32(24).int64(message.lastNumber);
+    }
+    if (message.matchNumber !== 0) {
+      writer.uint32(32).int64(message.matchNumber);
     }
     return writer;
   },
@@ -1413,7 +1728,31 @@ export const AppendReply: MessageFns<AppendReply> = {
               break;
             }
 
+            message.outcome = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.epoch = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
             message.lastNumber = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.matchNumber = longToNumber(reader.int64());
             continue;
           }
         }
@@ -1433,141 +1772,10 @@ export const AppendReply: MessageFns<AppendReply> = {
   },
   fromPartial<I extends Exact<DeepPartial<AppendReply>, I>>(object: I): AppendReply {
     const message = createBaseAppendReply();
+    message.outcome = object.outcome ?? 0;
+    message.epoch = object.epoch ?? 0;
     message.lastNumber = object.lastNumber ?? 0;
-    return message;
-  },
-};
-
-function createBaseSinceRequest(): SinceRequest {
-  return { afterNumber: 0, limit: 0 };
-}
-
-export const SinceRequest: MessageFns<SinceRequest> = {
-  encode(message: SinceRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.afterNumber !== 0) {
-      writer.uint32(8).int64(message.afterNumber);
-    }
-    if (message.limit !== 0) {
-      writer.uint32(16).int32(message.limit);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): SinceRequest {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseSinceRequest();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 8) {
-              break;
-            }
-
-            message.afterNumber = longToNumber(reader.int64());
-            continue;
-          }
-          case 2: {
-            if (tag !== 16) {
-              break;
-            }
-
-            message.limit = reader.int32();
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  create<I extends Exact<DeepPartial<SinceRequest>, I>>(base?: I): SinceRequest {
-    return SinceRequest.fromPartial(base ?? ({} as any));
-  },
-  fromPartial<I extends Exact<DeepPartial<SinceRequest>, I>>(object: I): SinceRequest {
-    const message = createBaseSinceRequest();
-    message.afterNumber = object.afterNumber ?? 0;
-    message.limit = object.limit ?? 0;
-    return message;
-  },
-};
-
-function createBaseSinceReply(): SinceReply {
-  return { orders: [], lastNumber: 0 };
-}
-
-export const SinceReply: MessageFns<SinceReply> = {
-  encode(message: SinceReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    for (const v of message.orders) {
-      OrderRecord.encode(v!, writer.uint32(10).fork()).join();
-    }
-    if (message.lastNumber !== 0) {
-      writer.uint32(16).int64(message.lastNumber);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): SinceReply {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseSinceReply();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.orders.push(OrderRecord.decode(reader, reader.uint32()));
-            continue;
-          }
-          case 2: {
-            if (tag !== 16) {
-              break;
-            }
-
-            message.lastNumber = longToNumber(reader.int64());
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  create<I extends Exact<DeepPartial<SinceReply>, I>>(base?: I): SinceReply {
-    return SinceReply.fromPartial(base ?? ({} as any));
-  },
-  fromPartial<I extends Exact<DeepPartial<SinceReply>, I>>(object: I): SinceReply {
-    const message = createBaseSinceReply();
-    message.orders = object.orders?.map((e) => OrderRecord.fromPartial(e)) || [];
-    message.lastNumber = object.lastNumber ?? 0;
+    message.matchNumber = object.matchNumber ?? 0;
     return message;
   },
 };
@@ -1617,7 +1825,10 @@ export const OrderService = {
     responseSerialize: (value: HealthReply): Buffer => Buffer.from(HealthReply.encode(value).finish()),
     responseDeserialize: (value: Buffer): HealthReply => HealthReply.decode(value),
   },
-  /** Frontend to every replica: from now on `leader_id` leads, in `epoch`. */
+  /**
+   * Frontend to the replica `leader_id` only: campaign for `epoch` and answer once elected by a
+   * majority and ready to serve (or fail: a newer epoch, no majority in time).
+   */
   setLeader: {
     path: "/stockbazaar.order.Order/SetLeader" as const,
     requestStream: false as const,
@@ -1627,7 +1838,20 @@ export const OrderService = {
     responseSerialize: (value: SetLeaderReply): Buffer => Buffer.from(SetLeaderReply.encode(value).finish()),
     responseDeserialize: (value: Buffer): SetLeaderReply => SetLeaderReply.decode(value),
   },
-  /** Leader to follower: durable append of consecutive orders. */
+  /**
+   * Candidate to peer: grant me your vote in `epoch`? Granted at most once per epoch, durably,
+   * and only to a candidate whose log is at least as up to date as the voter's.
+   */
+  requestVote: {
+    path: "/stockbazaar.order.Order/RequestVote" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: VoteRequest): Buffer => Buffer.from(VoteRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): VoteRequest => VoteRequest.decode(value),
+    responseSerialize: (value: VoteReply): Buffer => Buffer.from(VoteReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): VoteReply => VoteReply.decode(value),
+  },
+  /** Leader to follower: durable append of consecutive orders after (prev_number, prev_epoch). */
   append: {
     path: "/stockbazaar.order.Order/Append" as const,
     requestStream: false as const,
@@ -1636,16 +1860,6 @@ export const OrderService = {
     requestDeserialize: (value: Buffer): AppendRequest => AppendRequest.decode(value),
     responseSerialize: (value: AppendReply): Buffer => Buffer.from(AppendReply.encode(value).finish()),
     responseDeserialize: (value: Buffer): AppendReply => AppendReply.decode(value),
-  },
-  /** Any replica to a peer: every order numbered after `after_number`. */
-  since: {
-    path: "/stockbazaar.order.Order/Since" as const,
-    requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: SinceRequest): Buffer => Buffer.from(SinceRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): SinceRequest => SinceRequest.decode(value),
-    responseSerialize: (value: SinceReply): Buffer => Buffer.from(SinceReply.encode(value).finish()),
-    responseDeserialize: (value: Buffer): SinceReply => SinceReply.decode(value),
   },
   /**
    * The hot paths as calls over one long-lived stream (a message on an open stream costs a
@@ -1684,12 +1898,18 @@ export interface OrderServer extends UntypedServiceImplementation {
   /** Leader only: one order by number; NOT_FOUND when absent. */
   get: handleUnaryCall<GetRequest, OrderRecord>;
   health: handleUnaryCall<HealthRequest, HealthReply>;
-  /** Frontend to every replica: from now on `leader_id` leads, in `epoch`. */
+  /**
+   * Frontend to the replica `leader_id` only: campaign for `epoch` and answer once elected by a
+   * majority and ready to serve (or fail: a newer epoch, no majority in time).
+   */
   setLeader: handleUnaryCall<SetLeaderRequest, SetLeaderReply>;
-  /** Leader to follower: durable append of consecutive orders. */
+  /**
+   * Candidate to peer: grant me your vote in `epoch`? Granted at most once per epoch, durably,
+   * and only to a candidate whose log is at least as up to date as the voter's.
+   */
+  requestVote: handleUnaryCall<VoteRequest, VoteReply>;
+  /** Leader to follower: durable append of consecutive orders after (prev_number, prev_epoch). */
   append: handleUnaryCall<AppendRequest, AppendReply>;
-  /** Any replica to a peer: every order numbered after `after_number`. */
-  since: handleUnaryCall<SinceRequest, SinceReply>;
   /**
    * The hot paths as calls over one long-lived stream (a message on an open stream costs a
    * fraction of a unary call's CPU). Same semantics as PlaceBatch and Append: each call is
@@ -1761,7 +1981,10 @@ export interface OrderClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: HealthReply) => void,
   ): ClientUnaryCall;
-  /** Frontend to every replica: from now on `leader_id` leads, in `epoch`. */
+  /**
+   * Frontend to the replica `leader_id` only: campaign for `epoch` and answer once elected by a
+   * majority and ready to serve (or fail: a newer epoch, no majority in time).
+   */
   setLeader(
     request: SetLeaderRequest,
     callback: (error: ServiceError | null, response: SetLeaderReply) => void,
@@ -1777,7 +2000,26 @@ export interface OrderClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SetLeaderReply) => void,
   ): ClientUnaryCall;
-  /** Leader to follower: durable append of consecutive orders. */
+  /**
+   * Candidate to peer: grant me your vote in `epoch`? Granted at most once per epoch, durably,
+   * and only to a candidate whose log is at least as up to date as the voter's.
+   */
+  requestVote(
+    request: VoteRequest,
+    callback: (error: ServiceError | null, response: VoteReply) => void,
+  ): ClientUnaryCall;
+  requestVote(
+    request: VoteRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: VoteReply) => void,
+  ): ClientUnaryCall;
+  requestVote(
+    request: VoteRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: VoteReply) => void,
+  ): ClientUnaryCall;
+  /** Leader to follower: durable append of consecutive orders after (prev_number, prev_epoch). */
   append(
     request: AppendRequest,
     callback: (error: ServiceError | null, response: AppendReply) => void,
@@ -1792,19 +2034,6 @@ export interface OrderClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: AppendReply) => void,
-  ): ClientUnaryCall;
-  /** Any replica to a peer: every order numbered after `after_number`. */
-  since(request: SinceRequest, callback: (error: ServiceError | null, response: SinceReply) => void): ClientUnaryCall;
-  since(
-    request: SinceRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: SinceReply) => void,
-  ): ClientUnaryCall;
-  since(
-    request: SinceRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: SinceReply) => void,
   ): ClientUnaryCall;
   /**
    * The hot paths as calls over one long-lived stream (a message on an open stream costs a

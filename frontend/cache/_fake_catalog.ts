@@ -1,11 +1,12 @@
 // An in-process stand-in for the catalog, over real gRPC, for the subscriber's and reader's
 // unit tests: Lookup (optionally slow after reading the state, like CATALOG_LOOKUP_DELAY_MS),
-// Trade (install, then push), Invalidations (register, then send headers). The knobs let a
-// test hold back pushes or confirmations and break streams; it keeps nothing on disk.
+// Invalidations (register, then send headers), and `trade()` for the test itself to change a
+// stock (install, then push). The knobs let a test hold back pushes or confirmations and break
+// streams; it keeps nothing on disk.
 
 import type { ServerWritableStream } from "@grpc/grpc-js";
 import type { CatalogServer, Invalidation, Stock, SubscribeRequest } from "../../gen/catalog.ts";
-import { CatalogService, Side, TradeStatus } from "../../gen/catalog.ts";
+import { CatalogService } from "../../gen/catalog.ts";
 import { bindServer, grpc, serverOptions, statusError } from "../../lib/grpc.ts";
 import { freePort } from "../../lib/service_process.ts";
 
@@ -79,12 +80,6 @@ export class FakeCatalog {
           else callback(statusError(grpc.status.NOT_FOUND, "stock not found"));
         }, this.lookupDelayMs);
       },
-      trade: (call, callback) => {
-        const { name, side, quantity } = call.request;
-        if (!this.stocks.has(name)) return callback(null, { status: TradeStatus.TRADE_UNKNOWN_STOCK, stock: undefined, duplicate: false, message: "" });
-        const stock = this.trade(name, side === Side.SIDE_BUY ? quantity : -quantity);
-        callback(null, { status: TradeStatus.TRADE_OK, stock, duplicate: false, message: "" });
-      },
       tradeBatch: (_call, callback) => callback(statusError(grpc.status.UNIMPLEMENTED, "not in the fake")),
       tradeBatches: (call) => call.emit("error", statusError(grpc.status.UNIMPLEMENTED, "not in the fake")),
       invalidations: (call) => {
@@ -92,7 +87,7 @@ export class FakeCatalog {
         call.on("cancelled", () => this.subscribers.delete(call));
         if (this.confirmEnabled) call.sendMetadata(new grpc.Metadata());
       },
-      health: (_call, callback) => callback(null, { stocks: this.stocks.size, subscribers: this.subscribers.size, tradesApplied: 0 }),
+      health: (_call, callback) => callback(null, { stocks: this.stocks.size, subscribers: this.subscribers.size, tradesApplied: 0, lastNumber: -1, epoch: 0 }),
     };
   }
 }
