@@ -3,19 +3,15 @@
 // failures (lib/assert.ts), never OrderError.
 
 export type OrderErrorCode =
-  /** Place/Get on a replica that is not the leader, or Append to one that leads this epoch. */
+  /** Place/Get on a replica that is not the leader (or no longer: the leadership ended). */
   | "NOT_LEADER"
-  /** Recovering or catching up before leading: retry shortly. */
+  /** Elected, but its log is not on a majority yet: retry shortly. */
   | "NOT_READY"
-  /** A request from an epoch older than the one this replica accepted. */
+  /** SetLeader for an epoch older than this replica's, or one it voted for another replica in. */
   | "STALE_EPOCH"
-  /** Append orders start after this replica's last number + 1. */
-  | "GAP"
-  /** The logs disagree over more than a deposed leader's batch: a person must look. */
-  | "DIVERGED"
   | "NOT_FOUND"
   | "INVALID_ARGUMENT"
-  /** A dependency (the catalog) is down, or leadership was lost mid-batch: retry. */
+  /** The catalog or a majority did not answer in time, the disk failed, or shutting down: retry. */
   | "UNAVAILABLE"
   /** Too many Place calls queued: retry later. */
   | "OVERLOADED";
@@ -27,8 +23,4 @@ export class OrderError extends Error {
     this.name = "OrderError";
     this.code = code;
   }
-}
-
-export function orderError(code: OrderErrorCode, message: string): OrderError {
-  return new OrderError(code, message);
 }

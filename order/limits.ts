@@ -1,50 +1,72 @@
 // Every bound and deadline of an order replica, each with the reason for its value. The
 // relations between them are asserted once, when this module loads, so a bad edit fails at
-// start rather than as an oversized message or a stuck follower later.
+// start rather than as an oversized message or a stuck follower later. Bounds shared with the
+// catalog live in lib/protocol.ts.
 
 import { assert } from "../lib/assert.ts";
 import { messageBytesMax } from "../lib/grpc.ts";
+import { tradeBatchMax, uncommittedOrdersMax } from "../lib/protocol.ts";
 
 /**
  * Deadline of one catalog TradeBatch: one lock, one journal write and one fsync at the
- * catalog. Shorter than the frontend's Place deadline (2 s) so that a stuck catalog fails the
- * batch with UNAVAILABLE here, and the frontend can still retry within its own budget.
+ * catalog. Shorter than placeWaitMsMax so a stuck catalog fails the batch (UNAVAILABLE) while
+ * its callers can still retry within the frontend's budget. Its outcome is then unknown; the
+ * next TradeBatch finds it out positionally.
  */
 export const catalogTimeoutMs = 1_000;
 
-/**
- * Deadline of one Append of a batch to a live follower. Short: a follower that does not answer
- * in time is marked behind and caught up in the background, so a dead follower costs the
- * waiting Place calls at most this long once, not on every batch.
- */
-export const appendTimeoutMs = 300;
-
-/** Deadline of one catch-up page (up to sincePageMax orders) sent to a behind follower. */
-export const catchUpAppendTimeoutMs = 2_000;
-
-/** Deadline of one Since page pulled from a peer while recovering or becoming leader. */
-export const sinceTimeoutMs = 2_000;
-
-/** Deadline of a peer's Health while recovering: a peer that does not answer is skipped. */
-export const peerHealthTimeoutMs = 500;
-
-/** Orders in one Since reply or catch-up page: ~100 KiB on the wire, well under messageBytesMax. */
-export const sincePageMax = 2_000;
+/** First pause before another TradeBatch after one failed; doubles up to the max. */
+export const catalogRetryMs = 20;
+export const catalogRetryMsMax = 500;
 
 /**
- * Place calls answered by one batch: one catalog TradeBatch, one Append per follower and one
- * local fsync serve all of them. Under the catalog's own TradeBatch bound (1,000).
+ * An Append unanswered this long counts as failed: the follower is probed again (one Append
+ * at a time) with backoff. A commit needs only a majority, so a slow follower does not hold
+ * up orders; this only bounds how long it takes to notice it.
  */
-export const placeBatchMax = 512;
+export const appendTimeoutMs = 500;
+
+/** A follower the leader has sent nothing for this long gets an empty Append (the commit point, and a sign of life). */
+export const heartbeatMs = 100;
+
+/** First pause between probes of a follower that fails; doubles up to the max. */
+export const probeRetryMs = 20;
+/** A restarted follower is found again within about this (plus the channel's reconnect backoff). */
+export const probeRetryMsMax = 250;
+
+/** Unanswered Appends to one follower at a time while it keeps up (pipelining batches). */
+export const appendsInFlightMax = 4;
+
+/** Orders in one Append: ~250 KiB on the wire at most, well under messageBytesMax. */
+export const appendOrdersMax = 2_000;
+
+/** The shell ticks its core this often: the resolution of every timer above and below. */
+export const tickMs = 10;
+
+/** Deadline of one RequestVote: a durable vote write on the peer. */
+export const voteTimeoutMs = 500;
+
+/** A candidate re-asks the peers that have not answered its vote request this often. */
+export const voteRetryMs = 100;
 
 /**
- * Batches between taking their calls and answering them. Two let a batch's catalog call (one
- * fsync at the catalog) overlap the previous batch's replication (fsyncs on every replica):
- * with the frontend batching its calls (PlaceBatch) this about doubled acknowledged trades/s
- * through POST /orders; three measured no better. Commit is serialized by the log lock, so
- * numbering stays strictly ordered whatever this is.
+ * A candidate without a majority after this long gives up and fails its SetLeader (the frontend
+ * then asks again, possibly another replica). Below the frontend's SetLeader deadline (3 s).
  */
-export const placeBatchesInFlightMax = 2;
+export const campaignTimeoutMs = 1_500;
+
+/**
+ * An elected leader waits this long for its log to be committed (on a majority) before it
+ * fails the SetLeader calls waiting for it with NOT_READY. Below the frontend's deadline.
+ */
+export const leaderReadyWaitMs = 2_500;
+
+/**
+ * A Place not answered within this (no majority holds it, the catalog does not answer) fails
+ * with UNAVAILABLE so the frontend can retry, instead of waiting until the frontend's own
+ * deadline (2 s) and learning nothing.
+ */
+export const placeWaitMsMax = 1_500;
 
 /**
  * Place calls waiting for a batch. Past it Place fails with RESOURCE_EXHAUSTED (retryable)
@@ -52,30 +74,8 @@ export const placeBatchesInFlightMax = 2;
  */
 export const placeQueueMax = 20_000;
 
-/**
- * The most orders a replica can hold that the current leader does not: the one batch a leader
- * writes locally in parallel with its followers before it learns it was deposed (batches
- * commit one at a time under the log lock, and each is answered before the next commits). A follower drops at most this many divergent orders when the leader's log
- * disagrees, and every catch-up re-sends this many already-held orders so that the divergence
- * is inside the compared range. More than this means acknowledged orders would be dropped:
- * the follower refuses (DATA_LOSS) instead.
- */
-export const divergenceOrdersMax = placeBatchMax;
-
-/**
- * A caught-up follower within this many orders of the leader rejoins at once: under the log
- * lock, one Append carries the orders committed while it caught up. More: another catch-up
- * round first (the Append stays small, and the lock is held for one round trip only).
- */
-export const joinGapOrdersMax = placeBatchMax;
-
-/** First pause between catch-up attempts to a behind follower; doubles up to the max. */
-export const catchUpRetryMs = 100;
-/**
- * Longest pause between catch-up attempts: a restarted follower rejoins within about this
- * (plus the channel's own reconnect backoff, at most 500 ms in lib/grpc.ts).
- */
-export const catchUpRetryMsMax = 250;
+/** Orders in one PlaceBatch: one TradeBatch carries them (lib/protocol.ts). */
+export const placeBatchMax = tradeBatchMax;
 
 /** Bytes of a request id: the frontend sends a UUID or `k-` and 32 base64url characters. */
 export const requestIdBytesMax = 128;
@@ -87,14 +87,16 @@ export const nameBytesMax = 128;
 export const quantityMax = 1_000_000;
 
 /** Bytes of one order on the wire or in the log, with room for field tags and digits. */
-export const orderBytesMax = requestIdBytesMax + nameBytesMax + 64;
+export const orderBytesMax = requestIdBytesMax + nameBytesMax + 80;
 
-assert(placeBatchMax >= 1 && placeBatchMax <= 1_000, "placeBatchMax within the catalog's TradeBatch bound");
 assert(placeQueueMax >= placeBatchMax, "a full batch fits in the queue");
-assert(placeBatchesInFlightMax >= 1, "at least one batch runs");
-assert(divergenceOrdersMax >= placeBatchMax, "a deposed leader's in-flight batch can be dropped");
-assert(Math.max(joinGapOrdersMax, placeBatchMax, sincePageMax) * orderBytesMax < messageBytesMax, "every Append fits in one message");
-assert(sincePageMax * orderBytesMax < messageBytesMax, "a catch-up page fits in one message");
-assert(sincePageMax >= divergenceOrdersMax, "the overlap of a catch-up fits in its first page");
-assert(catchUpRetryMs <= catchUpRetryMsMax, "catch-up backoff range");
+assert(appendOrdersMax * orderBytesMax < messageBytesMax, "every Append fits in one message");
+assert(appendOrdersMax >= tradeBatchMax, "a batch fits in one Append");
+assert(uncommittedOrdersMax >= 2 * tradeBatchMax, "a batch at the catalog and one replicating");
+assert(catalogTimeoutMs < placeWaitMsMax, "a catalog call fails before its callers give up");
+assert(campaignTimeoutMs < leaderReadyWaitMs, "campaign, then establishing");
+assert(probeRetryMs <= probeRetryMsMax && catalogRetryMs <= catalogRetryMsMax, "backoff ranges");
+assert(tickMs <= probeRetryMs && tickMs <= heartbeatMs, "ticks are finer than the timers they drive");
+assert(voteTimeoutMs < campaignTimeoutMs, "a vote request can fail and be retried within a campaign");
+assert(heartbeatMs < appendTimeoutMs, "a heartbeat is sent before silence counts as failure");
 assert(Number.isSafeInteger(quantityMax), "quantities stay exact");

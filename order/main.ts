@@ -1,5 +1,6 @@
-// Entry point of one order replica: read the configuration, load the order log, serve gRPC,
-// recover from the peers, stop gracefully on SIGTERM/SIGINT. Wiring only; no logic here.
+// Entry point of one order replica: read the configuration, load the order log and the vote,
+// serve gRPC, start the protocol's clock, stop gracefully on SIGTERM/SIGINT. Wiring only; no
+// logic here.
 
 import { formatHostPort, runMain } from "../lib/config.ts";
 import { bindServer, grpc, serverOptions, shutdownServer } from "../lib/grpc.ts";
@@ -7,40 +8,43 @@ import { Logger } from "../lib/log.ts";
 import { onShutdown } from "../lib/shutdown.ts";
 import { StreamCallServer } from "../lib/stream_calls.ts";
 import { OrderService } from "../gen/order.ts";
+import { grpcCatalog, grpcPeer } from "./clients.ts";
 import { readOrderConfig } from "./config.ts";
-import { OrderNode } from "./node.ts";
 import { OrderLog, orderLogFile } from "./order_log.ts";
-import { grpcCatalog, grpcPeer } from "./ports.ts";
 import { orderService } from "./server.ts";
+import { ReplicaShell } from "./shell.ts";
 import { crashAfterCatalogBatches } from "./test_hooks.ts";
+import { readVote, voteFile, writeVote } from "./vote_file.ts";
 
 runMain("order", async () => {
   const config = readOrderConfig(process.env);
   const logger = new Logger("order", { replica: config.id }, config.logLevel);
   const log = await OrderLog.open(orderLogFile(config.dataDir, config.id));
   if (log.droppedTailBytes > 0) logger.warn("dropped a torn last line of the order log", { bytes: log.droppedTailBytes });
-  const node = new OrderNode({
-    id: config.id, ids: config.replicas.map((r) => r.id), log, logger,
+  const votePath = voteFile(config.dataDir, config.id);
+  const vote = await readVote(votePath);
+  const shell = new ReplicaShell({
+    id: config.id, ids: config.replicas.map((r) => r.id), log, vote, logger,
+    writeVote: (v) => writeVote(votePath, v),
     catalog: crashAfterCatalogBatches(grpcCatalog(config.catalogAddr), config.crashAfterCatalogBatches),
     peers: config.peers.map(grpcPeer),
   });
   const server = new grpc.Server(serverOptions);
   const streams = new StreamCallServer();
-  server.addService(OrderService, orderService(node, logger, streams));
+  server.addService(OrderService, orderService(shell, logger, streams));
   // Before the listening line: whoever waits for it may signal us at once.
   onShutdown(logger, async () => {
     const drained = shutdownServer(server);
     streams.closeAll();
     await drained;
-    await node.stop();
+    await shell.stop();
   });
-  // Serve before recovering: peers recovering at the same time need our Health and Since.
   const port = await bindServer(server, config.host, config.port);
+  shell.start();
   // Tests and scripts wait for a line with `listening` and `port=<n>`.
   logger.info(`listening port=${port}`, {
     host: config.host, data_dir: config.dataDir, catalog: formatHostPort(config.catalogAddr),
     replicas: config.replicas.map((r) => `${r.id}@${formatHostPort(r.addr)}`).join(","),
-    last: log.lastNumber, log_level: config.logLevel,
+    last: log.loaded.length - 1, epoch: vote.epoch, voted_for: vote.votedFor, log_level: config.logLevel,
   });
-  await node.recover();
 });

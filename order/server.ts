@@ -1,4 +1,4 @@
-// The Order gRPC service in front of an OrderNode: each RPC is one line calling the node, and
+// The Order gRPC service in front of a ReplicaShell: each RPC is one line calling the shell, and
 // toStatus is the one place where an internal error becomes a gRPC status. An assertion
 // failure is a bug: it is rethrown outside the call so the process crashes loudly.
 
@@ -9,14 +9,12 @@ import type { AppendRequest, OrderServer, PlaceBatchRequest } from "../gen/order
 import type { StreamCallServer } from "../lib/stream_calls.ts";
 import type { OrderErrorCode } from "./errors.ts";
 import { OrderError } from "./errors.ts";
-import type { OrderNode } from "./node.ts";
+import type { ReplicaShell } from "./shell.ts";
 
 const statusByCode: Record<OrderErrorCode, grpc.status> = {
   NOT_LEADER: grpc.status.FAILED_PRECONDITION,
   NOT_READY: grpc.status.UNAVAILABLE,
   STALE_EPOCH: grpc.status.FAILED_PRECONDITION,
-  GAP: grpc.status.OUT_OF_RANGE,
-  DIVERGED: grpc.status.DATA_LOSS,
   NOT_FOUND: grpc.status.NOT_FOUND,
   INVALID_ARGUMENT: grpc.status.INVALID_ARGUMENT,
   UNAVAILABLE: grpc.status.UNAVAILABLE,
@@ -58,16 +56,16 @@ function unary<Req, Res>(logger: Logger, name: string, handler: (request: Req) =
 }
 
 /** `streams` carries PlaceBatches and Appends; the caller ends them at shutdown (closeAll). */
-export function orderService(node: OrderNode, logger: Logger, streams: StreamCallServer): OrderServer {
+export function orderService(shell: ReplicaShell, logger: Logger, streams: StreamCallServer): OrderServer {
   return {
-    place: unary(logger, "Place", (r) => node.place(r)),
-    placeBatch: unary(logger, "PlaceBatch", (r) => node.placeBatch(r)),
-    get: unary(logger, "Get", (r) => node.get(r)),
-    health: unary(logger, "Health", async () => node.health()),
-    setLeader: unary(logger, "SetLeader", (r) => node.setLeader(r)),
-    append: unary(logger, "Append", (r) => node.append(r)),
-    since: unary(logger, "Since", (r) => node.since(r)),
-    placeBatches: streams.handler((r: PlaceBatchRequest) => node.placeBatch(r), (err) => failureStatus(logger, "PlaceBatches", err)),
-    appends: streams.handler((r: AppendRequest) => node.append(r), (err) => failureStatus(logger, "Appends", err)),
+    place: unary(logger, "Place", (r) => shell.place(r)),
+    placeBatch: unary(logger, "PlaceBatch", (r) => shell.placeBatch(r)),
+    get: unary(logger, "Get", (r) => shell.get(r)),
+    health: unary(logger, "Health", async () => shell.health()),
+    setLeader: unary(logger, "SetLeader", (r) => shell.setLeader(r)),
+    requestVote: unary(logger, "RequestVote", (r) => shell.requestVote(r)),
+    append: unary(logger, "Append", (r) => shell.append(r)),
+    placeBatches: streams.handler((r: PlaceBatchRequest) => shell.placeBatch(r), (err) => failureStatus(logger, "PlaceBatches", err)),
+    appends: streams.handler((r: AppendRequest) => shell.append(r), (err) => failureStatus(logger, "Appends", err)),
   };
 }

@@ -5,7 +5,7 @@
 
 import { envInt } from "../lib/config.ts";
 import type { Env } from "../lib/config.ts";
-import type { CatalogPort } from "./ports.ts";
+import type { CatalogPort } from "./clients.ts";
 
 export const crashAfterCatalogBatchesVariable = "ORDER_TEST_CRASH_AFTER_CATALOG_BATCHES";
 /** Bound on the setting, only to catch typos. */
@@ -19,10 +19,10 @@ export function crashAfterCatalogBatches(catalog: CatalogPort, n: number): Catal
   if (n === 0) return catalog;
   let answered = 0;
   return {
-    tradeBatch: async (trades, timeoutMs) => {
-      const results = await catalog.tradeBatch(trades, timeoutMs);
-      if (++answered >= n) process.kill(process.pid, "SIGKILL");
-      return results;
+    tradeBatch: async (request, timeoutMs) => {
+      const reply = await catalog.tradeBatch(request, timeoutMs);
+      if (request.trades.length > 0 && ++answered >= n) process.kill(process.pid, "SIGKILL");
+      return reply;
     },
     close: () => catalog.close(),
   };

@@ -135,7 +135,7 @@ export function grpcUnaryEmpty(host: string, port: number, methodPath: string, t
   });
 }
 
-/** The varint fields of a protobuf message by field number (the Health replies hold only those). */
+/** The varint fields of a protobuf message by field number; other fields (strings, packed lists) are skipped. */
 export function decodeVarintFields(bytes: Uint8Array): Map<number, bigint> {
   const fields = new Map<number, bigint>();
   let at = 0;
@@ -155,7 +155,11 @@ export function decodeVarintFields(bytes: Uint8Array): Map<number, bigint> {
     const wireType = Number(key & 7n);
     if (wireType === 0) fields.set(field, varint());
     else if (wireType === 1) at += 8;
-    else if (wireType === 2) at += Number(varint());
+    else if (wireType === 2) {
+      // Read the length first: `at += varint()` would add it to `at` as it was before the length.
+      const length = Number(varint());
+      at += length;
+    }
     else if (wireType === 5) at += 4;
     else throw new SyntaxError(`Cannot parse health reply: wire type ${wireType} of field ${field}`);
     if (at > bytes.length) throw new SyntaxError("Cannot parse health reply: truncated field");

@@ -348,7 +348,10 @@ test("Dockerfile: the probe is bundled from scripts/healthcheck.ts into the imag
 test("the probe's gRPC paths and reply fields are the ones in gen/", () => {
   assert.is(catalogHealthPath, CatalogService.health.path);
   assert.is(orderHealthPath, OrderService.health.path);
-  const order = decodeVarintFields(HealthReply.encode(HealthReply.fromPartial({ id: 2, lastNumber: -1, epoch: 7, leaderId: 3, ready: true })).finish());
+  // A real reply has length-delimited fields (role, live_followers) before and between the varints.
+  const order = decodeVarintFields(HealthReply.encode(HealthReply.fromPartial({
+    id: 2, lastNumber: -1, epoch: 7, leaderId: 3, ready: true, liveFollowers: [1, 3], role: "leader", commitNumber: -1,
+  })).finish());
   const f = orderHealthFields;
   assert.equal([order.get(f.id), order.get(f.lastNumber), order.get(f.epoch), order.get(f.leaderId), order.get(f.ready)], [2n, -1n, 7n, 3n, 1n]);
   assert.is(decodeVarintFields(HealthReply.encode(HealthReply.fromPartial({ id: 1 })).finish()).get(f.ready), undefined, "not ready: field absent");

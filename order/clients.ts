@@ -1,30 +1,29 @@
-// What an order replica needs from the outside world, as interfaces: the catalog (TradeBatch)
-// and its peer replicas (Append, Since, Health). The gRPC implementations are here too; the
-// unit tests plug in-process fakes into the same interfaces, so the leader and the recovery
-// run without sockets. Failures are gRPC ServiceErrors (a `code` from grpc.status). The hot
-// calls (TradeBatch, Append) go over one long-lived stream each (lib/stream_calls.ts).
+// The gRPC clients an order replica uses: the catalog (TradeBatch, as calls on one long-lived
+// stream) and each peer replica (Append on a stream, RequestVote unary). The shell
+// (shell.ts) calls them with the deadlines in limits.ts; the unit tests plug in-process fakes
+// into the same interfaces. Failures are grpc-js ServiceErrors (a `code` from grpc.status).
 
 import type { Replica } from "../lib/config.ts";
 import { formatHostPort } from "../lib/config.ts";
 import type { HostPort } from "../lib/config.ts";
 import { callUnary, channelOptions, grpc, isServiceError } from "../lib/grpc.ts";
-import { CatalogClient } from "../gen/catalog.ts";
-import type { TradeBatchReply, TradeBatchRequest, TradeReply, TradeRequest } from "../gen/catalog.ts";
-import { OrderClient } from "../gen/order.ts";
 import { StreamCaller } from "../lib/stream_calls.ts";
-import type { AppendReply, AppendRequest, HealthReply, HealthRequest, SinceReply, SinceRequest } from "../gen/order.ts";
+import { CatalogClient } from "../gen/catalog.ts";
+import type { TradeBatchReply, TradeBatchRequest } from "../gen/catalog.ts";
+import { OrderClient } from "../gen/order.ts";
+import type { AppendReply, AppendRequest, VoteReply, VoteRequest } from "../gen/order.ts";
+import type { CatalogRefusal } from "./core.ts";
 
 export interface CatalogPort {
-  /** Apply trades in order, each idempotent by request id; results[i] answers trades[i]. */
-  tradeBatch(trades: TradeRequest[], timeoutMs: number): Promise<TradeReply[]>;
+  /** Apply and number trades after the leader's log (catalog/sequence.ts); see protos/catalog.proto. */
+  tradeBatch(request: TradeBatchRequest, timeoutMs: number): Promise<TradeBatchReply>;
   close(): void;
 }
 
 export interface PeerPort {
   readonly id: number;
   append(request: AppendRequest, timeoutMs: number): Promise<AppendReply>;
-  since(request: SinceRequest, timeoutMs: number): Promise<SinceReply>;
-  health(timeoutMs: number): Promise<HealthReply>;
+  requestVote(request: VoteRequest, timeoutMs: number): Promise<VoteReply>;
   close(): void;
 }
 
@@ -38,15 +37,25 @@ export function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+const refusals: Partial<Record<grpc.status, CatalogRefusal>> = {
+  [grpc.status.FAILED_PRECONDITION]: "stale",
+  [grpc.status.RESOURCE_EXHAUSTED]: "window",
+  [grpc.status.INVALID_ARGUMENT]: "invalid",
+  [grpc.status.DATA_LOSS]: "ahead",
+  [grpc.status.OUT_OF_RANGE]: "forgotten",
+};
+
+/** How the catalog refused a TradeBatch, or undefined when the outcome is unknown (down, deadline). */
+export function catalogRefusal(err: unknown): CatalogRefusal | undefined {
+  const code = statusOf(err);
+  return code === undefined ? undefined : refusals[code];
+}
+
 export function grpcCatalog(addr: HostPort): CatalogPort {
   const client = new CatalogClient(formatHostPort(addr), grpc.credentials.createInsecure(), channelOptions);
-  // The hot path: TradeBatch as calls on one long-lived stream (lib/stream_calls.ts).
   const tradeBatches = new StreamCaller<TradeBatchRequest, TradeBatchReply>(() => client.tradeBatches());
   return {
-    async tradeBatch(trades, timeoutMs) {
-      const reply = await tradeBatches.call({ trades }, timeoutMs);
-      return reply.results;
-    },
+    tradeBatch: (request, timeoutMs) => tradeBatches.call(request, timeoutMs),
     close: () => {
       tradeBatches.close();
       client.close();
@@ -56,13 +65,11 @@ export function grpcCatalog(addr: HostPort): CatalogPort {
 
 export function grpcPeer(replica: Replica): PeerPort {
   const client = new OrderClient(formatHostPort(replica.addr), grpc.credentials.createInsecure(), channelOptions);
-  // The hot path: Append as calls on one long-lived stream (lib/stream_calls.ts).
   const appends = new StreamCaller<AppendRequest, AppendReply>(() => client.appends());
   return {
     id: replica.id,
     append: (request, timeoutMs) => appends.call(request, timeoutMs),
-    since: (request, timeoutMs) => callUnary<SinceRequest, SinceReply>(client, client.since, request, timeoutMs),
-    health: (timeoutMs) => callUnary<HealthRequest, HealthReply>(client, client.health, {}, timeoutMs),
+    requestVote: (request, timeoutMs) => callUnary<VoteRequest, VoteReply>(client, client.requestVote, request, timeoutMs),
     close: () => {
       appends.close();
       client.close();
