@@ -1,5 +1,6 @@
-// GET /health: the state of every dependency as this frontend sees it. The frontend can serve
-// trades when the catalog answers and a leader is selected and ready.
+// GET /health: the state of every dependency as this frontend sees it, each order replica with
+// its role, epochs and log position (ReplicaStatus). The frontend can serve trades when the
+// catalog answers and the selected leader answers as the ready leader.
 
 import { callUnary } from "../lib/grpc.ts";
 import type { CatalogClient } from "../gen/catalog.ts";
@@ -28,7 +29,7 @@ export function createHealth(deps: HealthDeps): () => Promise<{ ok: boolean; bod
     ]);
     const leaderId = deps.leaders.leaderId() ?? null;
     const leader = replicas.find((r) => r.id === leaderId);
-    const ok = catalog.up && leader !== undefined && leader.up && leader.ready;
+    const ok = catalog.up && leader !== undefined && leader.up && leader.ready && leader.role === "leader";
     return {
       ok,
       body: {

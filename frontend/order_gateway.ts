@@ -84,7 +84,9 @@ export class OrderGateway {
         // A leader that still answers and still leads failed for another reason (the catalog is
         // down, a follower is slow): retry it rather than move the leadership around.
         if (leader && await this.leaders.stillLeading(leader)) continue;
-        await this.leaders.reselect(leader).catch(() => undefined);
+        // Start (or join) the selection without waiting here: `current()` at the top of the
+        // loop shares it, so one iteration runs one selection, not a failed one and then another.
+        void this.leaders.reselect(leader).catch(() => undefined);
       }
     }
   }
