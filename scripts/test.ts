@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const testDirs = ["lib", "frontend", "catalog", "order", "client", "bench", "scripts", "test"];
+const testDirs = ["lib", "frontend", "catalog", "order", "sim", "client", "bench", "scripts", "test"];
 /** A test file that runs longer than this is killed and counted as failed. */
 const fileTimeoutMs = 240_000;
 /** Test files run this many at a time; multi-process tests each bind their own free ports. */
