@@ -42,7 +42,7 @@ export class ProcessCluster {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "sb-order-procs-"));
   }
 
-  /** Catalog and replicas started and listening (each replica still recovers after that). */
+  /** Catalog and replicas started and listening. */
   static async start(ids: readonly number[] = [1, 2, 3], logLevel = "info"): Promise<ProcessCluster> {
     const cluster = new ProcessCluster(ids, logLevel);
     try {
@@ -122,14 +122,10 @@ export class ProcessCluster {
     }
   }
 
-  /** SetLeader like the frontend: the followers first, the new leader last (it answers once ready). */
-  async setLeader(leaderId: number, epoch: number, ids: readonly number[] = [...this.replicas.keys()]): Promise<SetLeaderReply> {
-    const call = (id: number, timeoutMs: number): Promise<SetLeaderReply> => {
-      const c = this.client(id);
-      return callUnary<SetLeaderRequest, SetLeaderReply>(c, c.setLeader, { leaderId, epoch }, timeoutMs);
-    };
-    await Promise.all(ids.filter((id) => id !== leaderId).map((id) => call(id, 2_000).catch(() => undefined)));
-    return call(leaderId, 10_000);
+  /** SetLeader like the frontend: to the candidate only; it answers once elected and ready. */
+  setLeader(leaderId: number, epoch: number): Promise<SetLeaderReply> {
+    const c = this.client(leaderId);
+    return callUnary<SetLeaderRequest, SetLeaderReply>(c, c.setLeader, { leaderId, epoch }, 10_000);
   }
 
   place(id: number, request: PlaceRequest, timeoutMs = 3_000): Promise<PlaceReply> {

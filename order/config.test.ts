@@ -87,7 +87,22 @@ test("SIGTERM stops a replica gracefully with exit code 0", async () => {
   assert.is(exit.code, 0, exit.output);
   assert.match(exit.output, new RegExp(`listening port=${port}`));
   assert.match(exit.output, /stopped/);
-  assert.is(fs.readFileSync(path.join(dir, "orders-1.csv"), "utf8"), "number,name,type,quantity,request_id\n");
+  assert.is(fs.readFileSync(path.join(dir, "orders-1.csv"), "utf8"), "number,epoch,name,type,quantity,request_id\n");
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test("a log written before orders carried epochs: the replica refuses to start, naming the file, and leaves it alone", async () => {
+  const port = await freePort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sb-order-main-"));
+  const file = path.join(dir, "orders-1.csv");
+  const old = "number,name,type,quantity,request_id\n0,GameStart,buy,1,r0\n";
+  fs.writeFileSync(file, old);
+  const exit = await runMain({ ORDER_ID: "1", ORDER_REPLICAS: `1@127.0.0.1:${port}`, DATA_DIR: dir, CATALOG_ADDR: "127.0.0.1:1" });
+  assert.is(exit.code, 1, exit.output);
+  assert.ok(exit.output.includes(`Cannot load order log ${file}: line 1`), exit.output);
+  assert.match(exit.output, /no epoch column/);
+  assert.not.match(exit.output, /listening/);
+  assert.is(fs.readFileSync(file, "utf8"), old);
   fs.rmSync(dir, { recursive: true, force: true });
 });
 

@@ -1,36 +1,49 @@
-// The gRPC face of a replica: statuses for every error code, and a real round trip through
-// server.ts and the ports.ts clients (one replica, a catalog that is not there).
+// The gRPC face of a replica: the status of every error code, and a real round trip through
+// server.ts, shell.ts and the clients.ts peers: two replicas in this process, each behind its
+// own gRPC server with its own temp DATA_DIR, the catalog at an address where nothing listens.
+// An election, a handover to the other replica, and each refusal as the status (or reply
+// outcome) a caller sees.
 
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { bindServer, grpc, isServiceError, serverOptions, shutdownServer } from "../lib/grpc.ts";
+import { bindServer, callUnary, channelOptions, grpc, isServiceError, serverOptions, shutdownServer } from "../lib/grpc.ts";
+import { envLogLevel, Logger } from "../lib/log.ts";
+import { freePort } from "../lib/service_process.ts";
 import { StreamCallServer } from "../lib/stream_calls.ts";
-import { Logger } from "../lib/log.ts";
-import { OrderClient, OrderService } from "../gen/order.ts";
+import { AppendOutcome, OrderClient, OrderService, OrderSide, PlaceStatus } from "../gen/order.ts";
+import type {
+  GetRequest, HealthReply, HealthRequest, OrderRecord, PlaceReply, PlaceRequest, SetLeaderReply, SetLeaderRequest,
+} from "../gen/order.ts";
+import { waitFor } from "../test/support/wait.ts";
+import { grpcCatalog, grpcPeer } from "./clients.ts";
+import type { PeerPort } from "./clients.ts";
 import type { OrderErrorCode } from "./errors.ts";
 import { OrderError } from "./errors.ts";
-import { OrderNode } from "./node.ts";
+import { placeWaitMsMax } from "./limits.ts";
 import { OrderLog, orderLogFile } from "./order_log.ts";
-import { grpcCatalog, grpcPeer } from "./ports.ts";
-import type { PeerPort } from "./ports.ts";
 import { orderService, toStatus } from "./server.ts";
+import { ReplicaShell } from "./shell.ts";
+import { readVote, voteFile, writeVote } from "./vote_file.ts";
 
 test("every error code has its gRPC status", () => {
   const expected: Record<OrderErrorCode, grpc.status> = {
     NOT_LEADER: grpc.status.FAILED_PRECONDITION, STALE_EPOCH: grpc.status.FAILED_PRECONDITION,
-    NOT_READY: grpc.status.UNAVAILABLE, UNAVAILABLE: grpc.status.UNAVAILABLE, GAP: grpc.status.OUT_OF_RANGE,
-    DIVERGED: grpc.status.DATA_LOSS, NOT_FOUND: grpc.status.NOT_FOUND, INVALID_ARGUMENT: grpc.status.INVALID_ARGUMENT,
-    OVERLOADED: grpc.status.RESOURCE_EXHAUSTED,
+    NOT_READY: grpc.status.UNAVAILABLE, UNAVAILABLE: grpc.status.UNAVAILABLE, NOT_FOUND: grpc.status.NOT_FOUND,
+    INVALID_ARGUMENT: grpc.status.INVALID_ARGUMENT, OVERLOADED: grpc.status.RESOURCE_EXHAUSTED,
   };
   for (const [code, status] of Object.entries(expected)) {
-    assert.is(toStatus(new OrderError(code as OrderErrorCode, "m")).code, status, code);
+    const s = toStatus(new OrderError(code as OrderErrorCode, `message of ${code}`));
+    assert.is(s.code, status, code);
+    assert.is(s.details, `message of ${code}`);
   }
   assert.is(toStatus(new Error("boom")).code, grpc.status.INTERNAL);
+  assert.is(toStatus("not an error").code, grpc.status.INTERNAL);
 });
 
+/** The status a call failed with; a call that succeeds fails the test. */
 async function code(p: Promise<unknown>): Promise<grpc.status> {
   try {
     await p;
@@ -38,44 +51,146 @@ async function code(p: Promise<unknown>): Promise<grpc.status> {
     if (isServiceError(err)) return err.code;
     throw err;
   }
-  throw new Error("expected a failure");
+  throw new Error("expected the call to fail");
 }
 
-test("a replica over real gRPC: Health, Since, SetLeader, Append, and refusals as statuses", async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sb-order-server-"));
-  const logger = new Logger("order", { replica: 1 }, "silent");
-  const log = await OrderLog.open(orderLogFile(dir, 1));
-  const node = new OrderNode({ id: 1, ids: [1, 2], log, logger, peers: [], catalog: grpcCatalog({ host: "127.0.0.1", port: 1 }) });
+/** Deadline of a test's call: above every deadline the replica answers within (limits.ts). */
+const callTimeoutMs = placeWaitMsMax + 3_000;
+
+/** Where nothing listens: every catalog call fails (port 1 is privileged, never bound by a test). */
+const catalogDown = { host: "127.0.0.1", port: 1 };
+
+type Replica = {
+  readonly id: number;
+  readonly port: number;
+  readonly dir: string;
+  readonly shell: ReplicaShell;
+  readonly server: grpc.Server;
+  readonly streams: StreamCallServer;
+  readonly client: OrderClient;
+};
+
+async function startReplica(id: number, ports: ReadonlyMap<number, number>): Promise<Replica> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `sb-order-server-${id}-`));
+  const logger = new Logger("order", { replica: id }, envLogLevel({ LOG_LEVEL: process.env["LOG_LEVEL"] ?? "silent" }));
+  const log = await OrderLog.open(orderLogFile(dir, id));
+  const votePath = voteFile(dir, id);
+  const peers = [...ports].filter(([peer]) => peer !== id).map(([peer, port]) => grpcPeer({ id: peer, addr: { host: "127.0.0.1", port } }));
+  const shell = new ReplicaShell({
+    id, ids: [...ports.keys()], log, vote: await readVote(votePath), writeVote: (v) => writeVote(votePath, v),
+    catalog: grpcCatalog(catalogDown), peers, logger,
+  });
   const server = new grpc.Server(serverOptions);
-  server.addService(OrderService, orderService(node, logger, new StreamCallServer()));
-  const port = await bindServer(server, "127.0.0.1", 0);
-  const peer: PeerPort = grpcPeer({ id: 1, addr: { host: "127.0.0.1", port } });
+  const streams = new StreamCallServer();
+  server.addService(OrderService, orderService(shell, logger, streams));
+  const port = ports.get(id) as number;
+  assert.is(await bindServer(server, "127.0.0.1", port), port);
+  shell.start();
+  const client = new OrderClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), channelOptions);
+  return { id, port, dir, shell, server, streams, client };
+}
+
+async function stopReplica(r: Replica): Promise<void> {
+  r.client.close();
+  const drained = shutdownServer(r.server);
+  r.streams.closeAll();
+  await drained;
+  await r.shell.stop();
+  fs.rmSync(r.dir, { recursive: true, force: true });
+}
+
+const health = (r: Replica): Promise<HealthReply> => callUnary<HealthRequest, HealthReply>(r.client, r.client.health, {}, callTimeoutMs);
+const setLeader = (r: Replica, request: SetLeaderRequest): Promise<SetLeaderReply> =>
+  callUnary<SetLeaderRequest, SetLeaderReply>(r.client, r.client.setLeader, request, callTimeoutMs);
+const place = (r: Replica, request: PlaceRequest): Promise<PlaceReply> =>
+  callUnary<PlaceRequest, PlaceReply>(r.client, r.client.place, request, callTimeoutMs);
+const get = (r: Replica, number: number): Promise<OrderRecord> =>
+  callUnary<GetRequest, OrderRecord>(r.client, r.client.get, { number }, callTimeoutMs);
+
+const follower = (id: number): HealthReply => ({
+  id, lastNumber: -1, epoch: 0, leaderId: 0, ready: true, liveFollowers: [], lastEpoch: 0, role: "follower", commitNumber: -1,
+});
+
+const anOrder: PlaceRequest = { requestId: "r-1", name: "GameStart", side: OrderSide.ORDER_SIDE_BUY, quantity: 1 };
+
+test("two replicas over real gRPC: election, handover, and every refusal as a status", async () => {
+  const ports = new Map([[1, await freePort()], [2, await freePort()]]);
+  const replicas: Replica[] = [];
+  const probes: PeerPort[] = [];
   try {
-    await node.recover();
-    assert.equal(await peer.health(1_000), { id: 1, lastNumber: -1, epoch: 0, leaderId: 0, ready: true, liveFollowers: [] });
-    const order = { number: 0, name: "GameStart", side: 1, quantity: 2, requestId: "r0" } as const;
-    assert.equal(await peer.append({ epoch: 1, leaderId: 2, orders: [order] }, 1_000), { lastNumber: 0 });
-    assert.is(await code(peer.append({ epoch: 1, leaderId: 2, orders: [{ ...order, number: 5 }] }, 1_000)), grpc.status.OUT_OF_RANGE);
-    assert.is(await code(peer.append({ epoch: 0, leaderId: 2, orders: [] }, 1_000)), grpc.status.INVALID_ARGUMENT);
-    assert.equal(await peer.since({ afterNumber: -1, limit: 0 }, 1_000), { orders: [order], lastNumber: 0 });
-    // Replica 2 leads epoch 1: Place here is refused, and a stale SetLeader too.
-    const raw = new OrderClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-    const call = <T>(fn: (cb: (e: grpc.ServiceError | null, r: T) => void) => void): Promise<T> =>
-      new Promise((resolve, reject) => fn((e, r) => (e ? reject(e) : resolve(r))));
-    assert.is(await code(call((cb) => raw.place({ requestId: "x", name: "GameStart", side: 1, quantity: 1 }, cb))), grpc.status.FAILED_PRECONDITION);
-    assert.is(await code(call((cb) => raw.get({ number: 0 }, cb))), grpc.status.FAILED_PRECONDITION);
-    assert.is(await code(call((cb) => raw.setLeader({ leaderId: 1, epoch: 0 }, cb))), grpc.status.INVALID_ARGUMENT);
-    // Leading alone, with the catalog down: Place fails UNAVAILABLE, Get still answers.
-    assert.equal(await call((cb) => raw.setLeader({ leaderId: 1, epoch: 2 }, cb)), { epoch: 2, lastNumber: 0 });
-    assert.is(await code(call((cb) => raw.place({ requestId: "x", name: "GameStart", side: 1, quantity: 1 }, cb))), grpc.status.UNAVAILABLE);
-    assert.equal(await call((cb) => raw.get({ number: 0 }, cb)), order);
-    assert.is(await code(call((cb) => raw.get({ number: 1 }, cb))), grpc.status.NOT_FOUND);
-    raw.close();
+    for (const id of [1, 2]) replicas.push(await startReplica(id, ports));
+    const [one, two] = replicas as [Replica, Replica];
+    // Appends and RequestVotes as a peer sends them (the Appends stream, unary RequestVote).
+    const toTwo = grpcPeer({ id: 2, addr: { host: "127.0.0.1", port: two.port } });
+    probes.push(toTwo);
+
+    assert.equal(await health(one), follower(1));
+    assert.equal(await health(two), follower(2));
+    // Before any election nobody serves.
+    assert.is(await code(place(one, anOrder)), grpc.status.FAILED_PRECONDITION);
+
+    // SetLeader goes to the candidate itself, for an epoch of 1 or more.
+    assert.is(await code(setLeader(one, { leaderId: 2, epoch: 1 })), grpc.status.INVALID_ARGUMENT);
+    assert.is(await code(setLeader(one, { leaderId: 1, epoch: 0 })), grpc.status.INVALID_ARGUMENT);
+    assert.equal(await health(one), follower(1), "a refused SetLeader changes nothing");
+
+    // Replica 1 campaigns in epoch 1 and wins with replica 2's vote.
+    assert.equal(await setLeader(one, { leaderId: 1, epoch: 1 }), { epoch: 1, lastNumber: -1 });
+    assert.equal(await readVote(voteFile(one.dir, 1)), { epoch: 1, votedFor: 1 });
+    assert.equal(await readVote(voteFile(two.dir, 2)), { epoch: 1, votedFor: 1 });
+    // Replica 2 learns who leads from the leader's heartbeat; the leader sees it as live.
+    await waitFor(async () => (await health(two)).leaderId === 1, 5_000, "replica 2 to follow replica 1");
+    assert.equal(await health(two), { ...follower(2), epoch: 1, leaderId: 1 });
+    await waitFor(async () => (await health(one)).liveFollowers.length === 1, 5_000, "replica 2 to be a live follower");
+    assert.equal(await health(one), {
+      id: 1, lastNumber: -1, epoch: 1, leaderId: 1, ready: true, liveFollowers: [2], lastEpoch: 0, role: "leader", commitNumber: -1,
+    });
+    // Asked again, the leader answers at once; replica 2 voted in epoch 1 and cannot lead it.
+    assert.equal(await setLeader(one, { leaderId: 1, epoch: 1 }), { epoch: 1, lastNumber: -1 });
+    assert.is(await code(setLeader(two, { leaderId: 2, epoch: 1 })), grpc.status.FAILED_PRECONDITION);
+    assert.is(await code(setLeader(two, { leaderId: 2, epoch: 0 })), grpc.status.INVALID_ARGUMENT);
+
+    // Only the leader serves; the leader's catalog is down, so an order fails within its deadline.
+    assert.is(await code(place(two, anOrder)), grpc.status.FAILED_PRECONDITION);
+    assert.is(await code(get(two, 0)), grpc.status.FAILED_PRECONDITION);
+    const started = performance.now();
+    assert.is(await code(place(one, anOrder)), grpc.status.UNAVAILABLE);
+    assert.ok(performance.now() - started < callTimeoutMs - 1_000, "answered by the replica, not by the call's deadline");
+    assert.is(await code(get(one, 0)), grpc.status.NOT_FOUND);
+    assert.is(await code(get(one, -1)), grpc.status.INVALID_ARGUMENT);
+    const invalid = await place(one, { ...anOrder, quantity: 0 });
+    assert.equal([invalid.status, invalid.number], [PlaceStatus.PLACE_INVALID, 0]);
+    assert.equal((await health(one)).lastNumber, -1, "no order was numbered");
+
+    // An Append that starts past the follower's log: a gap, reported with its last number.
+    const gap = await toTwo.append({ epoch: 1, leaderId: 1, prevNumber: 5, prevEpoch: 1, orders: [], commitNumber: -1 }, callTimeoutMs);
+    assert.equal(gap, { outcome: AppendOutcome.APPEND_GAP, epoch: 1, lastNumber: -1, matchNumber: -1 });
+    // The vote of epoch 1 went to replica 1: asking again is the same vote, and a malformed request is refused.
+    assert.equal(await toTwo.requestVote({ epoch: 1, candidateId: 1, lastNumber: -1, lastEpoch: 0 }, callTimeoutMs), { epoch: 1, granted: true });
+    assert.is(await code(toTwo.requestVote({ epoch: 1, candidateId: 2, lastNumber: -1, lastEpoch: 0 }, callTimeoutMs)), grpc.status.INVALID_ARGUMENT);
+
+    // Handover: replica 2 campaigns in epoch 2; replica 1 votes for it and steps down.
+    assert.equal(await setLeader(two, { leaderId: 2, epoch: 2 }), { epoch: 2, lastNumber: -1 });
+    assert.equal(await readVote(voteFile(one.dir, 1)), { epoch: 2, votedFor: 2 });
+    assert.equal(await readVote(voteFile(two.dir, 2)), { epoch: 2, votedFor: 2 });
+    await waitFor(async () => (await health(one)).leaderId === 2, 5_000, "replica 1 to follow replica 2");
+    assert.equal(await health(one), { ...follower(1), epoch: 2, leaderId: 2 });
+    assert.is((await health(two)).role, "leader");
+    assert.is(await code(place(one, anOrder)), grpc.status.FAILED_PRECONDITION);
+
+    // The old epoch is refused everywhere: SetLeader, Append, RequestVote.
+    assert.is(await code(setLeader(one, { leaderId: 1, epoch: 1 })), grpc.status.FAILED_PRECONDITION);
+    const stale = await toTwo.append({ epoch: 1, leaderId: 1, prevNumber: -1, prevEpoch: 0, orders: [], commitNumber: -1 }, callTimeoutMs);
+    assert.equal([stale.outcome, stale.epoch], [AppendOutcome.APPEND_STALE_EPOCH, 2]);
+    assert.equal(await toTwo.requestVote({ epoch: 1, candidateId: 1, lastNumber: -1, lastEpoch: 0 }, callTimeoutMs), { epoch: 2, granted: false });
+    // Replica 2 voted for itself in epoch 2: replica 1 cannot have that vote either.
+    assert.equal(await toTwo.requestVote({ epoch: 2, candidateId: 1, lastNumber: -1, lastEpoch: 0 }, callTimeoutMs), { epoch: 2, granted: false });
+    const h2 = await health(two);
+    assert.equal([h2.role, h2.epoch, h2.leaderId], ["leader", 2, 2], "stale requests did not depose the leader");
+    assert.equal(await readVote(voteFile(two.dir, 2)), { epoch: 2, votedFor: 2 });
   } finally {
-    peer.close();
-    await shutdownServer(server);
-    await node.stop();
-    fs.rmSync(dir, { recursive: true, force: true });
+    for (const p of probes) p.close();
+    for (const r of replicas) await stopReplica(r);
   }
 });
 

@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { CatalogClient, Side, TradeStatus } from "../../gen/catalog.ts";
+import type { CatalogHealthReply, CatalogHealthRequest, TradeBatchReply, TradeBatchRequest, TradeReply } from "../../gen/catalog.ts";
 import { callUnary, channelOptions, grpc, isServiceError } from "../../lib/grpc.ts";
 import { Logger } from "../../lib/log.ts";
 import { serviceStartTimeoutMs } from "../../lib/service_process.ts";
@@ -74,11 +75,26 @@ async function reader(port: number, backend: "lru" | "redis", lookupTimeoutMs = 
   return r;
 }
 
+/**
+ * One buy as the order leader sends it: a TradeBatch of one trade, from leader 1 of epoch 1,
+ * right after the catalog's last number (read from its Health, since the catalog keeps its
+ * numbering across restarts), everything before it committed.
+ */
 async function buy(port: number, name: string, quantity: number): Promise<number> {
   const c = client(port);
-  const reply = await callUnary(c, c.trade, { requestId: randomUUID(), name, side: Side.SIDE_BUY, quantity }, callTimeoutMs);
-  assert.is(reply.status, TradeStatus.TRADE_OK);
-  return reply.stock?.version ?? -1;
+  const { lastNumber } = await callUnary<CatalogHealthRequest, CatalogHealthReply>(c, c.health, {}, callTimeoutMs);
+  const request: TradeBatchRequest = {
+    epoch: 1, leaderId: 1, afterNumber: lastNumber, commitNumber: lastNumber,
+    trades: [{ requestId: randomUUID(), name, side: Side.SIDE_BUY, quantity }],
+  };
+  const reply = await callUnary<TradeBatchRequest, TradeBatchReply>(c, c.tradeBatch, request, callTimeoutMs);
+  assert.equal(reply.missing, []);
+  assert.is(reply.results.length, 1);
+  const result = reply.results[0] as TradeReply;
+  assert.is(result.status, TradeStatus.TRADE_OK, result.message);
+  assert.is(result.number, lastNumber + 1);
+  assert.is(reply.lastNumber, lastNumber + 1);
+  return result.stock?.version ?? -1;
 }
 
 /**
