@@ -9,14 +9,14 @@ import type { Cluster } from "./cluster.ts";
 import { requestJson, sleep } from "./http.ts";
 import type { Acked } from "./load.ts";
 
-export type LogRow = { number: number; name: string; type: string; quantity: number; requestId: string };
+export type LogRow = { number: number; epoch: number; name: string; type: string; quantity: number; requestId: string };
 
-/** Parse an order-log file (a header line, if any, is skipped). */
+/** Parse an order-log file (`number,epoch,name,type,quantity,request_id`; the header is skipped). */
 export function readOrderLog(file: string): LogRow[] {
   const text = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
   return text.split("\n").filter((l) => /^\d+,/.test(l)).map((line) => {
-    const [number, name, type, quantity, requestId] = line.split(",");
-    return { number: Number(number), name: name as string, type: type as string, quantity: Number(quantity), requestId: requestId as string };
+    const [number, epoch, name, type, quantity, requestId] = line.split(",");
+    return { number: Number(number), epoch: Number(epoch), name: name as string, type: type as string, quantity: Number(quantity), requestId: requestId as string };
   });
 }
 
