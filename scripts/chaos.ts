@@ -1,0 +1,116 @@
+// `npm run chaos -- --runs N --seed S [--seconds T] [--json FILE]`: N chaos runs against the
+// real services (test/support/chaos_run.ts). Run i uses seed S+i, printed on its line, so
+// `--runs 1 --seed <it>` replays its fault schedule and orders (not its exact timing). Prints
+// one line per run and a summary; with --json, writes every run's result. Exits 1 on any
+// violation or harness error, 2 on a bad option.
+
+import * as fs from "node:fs";
+import { faultKinds } from "../test/support/chaos_faults.ts";
+import { clientCount, runChaos } from "../test/support/chaos_run.ts";
+import type { RunResult } from "../test/support/chaos_run.ts";
+import { killEveryProcess } from "../test/support/chaos_system.ts";
+
+/** Bounds on the options: a chaos command that cannot run away. */
+const runsMax = 1_000;
+const secondsMin = 1;
+const secondsMax = 3_600;
+const secondsDefault = 30;
+/** Violations printed per failed run (all are in --json). */
+const violationsPrintedMax = 20;
+
+const usage = `usage: npm run chaos -- --runs N --seed S [--seconds T] [--json FILE]
+  --runs N      how many runs (1-${runsMax}, default 1)
+  --seed S      seed of the first run; run i uses seed S+i (default 1)
+  --seconds T   load phase of each run, in seconds (${secondsMin}-${secondsMax}, default ${secondsDefault})
+  --json FILE   also write every run's result as JSON to FILE
+Each run starts a catalog, 3 order replicas and 2 frontends as real processes on 127.0.0.1 with
+a temporary DATA_DIR, trades from ${clientCount} keep-alive clients while seeded faults (SIGKILL, SIGSTOP,
+torn log lines) hit every service, heals, then checks the guarantees of protos/PROTOCOL.md
+from the files. Replay one run: --runs 1 --seed <its seed>. A failed run keeps its DATA_DIR
+(with services.log). Exit status: 0 all clean, 1 a violation or error, 2 bad option.`;
+
+type Options = { runs: number; seed: number; seconds: number; json: string | undefined };
+
+function fail(message: string): never {
+  process.stderr.write(`chaos: ${message}\n${usage}\n`);
+  process.exit(2);
+}
+
+function integer(flag: string, text: string | undefined, min: number, max: number): number {
+  const value = Number(text);
+  if (text === undefined || !Number.isSafeInteger(value) || value < min || value > max) fail(`${flag} must be an integer from ${min} to ${max} (got ${text ?? "nothing"})`);
+  return value;
+}
+
+function parseOptions(argv: readonly string[]): Options {
+  const options: Options = { runs: 1, seed: 1, seconds: secondsDefault, json: undefined };
+  for (let i = 0; i < argv.length; i += 2) {
+    const flag = argv[i];
+    const value = argv[i + 1];
+    if (flag === "--help" || flag === "-h") {
+      process.stdout.write(`${usage}\n`);
+      process.exit(0);
+    }
+    if (flag === "--runs") options.runs = integer(flag, value, 1, runsMax);
+    else if (flag === "--seed") options.seed = integer(flag, value, 0, 2 ** 31);
+    else if (flag === "--seconds") options.seconds = integer(flag, value, secondsMin, secondsMax);
+    else if (flag === "--json") options.json = value === undefined || value.startsWith("--") ? fail("--json needs a file name") : value;
+    else fail(`unknown option ${flag}`);
+  }
+  return options;
+}
+
+function faultSummary(r: RunResult): string {
+  const counts = faultKinds.map((k) => [k, r.faults.filter((f) => f.kind === k).length] as const).filter(([, n]) => n > 0);
+  const torn = r.faults.reduce((s, f) => s + f.torn.length, 0);
+  return [...counts.map(([k, n]) => `${k} ${n}`), ...(torn > 0 ? [`torn ${torn}`] : [])].join(", ") || "none";
+}
+
+function runLine(r: RunResult): string {
+  const detail = [
+    `log ${r.logLength} orders`, `${r.retries} retries`, `read-your-writes ${r.rywChecks} checked/${r.rywSkipped} skipped`,
+    `faults: ${faultSummary(r)}`, `final order ${r.finalOrderMs ?? "-"} ms`, `converged ${r.convergeMs ?? "-"} ms`, `${(r.durationMs / 1000).toFixed(1)} s`,
+  ];
+  return `run ${r.run} seed ${r.seed}: acked ${r.acked}, unknown ${r.unknown}, refused ${r.refused}, faults ${r.faults.length}, ` +
+    `violations ${r.violations.length} (${detail.join("; ")})${r.error ? " ERROR" : ""}`;
+}
+
+function printFailure(r: RunResult): void {
+  const out: string[] = [];
+  if (r.error) out.push(`  harness error: ${r.error}`);
+  for (const v of r.violations.slice(0, violationsPrintedMax)) out.push(`  violation ${v.kind}: ${v.detail}`);
+  if (r.violations.length > violationsPrintedMax) out.push(`  … ${r.violations.length - violationsPrintedMax} more (see --json)`);
+  out.push(`  faults: ${r.faults.map((f) => `${f.atMs}ms ${f.kind} ${f.targets.join("+")} ${f.holdMs}ms${f.torn.length ? ` torn ${f.torn.join("+")}` : ""}`).join(" | ")}`);
+  if (r.dataDir) out.push(`  data and every service's output kept in ${r.dataDir} (services.log)`);
+  if (r.logExcerpt.length > 0) out.push("  service warnings and errors (newest last):", ...r.logExcerpt.map((l) => `    ${l}`));
+  out.push(`  replay: npm run chaos -- --runs 1 --seed ${r.seed} --seconds ${r.seconds}`);
+  process.stdout.write(`${out.join("\n")}\n`);
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  const results: RunResult[] = [];
+  try {
+    for (let i = 0; i < options.runs; i++) {
+      const r = await runChaos({ run: i, seed: options.seed + i, seconds: options.seconds });
+      results.push(r);
+      process.stdout.write(`${runLine(r)}\n`);
+      if (r.violations.length > 0 || r.error) printFailure(r);
+    }
+  } finally {
+    killEveryProcess();
+  }
+  const failed = results.filter((r) => r.violations.length > 0 || r.error);
+  const sum = (f: (r: RunResult) => number): number => results.reduce((s, r) => s + f(r), 0);
+  process.stdout.write(`${results.length} runs from seed ${options.seed}: ${failed.length} failed; acked ${sum((r) => r.acked)}, ` +
+    `unknown ${sum((r) => r.unknown)}, refused ${sum((r) => r.refused)}, faults ${sum((r) => r.faults.length)}, ` +
+    `violations ${sum((r) => r.violations.length)}` +
+    `${failed.length > 0 ? `; failed seeds: ${failed.map((r) => r.seed).join(", ")}` : ""}\n`);
+  if (options.json) {
+    const doc = { options, node: process.version, platform: `${process.platform}-${process.arch}`, finishedAt: new Date().toISOString(), runs: results };
+    fs.writeFileSync(options.json, `${JSON.stringify(doc, null, 2)}\n`);
+  }
+  process.exitCode = failed.length > 0 ? 1 : 0;
+}
+
+await main();

@@ -1,0 +1,163 @@
+// The trading clients of the chaos command: each has one keep-alive connection to one frontend
+// and trades seeded random orders, each with its own Idempotency-Key. A 503 or a broken
+// connection is retried with the same key a bounded number of times, then the outcome is
+// unknown. After every acknowledged trade the client reads the stock back through the same
+// frontend (read-your-writes: the volume must include the trade). It records what it was told;
+// it does not judge the order log (chaos_check.ts does).
+
+import * as http from "node:http";
+import { seededRandom } from "../../client/client.ts";
+import { initialStocks } from "../../catalog/initial_stocks.ts";
+import { requestIdFor } from "../../frontend/api.ts";
+import type { HttpRequest } from "../../frontend/http/parser.ts";
+import { requestJson, sleep } from "./http.ts";
+import type { JsonReply } from "./http.ts";
+
+export type OrderType = "buy" | "sell";
+export type Order = { readonly name: string; readonly type: OrderType; readonly quantity: number };
+export type Violation = { readonly kind: string; readonly detail: string };
+export type AckedOrder = Order & { readonly key: string; readonly requestId: string; readonly number: number; readonly via: string };
+export type PendingOrder = Order & { readonly key: string; readonly requestId: string };
+
+/** Attempts of one order (the first and its retries), then its outcome is unknown. */
+export const orderAttemptsMax = 6;
+/** Backoff before retry n is min(first · 2^(n−1), max): 250, 500, 1000, 2000, 2000 ms. */
+export const retryBackoffMsFirst = 250;
+export const retryBackoffMsMax = 2_000;
+/** Reads after a trade tried this many times before the check is skipped (a 503 is no violation). */
+const rywReadAttemptsMax = 4;
+const rywReadBackoffMs = 100;
+/** Orders are small so the 100-share stocks rarely run dry; sells a bit likelier than buys. */
+const tradeQuantityMax = 3;
+const buyProbability = 0.45;
+
+/** The request id the frontend derives from a key and an order (frontend/api.ts), for finding acked orders in the log. */
+export function requestIdOf(key: string, order: Order): string {
+  // requestIdFor reads only the Idempotency-Key header of the request.
+  const request = { headers: { "idempotency-key": key } } as unknown as HttpRequest;
+  return requestIdFor(request, order);
+}
+
+/** Every 5xx must be a 503 that says when to come back; any other status but 200/409 is unexpected here. */
+export function statusViolation(what: string, reply: JsonReply, expected: readonly number[]): Violation | undefined {
+  if (reply.status >= 500) {
+    if (reply.status === 503 && reply.headers["retry-after"] !== undefined) return undefined;
+    return { kind: "http-5xx", detail: `${what}: HTTP ${reply.status} (retry-after ${reply.headers["retry-after"] ?? "missing"}) ${JSON.stringify(reply.body)}` };
+  }
+  if (expected.includes(reply.status)) return undefined;
+  return { kind: "http-status", detail: `${what}: unexpected HTTP ${reply.status} ${JSON.stringify(reply.body)}` };
+}
+
+export type PlaceOutcome =
+  | { readonly kind: "acked"; readonly number: number; readonly attempts: number }
+  | { readonly kind: "refused"; readonly attempts: number }
+  | { readonly kind: "unknown"; readonly attempts: number; readonly last: string };
+
+/**
+ * POST one order with its key until it is acknowledged or refused, retrying 503s and connection
+ * errors (timeouts included) with the same key while `mayRetry()` says so and attempts remain.
+ */
+export async function placeOrder(
+  url: string, agent: http.Agent, order: Order, key: string, attemptsMax: number, mayRetry: () => boolean, violations: Violation[],
+): Promise<PlaceOutcome> {
+  let last = "";
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const reply = await requestJson(url, "POST", "/orders", order, { "idempotency-key": key }, agent);
+      const bad = statusViolation(`POST /orders key ${key}`, reply, [200, 409, 503]);
+      if (bad) violations.push(bad);
+      if (reply.status === 200) return { kind: "acked", number: reply.body.data.transaction_number as number, attempts: attempt };
+      if (reply.status === 409) return { kind: "refused", attempts: attempt };
+      last = `HTTP ${reply.status}`;
+      // Only a 503 says "try again"; anything else (already a violation) ends the order.
+      if (reply.status !== 503) return { kind: "unknown", attempts: attempt, last };
+    } catch (err) {
+      last = String(err);
+    }
+    if (attempt >= attemptsMax || !mayRetry()) return { kind: "unknown", attempts: attempt, last };
+    await sleep(Math.min(retryBackoffMsFirst * 2 ** (attempt - 1), retryBackoffMsMax));
+  }
+}
+
+export type ClientResults = {
+  readonly acked: AckedOrder[];
+  readonly refused: PendingOrder[];
+  readonly unknown: PendingOrder[];
+  readonly violations: Violation[];
+  retries: number;
+  rywChecks: number;
+  rywSkipped: number;
+};
+
+export function emptyResults(): ClientResults {
+  return { acked: [], refused: [], unknown: [], violations: [], retries: 0, rywChecks: 0, rywSkipped: 0 };
+}
+
+export type ClientPlan = {
+  readonly index: number;
+  readonly seed: number;
+  readonly url: string;
+  readonly via: string;
+  /** New orders start only while this is true. */
+  readonly trading: () => boolean;
+  /** Retries of an order already started are allowed while this is true (a grace after trading). */
+  readonly retrying: () => boolean;
+};
+
+/** One client's loop; appends to `out` as it goes, so a caller sees partial results on error. */
+export async function runClient(plan: ClientPlan, out: ClientResults): Promise<void> {
+  const random = seededRandom(plan.seed);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  /** The highest volume this client has read per stock. */
+  const volumeSeen = new Map<string, number>();
+  try {
+    for (let i = 0; plan.trading(); i++) {
+      const name = initialStocks[Math.floor(random() * initialStocks.length)]?.name as string;
+      const order: Order = { name, type: random() < buyProbability ? "buy" : "sell", quantity: 1 + Math.floor(random() * tradeQuantityMax) };
+      const key = `chaos-${plan.seed}-${plan.index}-${i}`;
+      const pending = { ...order, key, requestId: requestIdOf(key, order) };
+      const outcome = await placeOrder(plan.url, agent, order, key, orderAttemptsMax, plan.retrying, out.violations);
+      out.retries += outcome.attempts - 1;
+      if (outcome.kind === "refused") out.refused.push(pending);
+      if (outcome.kind === "unknown") out.unknown.push(pending);
+      if (outcome.kind !== "acked") continue;
+      out.acked.push({ ...pending, number: outcome.number, via: plan.via });
+      await checkReadYourWrites(plan, agent, order, outcome.number, volumeSeen, out);
+    }
+  } finally {
+    agent.destroy();
+  }
+}
+
+/** After a 200: the stock read through the same frontend must show a volume ≥ highest seen before + the trade. */
+async function checkReadYourWrites(
+  plan: ClientPlan, agent: http.Agent, order: Order, number: number, volumeSeen: Map<string, number>, out: ClientResults,
+): Promise<void> {
+  const before = volumeSeen.get(order.name) ?? 0;
+  for (let attempt = 1; attempt <= rywReadAttemptsMax; attempt++) {
+    let reply: JsonReply;
+    try {
+      reply = await requestJson(plan.url, "GET", `/stocks/${order.name}`, undefined, {}, agent);
+    } catch {
+      await sleep(rywReadBackoffMs);
+      continue;
+    }
+    const bad = statusViolation(`GET /stocks/${order.name}`, reply, [200, 503]);
+    if (bad) out.violations.push(bad);
+    if (reply.status !== 200) {
+      await sleep(rywReadBackoffMs);
+      continue;
+    }
+    const volume = reply.body.data.volume as number;
+    out.rywChecks++;
+    if (volume < before + order.quantity) {
+      out.violations.push({
+        kind: "read-your-writes",
+        detail: `client ${plan.index} via ${plan.via}: after order ${number} (${order.type} ${order.quantity} ${order.name}) read volume ${volume} < ${before} seen before + ${order.quantity}`,
+      });
+    }
+    volumeSeen.set(order.name, Math.max(before, volume));
+    return;
+  }
+  out.rywSkipped++;
+}
