@@ -10,6 +10,8 @@ import type { LatencyVsPResult } from "./latency_vs_p.ts";
 import type { Meta } from "./_machine.ts";
 import type { SideRun, ThroughputResult } from "./throughput.ts";
 import { cacheTimelineChart, failoverChart, latencyVsPChart, throughputChart } from "./_charts.ts";
+import { chaosSection, protocolSection, readChaos } from "./chaos_report.ts";
+import type { ChaosDocument } from "./chaos_report.ts";
 
 export const experimentNames = ["throughput", "latency_vs_p", "failover", "cache_timeline"] as const;
 export type ExperimentName = typeof experimentNames[number];
@@ -329,7 +331,7 @@ function reproduceSection(ev: Evaluation): string[] {
   ];
 }
 
-function markdown(ev: Evaluation): string {
+function markdown(ev: Evaluation, chaos: ChaosDocument | undefined): string {
   const lines = [
     "# Evaluation",
     "",
@@ -350,6 +352,8 @@ function markdown(ev: Evaluation): string {
     else lines.push(...(sections[name] as (ev: Evaluation, r: ExperimentResult) => string[])(ev, r));
     lines.push("");
   }
+  if (!ev.quick) lines.push("## 5. The quorum protocol: what moved", "", ...protocolSection(done(ev, "throughput"), done(ev, "failover")), "");
+  if (chaos) lines.push("## 6. Safety: chaos campaign against real processes", "", ...chaosSection(chaos), "");
   lines.push(...reproduceSection(ev), "");
   return lines.join("\n");
 }
@@ -369,7 +373,7 @@ export function writeReport(ev: Evaluation, out: string): string[] {
   if (f) write(svgFiles.failover, failoverChart(f));
   const c = done(ev, "cache_timeline");
   if (c) write(svgFiles.cache_timeline, cacheTimelineChart(c));
-  write("evaluation.md", markdown(ev));
+  write("evaluation.md", markdown(ev, readChaos(out)));
   return written;
 }
 
