@@ -3,7 +3,9 @@
 // disk, reject the append that hit ENOSPC and every later one, and leave a file that reopens as
 // whole lines; writeFileAtomic must fail cleanly. Then the catalog process end to end: with its
 // DATA_DIR nearly full, TradeBatch calls fail UNAVAILABLE (never OK), and a restart with more
-// room loads exactly the trades that were acknowledged.
+// room loads exactly the trades that were acknowledged. Last, a whole system: one order
+// replica's disk fills up under trades; it stops acknowledging and says why, the other two carry
+// on, and once restarted with room it catches up without any acknowledged order lost.
 // Needs root on Linux (mount). Skipped, with the reason printed, when no file system can be
 // mounted. TINY_FS=ext4 forces the loop-mounted ext4 fallback.
 
@@ -20,7 +22,12 @@ import type { CatalogProcess } from "../catalog/spawn_catalog.ts";
 import { AppendFile, StorageFailedError, nodeFileIo, readLines, writeFileAtomic } from "../lib/durable_file.ts";
 import type { FileIo } from "../lib/durable_file.ts";
 import { callUnary, grpc, isServiceError } from "../lib/grpc.ts";
+import { Cluster } from "./support/cluster.ts";
 import { reported } from "./support/hooks.ts";
+import { requestJson } from "./support/http.ts";
+import { TradeLoad } from "./support/load.ts";
+import { readOrderLog, verifyGuarantees, waitFilesIdentical } from "./support/verify.ts";
+import { waitFor } from "./support/wait.ts";
 
 /** Size of each tiny file system: a few hundred journal rows fill it in well under a second. */
 const tinyFsBytes = 256 * 1024;
@@ -35,6 +42,16 @@ const tradesPerBatch = 16;
 /** Calls before giving up on filling the disk (far more than the room allows). */
 const batchesMax = 2_000;
 const callTimeoutMs = 5_000;
+/** Room left free on the order replica's disk: a couple of pages, about a hundred order rows. */
+const replicaRoomBytes = 8 * 1024;
+/** Concurrent clients putting trades through the frontend. */
+const tradeConcurrency = 4;
+/** Orders acknowledged after the replica's disk failed, to show the other two carry on. */
+const ackedAfterFailureMin = 100;
+/** Orders acknowledged after the replica came back, so it catches up under traffic too. */
+const ackedAfterRestartMin = 50;
+/** Patience for the replicas' background work (filling the disk, catch-up) on a busy machine. */
+const clusterWaitMs = 60_000;
 const umountAttemptsMax = 20;
 const umountRetryMs = 100;
 
@@ -100,6 +117,8 @@ function fill(dir: string, roomBytes: number): string {
 
 const mounts: TinyFs[] = [];
 const clients: CatalogClient[] = [];
+const loads: TradeLoad[] = [];
+const clusters: Cluster[] = [];
 
 function tinyFs(): TinyFs | undefined {
   const mounted = mountTinyFs();
@@ -113,6 +132,9 @@ function tinyFs(): TinyFs | undefined {
 
 test.after(reported("cleanup", async () => {
   for (const client of clients) client.close();
+  for (const load of loads.splice(0)) await load.stop();
+  // Every process by PID before unmounting: a replica still running would keep the mount busy.
+  for (const cluster of clusters.splice(0)) await cluster.stop();
   killAllCatalogs();
   for (const m of mounts.splice(0)) m.unmount();
 }));
@@ -289,6 +311,113 @@ test("the catalog on a full disk answers UNAVAILABLE, and a restart with room lo
   assert.is(next.results[0]?.number, lastNumber + 1);
   second.kill("SIGKILL");
   await second.exited;
+});
+
+// --- A whole system: one order replica's disk fills up ---------------------------------------
+
+type ReplicaHealth = { id: number; up: boolean; ready: boolean; role: string; liveFollowers: number[] };
+type SystemHealth = { leader: number | null; replicas: ReplicaHealth[] };
+
+/** The frontend's GET /health body (its `error.details` when degraded). */
+async function systemHealth(cluster: Cluster): Promise<SystemHealth> {
+  const reply = await requestJson(cluster.url, "GET", "/health");
+  return (reply.body?.data ?? reply.body?.error?.details) as SystemHealth;
+}
+
+/**
+ * True when the frontend's leader is ready and replicates to exactly `followers(leader)`: the
+ * followers whose log matches the leader's up to its commit point.
+ */
+async function leaderReplicatesTo(cluster: Cluster, followers: (leader: number) => readonly number[]): Promise<boolean> {
+  const h = await systemHealth(cluster);
+  const leader = h.replicas.find((r) => r.id === h.leader && r.role === "leader" && r.ready);
+  return leader !== undefined && [...leader.liveFollowers].sort().join() === followers(leader.id).join();
+}
+
+function filesIdentical(files: readonly string[]): boolean {
+  const contents = files.map((file) => fs.readFileSync(file));
+  return contents.every((c) => c.equals(contents[0] as Buffer));
+}
+
+function startLoad(cluster: Cluster, seed: number): TradeLoad {
+  const load = new TradeLoad(cluster.url, tradeConcurrency, seed);
+  loads.push(load);
+  return load;
+}
+
+async function stopLoad(load: TradeLoad): Promise<void> {
+  await load.stop();
+  loads.splice(loads.indexOf(load), 1);
+  assert.equal(load.errors, [], "every trade is answered (no 5xx, no connection error)");
+  assert.equal(load.rejected, [], "every trade is answered 200 (no stock ran out)");
+}
+
+test("an order replica whose disk fills up stops acknowledging and says why; the other two carry on; nothing acknowledged is lost", async () => {
+  const fsFull = tinyFs();
+  if (fsFull === undefined) return;
+  // Replica 1 keeps its log and vote on the tiny file system; the rest share the cluster's dataDir.
+  const replicaEnv = { DATA_DIR: fsFull.dir };
+  const cluster = await Cluster.start({ replicaEnv: { 1: replicaEnv } });
+  clusters.push(cluster);
+  const orderFile1 = path.join(fsFull.dir, "orders-1.csv");
+  const first = cluster.replicas.get(1);
+  assert.ok(first !== undefined);
+  try {
+    const filler = fill(fsFull.dir, replicaRoomBytes);
+
+    // Trades until replica 1's disk is full, and then some more: every one answered 200.
+    const load = startLoad(cluster, 1);
+    const failureLine = (): string | undefined => first.output().split("\n").find((line) => line.includes("the disk failed"));
+    await waitFor(() => failureLine() !== undefined || load.errors.length > 0, clusterWaitMs, "replica 1's disk to fill up");
+    const ackedAtFailure = load.acked.length;
+    await load.waitAcked(ackedAtFailure + ackedAfterFailureMin, clusterWaitMs);
+    await stopLoad(load);
+
+    // Replica 1 stays up, says why it stopped, and reports itself not ready.
+    const line = failureLine() as string;
+    assert.match(line, " error order replica=1 ", `an error line of replica 1: ${line}`);
+    assert.match(line, "acknowledging nothing more until restarted");
+    assert.match(line, "ENOSPC");
+    assert.is(first.child.exitCode, null, "replica 1 did not exit");
+    assert.is(first.child.signalCode, null, "replica 1 was not killed");
+    const seen = (await systemHealth(cluster)).replicas.find((r) => r.id === 1);
+    assert.ok(seen?.up === true && seen.ready === false, `replica 1 answers Health, not ready: ${JSON.stringify(seen)}`);
+    // The leader goes on without replica 1: another replica leads if 1 was leading (a replica
+    // whose disk failed is never the ready leader), and it no longer counts 1 as a live follower.
+    await waitFor(() => leaderReplicatesTo(cluster, (leader) => [2, 3].filter((id) => id !== leader)), clusterWaitMs,
+      "a leader other than 1 that replicates to the third replica only");
+    const leaderAfterFailure = (await systemHealth(cluster)).leader;
+
+    // Replica 1's file holds whole lines only, and they are a prefix of the others' log.
+    const full = (await waitFilesIdentical(cluster, [2, 3])).toString("utf8");
+    const held = fs.readFileSync(orderFile1, "utf8");
+    const read = await readLines(orderFile1);
+    assert.is(read.tornTail, "", "no torn tail");
+    assert.is(read.completeBytes, Buffer.byteLength(held));
+    assert.ok(full.startsWith(held), "replica 1's log is a prefix of replica 2's");
+    const heldOrders = readOrderLog(orderFile1).length;
+    const allOrders = readOrderLog(cluster.orderFile(2)).length;
+    assert.ok(heldOrders > 0 && heldOrders < allOrders, `replica 1 holds some orders but not all (${heldOrders} of ${allOrders})`);
+    process.stdout.write(`replica 1 on ${fsFull.kind}: ${heldOrders} of ${allOrders} orders, leader ${leaderAfterFailure}; ${line.slice(line.indexOf("error="))}\n`);
+
+    // With room again and a restart, replica 1 catches up; trades go on meanwhile.
+    fs.rmSync(filler);
+    await cluster.kill(first);
+    await cluster.startReplica(1, replicaEnv);
+    const more = startLoad(cluster, 2);
+    await more.waitAcked(ackedAfterRestartMin, clusterWaitMs);
+    await stopLoad(more);
+    const restarted = cluster.replicas.get(1);
+    await waitFor(() => leaderReplicatesTo(cluster, (leader) => [1, 2, 3].filter((id) => id !== leader)), clusterWaitMs,
+      "the leader to replicate to both other replicas again");
+    const orderFiles = [orderFile1, cluster.orderFile(2), cluster.orderFile(3)];
+    await waitFor(() => filesIdentical(orderFiles), clusterWaitMs, "the three order logs to be byte-identical");
+    assert.not.match(restarted?.output() ?? "", "the disk failed", "the restarted replica 1 writes with room to spare");
+    await verifyGuarantees(cluster, [...load.acked, ...more.acked], [2, 3]);
+  } catch (err) {
+    process.stderr.write(`${cluster.logs().slice(-20_000)}\n`);
+    throw err;
+  }
 });
 
 test.run();
