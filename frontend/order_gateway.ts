@@ -1,7 +1,8 @@
 // Trades and order queries as the client sees them: sent to the leader, and when the leader
 // fails (connection error, deadline, "not leader", still catching up), re-run leader selection
 // and retry the SAME request (same request id) until it succeeds or the retry budget is spent.
-// The order log and the catalog both dedupe by request id, so a retry is never applied twice.
+// The leader answers a request id already in its log with its number instead of trading it
+// again (protos/PROTOCOL.md), so a retry is never applied twice.
 
 import { callUnary, grpc, isServiceError, isTransient } from "../lib/grpc.ts";
 import type { Logger } from "../lib/log.ts";
