@@ -76,7 +76,7 @@ function headlineRows(ev: Evaluation): [string, string, string][] {
     add("http_fixed", "HTTP server vs node:http, fixed JSON route", "above 1: the hand-written server is faster");
     add("lookup_cached", "cached lookup vs reference", "frontend + cache");
     add("lookup_uncached", "uncached lookup vs reference", "frontend + gRPC to the catalog");
-    add("trade", "trade vs reference", "frontend + catalog + 3 replicas, fsync on all");
+    add("trade", "trade vs reference", "frontend + catalog + 3 replicas, fsync on the catalog and a majority");
     add("mix", "mix vs reference", "1 trade : 4 lookups");
     rows.push(["cached ÷ uncached lookup", `${t.cachedOverUncached}×`, "what the cache buys"]);
     rows.push(["trades/s ÷ fdatasync/s", `${t.trades.tradesOverFdatasync}×`, `${n(t.trades.replicatedPerSecond)} trades/s vs ${n(t.trades.fdatasyncPerSecond)} fdatasync/s of one file; above 1 only through group commit`]);
