@@ -7,6 +7,7 @@ import type { Socket } from "node:net";
 import { AssertionError } from "../../lib/assert.ts";
 import type { Logger } from "../../lib/log.ts";
 import { HttpError } from "./errors.ts";
+import { busyRetryAfterSeconds } from "./limits.ts";
 import type { HttpLimits } from "./limits.ts";
 import { HttpParser } from "./parser.ts";
 import type { HttpRequest, ParseEvent, ParserState } from "./parser.ts";
@@ -29,7 +30,7 @@ type ReadPhase = "idle" | "head" | "body" | "none";
 type LoopPhase = "handler" | "write" | "linger" | "none";
 
 const internalError = jsonError(500, "internal server error");
-const handlerTimeout = jsonError(503, "the request took too long; try again");
+const handlerTimeout = jsonError(503, "the request took too long; try again", { "retry-after": String(busyRetryAfterSeconds) });
 const keepOpen: ResponseFraming = { close: false, headOnly: false, announceKeepAlive: false };
 const closeAfter: ResponseFraming = { close: true, headOnly: false, announceKeepAlive: false };
 

@@ -65,6 +65,12 @@ export const defaultLimits: HttpLimits = {
   writeBufferBytesMax: 64 * kib,
 };
 
+/**
+ * Seconds a client is asked to wait (Retry-After) on every 503 the server itself sends: too many
+ * connections, a handler past its deadline. A 503 always says when to come back (RFC 9110 §10.2.3).
+ */
+export const busyRetryAfterSeconds = 1;
+
 /** The longest method token we accept: the longest registered method is 17 bytes. */
 export const methodBytesMax = 32;
 /** "HTTP/1.1" */

@@ -338,7 +338,9 @@ test("a handler that never answers gets 503 after handlerTimeoutMs", () =>
   withServer({ handlerTimeoutMs: 100 }, async (port) => {
     const c = await RawClient.connect(port);
     c.send(get("/never") + get("/echo"));
-    assert.is((await c.read()).status, 503);
+    const timedOut = await c.read();
+    assert.is(timedOut.status, 503);
+    assert.is(timedOut.headers["retry-after"], "1", "a 503 says when to come back");
     assert.is((await c.read()).status, 200);
     c.destroy();
   }));

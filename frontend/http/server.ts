@@ -6,7 +6,7 @@ import * as net from "node:net";
 import type { Logger } from "../../lib/log.ts";
 import { Connection } from "./connection.ts";
 import type { HttpHandler } from "./connection.ts";
-import { resolveLimits } from "./limits.ts";
+import { busyRetryAfterSeconds, resolveLimits } from "./limits.ts";
 import type { HttpLimits } from "./limits.ts";
 import { jsonError, serializeResponse } from "./response.ts";
 
@@ -35,7 +35,6 @@ export type HttpServer = {
  * request. Timeouts fire up to one sweep late, so the sweep is a quarter of the shortest. */
 const sweepIntervalMsMin = 5;
 const sweepIntervalMsMax = 1_000;
-const refusedRetryAfterSeconds = "1";
 
 function sweepIntervalMs(limits: HttpLimits): number {
   const shortest = Math.min(
@@ -131,7 +130,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
 /** Over the connection limit: a 503 the client can read, then close, without a Connection. */
 function refuse(socket: net.Socket, lingerMs: number): void {
   socket.on("error", () => { /* the client went away first: nothing to do */ });
-  const response = jsonError(503, "too many connections", { "retry-after": refusedRetryAfterSeconds });
+  const response = jsonError(503, "too many connections", { "retry-after": String(busyRetryAfterSeconds) });
   socket.end(serializeResponse(response, { close: true, headOnly: false, announceKeepAlive: false }));
   socket.resume(); // discard the request so closing does not reset the connection
   setTimeout(() => socket.destroy(), lingerMs).unref();
