@@ -14,6 +14,8 @@ export const chaosFileName = "chaos.json";
 /** What `npm run chaos -- --json` writes. */
 export type ChaosDocument = {
   readonly options: { readonly runs: number; readonly seed: number; readonly seconds: number };
+  /** The commit the campaign ran against (absent in files from before it was recorded). */
+  readonly commit?: string;
   readonly node: string;
   readonly platform: string;
   readonly finishedAt: string;
@@ -48,7 +50,7 @@ export function chaosSection(doc: ChaosDocument): string[] {
   const first = doc.options.seed;
   const converge = runs.map((r) => r.convergeMs ?? 0).sort((a, b) => a - b);
   return [
-    `\`npm run chaos -- --runs ${doc.options.runs} --seed ${first} --seconds ${doc.options.seconds}\` (${doc.node}, ${doc.platform}, finished ${doc.finishedAt}).`,
+    `\`npm run chaos -- --runs ${doc.options.runs} --seed ${first} --seconds ${doc.options.seconds}\` at commit \`${doc.commit ?? "unknown"}\` (${doc.node}, ${doc.platform}, finished ${doc.finishedAt}).`,
     "Each run starts the whole system as real processes (catalog, 3 replicas, 2 frontends), drives 8 keep-alive clients",
     "trading with `Idempotency-Key` over both frontends, injects seeded faults — SIGKILL and restart, SIGSTOP/SIGCONT of the",
     "leader, a follower, two replicas at once, the catalog and a frontend, torn last lines in killed replicas' logs — then",

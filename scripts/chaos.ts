@@ -4,6 +4,7 @@
 // one line per run and a summary; with --json, writes every run's result. Exits 1 on any
 // violation or harness error, 2 on a bad option.
 
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import { faultKinds } from "../test/support/chaos_faults.ts";
 import { clientCount, runChaos } from "../test/support/chaos_run.ts";
@@ -87,8 +88,16 @@ function printFailure(r: RunResult): void {
   process.stdout.write(`${out.join("\n")}\n`);
 }
 
+/** The commit under test (with "+changes" when the tree differs from it), for the report. */
+function commitUnderTest(): string {
+  const git = (...args: string[]): string => spawnSync("git", args, { encoding: "utf8" }).stdout?.trim() ?? "";
+  const commit = git("rev-parse", "--short", "HEAD") || "unknown";
+  return git("status", "--porcelain", "--untracked-files=no") === "" ? commit : `${commit}+changes`;
+}
+
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
+  const commit = commitUnderTest();
   const results: RunResult[] = [];
   try {
     for (let i = 0; i < options.runs; i++) {
@@ -107,7 +116,7 @@ async function main(): Promise<void> {
     `violations ${sum((r) => r.violations.length)}` +
     `${failed.length > 0 ? `; failed seeds: ${failed.map((r) => r.seed).join(", ")}` : ""}\n`);
   if (options.json) {
-    const doc = { options, node: process.version, platform: `${process.platform}-${process.arch}`, finishedAt: new Date().toISOString(), runs: results };
+    const doc = { options, commit, node: process.version, platform: `${process.platform}-${process.arch}`, finishedAt: new Date().toISOString(), runs: results };
     fs.writeFileSync(options.json, `${JSON.stringify(doc, null, 2)}\n`);
   }
   process.exitCode = failed.length > 0 ? 1 : 0;
