@@ -35,7 +35,7 @@ import {
   UncommittedWindowError,
 } from "./errors.ts";
 import { readJournal } from "./journal.ts";
-import { tradeBatchMax } from "./limits.ts";
+import { tradeBatchMax } from "../lib/protocol.ts";
 import { catalogPath, journalPath } from "./persistence.ts";
 import { toStatus } from "./server.ts";
 import { killAllCatalogs, runCatalogToExit, spawnCatalog } from "./spawn_catalog.ts";

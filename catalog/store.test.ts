@@ -26,7 +26,8 @@ import {
 } from "./errors.ts";
 import { initialStocks } from "./initial_stocks.ts";
 import { Journal } from "./journal.ts";
-import { stockNameBytesMax, tradeBatchMax, tradesQueuedMax } from "./limits.ts";
+import { stockNameBytesMax, tradeBatchMax } from "../lib/protocol.ts";
+import { tradesQueuedMax } from "./limits.ts";
 import type { StoreOptions, TradeBatchHeader } from "./store.ts";
 import { Store } from "./store.ts";
 

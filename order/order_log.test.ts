@@ -10,7 +10,7 @@ import * as assert from "uvu/assert";
 import { AssertionError } from "../lib/assert.ts";
 import { OrderSide } from "../gen/order.ts";
 import type { OrderRecord } from "../gen/order.ts";
-import { quantityMax } from "./limits.ts";
+import { orderQuantityMax } from "../lib/protocol.ts";
 import { OrderLog, formatOrderRow, orderLogFile, orderLogHeader, parseOrderRow } from "./order_log.ts";
 import { nameProblem, orderProblem, sameOrder } from "./order_rules.ts";
 
@@ -184,7 +184,7 @@ test("malformed fields are refused: non-canonical numbers, epoch 0, unknown type
   assert.type(parseOrderRow("1,1,GameStart,hold,1,a"), "string");
   assert.type(parseOrderRow("1,1,GameStart,buy,0,a"), "string");
   assert.type(parseOrderRow("1,1,GameStart,buy,+1,a"), "string");
-  assert.type(parseOrderRow(`1,1,GameStart,buy,${quantityMax + 1},a`), "string");
+  assert.type(parseOrderRow(`1,1,GameStart,buy,${orderQuantityMax + 1},a`), "string");
   assert.type(parseOrderRow("1,1,GameStart,buy,1,a,b"), "string");
   assert.type(parseOrderRow("1,GameStart,buy,1,a"), "string");
   assert.type(parseOrderRow("1,1,,buy,1,a"), "string");

@@ -15,7 +15,8 @@ import { catalogRefusal, errorText } from "./clients.ts";
 import { ReplicaCore } from "./core.ts";
 import type { Action, CallId, CallResult, Input, Vote } from "./core.ts";
 import { OrderError } from "./errors.ts";
-import { appendTimeoutMs, catalogTimeoutMs, placeBatchMax, tickMs, voteTimeoutMs } from "./limits.ts";
+import { placeBatchMax } from "../lib/protocol.ts";
+import { appendTimeoutMs, catalogTimeoutMs, tickMs, voteTimeoutMs } from "./limits.ts";
 import type { OrderLog } from "./order_log.ts";
 
 export type ShellDeps = {
