@@ -6,7 +6,8 @@
 import * as http from "node:http";
 import { seededRandom } from "../client/client.ts";
 import { initialStocks } from "../catalog/initial_stocks.ts";
-import { requestJson, sleep } from "../test/support/http.ts";
+import { requestJson } from "../test/support/http.ts";
+import { sleep } from "../lib/sleep.ts";
 import type { Acked } from "../test/support/load.ts";
 
 /** After a failed request (no HTTP answer) a worker waits this long before the next one. */

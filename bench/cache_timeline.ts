@@ -7,7 +7,8 @@
 
 import { seededRandom } from "../client/client.ts";
 import { initialStocks } from "../catalog/initial_stocks.ts";
-import { requestJson, sleep } from "../test/support/http.ts";
+import { requestJson } from "../test/support/http.ts";
+import { sleep } from "../lib/sleep.ts";
 import type { BenchContext } from "./_context.ts";
 import { meta } from "./_machine.ts";
 import type { Meta } from "./_machine.ts";

@@ -10,7 +10,7 @@ import * as fs from "node:fs";
 import { seededRandom, summarize } from "../client/client.ts";
 import type { LatencySummary } from "../client/client.ts";
 import type { Cluster } from "../test/support/cluster.ts";
-import { sleep } from "../test/support/http.ts";
+import { sleep } from "../lib/sleep.ts";
 import { readOrderLog, verifyGuarantees } from "../test/support/verify.ts";
 import type { BenchContext } from "./_context.ts";
 import { round1 } from "./_context.ts";

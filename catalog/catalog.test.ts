@@ -39,6 +39,8 @@ import { tradeBatchMax } from "../lib/protocol.ts";
 import { catalogPath, journalPath } from "./persistence.ts";
 import { toStatus } from "./server.ts";
 import { killAllCatalogs, runCatalogToExit, spawnCatalog } from "./spawn_catalog.ts";
+import { sleep } from "../lib/sleep.ts";
+import { waitFor } from "../test/support/wait.ts";
 
 const callTimeoutMs = 5_000;
 const dirs: string[] = [];
@@ -73,14 +75,6 @@ async function statusOf(promise: Promise<unknown>): Promise<grpc.status> {
     throw err;
   }
   throw new Error("expected the call to fail");
-}
-
-async function until(what: string, condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const started = Date.now();
-  while (!condition()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 /** A small deterministic PRNG (mulberry32), so a failing run can be replayed. */
@@ -168,7 +162,7 @@ test("lookup, TradeBatch (unary and streamed), refusals, health and pushed inval
 
   const bought = await batch(client, header(2, -1), [{ requestId: "g1", name: "GameStart", side: Side.SIDE_BUY, quantity: 1 }]);
   assert.equal([bought.results[0]?.status, bought.results[0]?.number, bought.results[0]?.stock?.quantity, bought.lastNumber], [TradeStatus.TRADE_OK, 0, 99, 0]);
-  await until("GameStart invalidation", () => seen.length === 1);
+  await waitFor(() => seen.length === 1, 5_000, "GameStart invalidation");
   assert.equal(seen, [{ name: "GameStart", version: 1 }]);
 
   const streamed = new StreamCaller<TradeBatchRequest, TradeBatchReply>(() => client.tradeBatches());
@@ -185,7 +179,7 @@ test("lookup, TradeBatch (unary and streamed), refusals, health and pushed inval
   streamed.close();
 
   await batch(client, header(2, 2), [{ requestId: "h1", name: "BoarCo", side: Side.SIDE_BUY, quantity: 1 }]);
-  await until("BoarCo invalidation", () => seen.length === 3);
+  await waitFor(() => seen.length === 3, 5_000, "BoarCo invalidation");
   assert.equal(seen, [{ name: "GameStart", version: 1 }, { name: "FishCo", version: 2 }, { name: "BoarCo", version: 1 }]);
 
   const tooMany = Array.from({ length: tradeBatchMax + 1 }, (_, i) => ({ requestId: `x${i}`, name: "FishCo", side: Side.SIDE_SELL, quantity: 1 }));
@@ -195,7 +189,7 @@ test("lookup, TradeBatch (unary and streamed), refusals, health and pushed inval
   assert.is(await statusOf(batch(client, header(2, 4), [])), grpc.status.DATA_LOSS);
   assert.equal(await callUnary(client, client.health, {}, callTimeoutMs), { stocks: 12, subscribers: 1, tradesApplied: 4, lastNumber: 3, epoch: 2 });
   stream.cancel();
-  await until("the subscriber to leave", () => catalog.output().includes("subscriber left"));
+  await waitFor(() => catalog.output().includes("subscriber left"), 5_000, "the subscriber to leave");
   assert.is((await callUnary(client, client.health, {}, callTimeoutMs)).subscribers, 0);
   catalog.kill("SIGTERM");
   assert.equal(await catalog.exited, { code: 0, signal: null });
@@ -207,7 +201,7 @@ test("CATALOG_LOOKUP_DELAY_MS holds a lookup's reply past a later trade's invali
   const client = track(catalog.client());
   await lookup(client, "MenhirCo");
   const slow = lookup(client, "MenhirCo");
-  await new Promise((r) => setTimeout(r, 100));
+  await sleep(100);
   const traded = await batch(client, header(1, -1), [{ requestId: "d1", name: "MenhirCo", side: Side.SIDE_SELL, quantity: 1 }]);
   assert.is(traded.results[0]?.stock?.version, 1);
   assert.is((await slow).version, 0, "the state read before the trade, answered after it");
@@ -316,9 +310,9 @@ async function stopDuringTrades(signal: NodeJS.Signals): Promise<void> {
   const leader = new BatchingLeader(track(first.client()));
   const next = random(20251125);
   const workers = Array.from({ length: 32 }, (_, w) => tradeUntilFailure(leader, w, next));
-  await until("300 numbered trades", () => leader.numbered.size >= 300, 30_000);
+  await waitFor(() => leader.numbered.size >= 300, 30_000, "300 numbered trades");
   // A varying extra wait moves the signal around the batcher's cycle (planning, fsync, reply).
-  await new Promise((r) => setTimeout(r, Math.floor(next() * 15)));
+  await sleep(Math.floor(next() * 15));
   first.kill(signal);
   await Promise.all(workers);
   leader.close();

@@ -17,6 +17,7 @@ import type { HealthReply, OrderRecord } from "../gen/order.ts";
 import { reported } from "../test/support/hooks.ts";
 import { ProcessCluster } from "./_procs.ts";
 import { orderLogHeader, parseOrderRow } from "./order_log.ts";
+import { sleep } from "../lib/sleep.ts";
 
 /** Bound on the whole file: the runner kills at 240 s, we clean up before that. */
 const fileTimeoutMs = 180_000;
@@ -26,7 +27,6 @@ const initialQuantity = 100;
 /** How long one order may be retried across a failover before the test calls it lost. */
 const orderRetryBudgetMs = 20_000;
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 let cluster: ProcessCluster | undefined;
 const guard = setTimeout(() => {

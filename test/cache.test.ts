@@ -10,8 +10,9 @@ import type { Started } from "../frontend/cache/_test_processes.ts";
 import { startService } from "../lib/service_process.ts";
 import type { RunningService } from "../lib/service_process.ts";
 import { Cluster } from "./support/cluster.ts";
-import { requestJson, sleep, waitForCacheInUse } from "./support/http.ts";
+import { requestJson, waitForCacheInUse } from "./support/http.ts";
 import { reported } from "./support/hooks.ts";
+import { waitFor } from "./support/wait.ts";
 
 /** How long a push may take to reach another frontend in a test (normally milliseconds). */
 const pushWaitMs = 5_000;
@@ -35,14 +36,6 @@ async function secondFrontend(cluster: Cluster, env: Record<string, string> = {}
     env: { PORT: "0", CATALOG_ADDR: `127.0.0.1:${cluster.catalogPort}`, ORDER_REPLICAS: cluster.orderReplicas, LOG_LEVEL: "info", REDIS_URL: "", ...env },
   });
   return { service, url: `http://127.0.0.1:${service.port}` };
-}
-
-async function eventually(what: string, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + pushWaitMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.unreachable(`${what} within ${pushWaitMs} ms`);
-    await sleep(20);
-  }
 }
 
 const Lru = suite("in-process LRU");
@@ -79,12 +72,12 @@ Lru("read-your-writes on the trading frontend; the push reaches the second front
   const buy = await requestJson(cluster.url, "POST", "/orders", { name: "FishCo", quantity: 7, type: "buy" });
   assert.is(buy.status, 200);
   assert.is(await quantity(cluster.url, "FishCo"), start - 7, "the next lookup on the same frontend reflects the trade");
-  await eventually("the second frontend reflects the trade", async () => (await quantity(url, "FishCo")) === start - 7);
+  await waitFor(async () => (await quantity(url, "FishCo")) === start - 7, pushWaitMs, "the second frontend reflects the trade");
   // A trade through the second frontend invalidates the first one's entry too.
   await quantity(cluster.url, "FishCo");
   assert.is((await requestJson(url, "POST", "/orders", { name: "FishCo", quantity: 2, type: "sell" })).status, 200);
   assert.is(await quantity(url, "FishCo"), start - 5);
-  await eventually("the first frontend reflects the trade", async () => (await quantity(cluster.url, "FishCo")) === start - 5);
+  await waitFor(async () => (await quantity(cluster.url, "FishCo")) === start - 5, pushWaitMs, "the first frontend reflects the trade");
 });
 
 Lru("LRU replacement: the least recently used stock is evicted first", async () => {

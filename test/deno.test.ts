@@ -17,7 +17,8 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { denoBinary, denoPermissions, projectRoot } from "../lib/service_process.ts";
 import { Cluster } from "./support/cluster.ts";
-import { requestJson, sleep } from "./support/http.ts";
+import { requestJson } from "./support/http.ts";
+import { sleep } from "../lib/sleep.ts";
 import { readOrderLog, verifyGuarantees, waitFilesIdentical } from "./support/verify.ts";
 
 const seed = Number(process.env["TEST_SEED"] ?? Math.floor(Math.random() * 1_000_000));

@@ -26,6 +26,7 @@ import {
   catalogHealthFields, catalogHealthPath, decodeVarintFields, orderHealthFields, orderHealthPath, parseProbeArgs, probeTimeoutMs,
 } from "../scripts/healthcheck.ts";
 import { freePort, tempDir } from "./support/cluster.ts";
+import { sleep } from "../lib/sleep.ts";
 
 type Kind = "catalog" | "order" | "frontend";
 type Loaded = { kind: Kind; port: number; dataDir?: string; config: any };
@@ -547,7 +548,7 @@ async function waitListening(p: ReturnType<typeof run>): Promise<void> {
   const deadline = Date.now() + runTimeoutMs;
   while (!/listening.*port=\d+|port=\d+.*listening/.test(p.output())) {
     if (Date.now() > deadline || p.child.exitCode !== null) assert.unreachable(`did not start:\n${p.output()}`);
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
 }
 

@@ -10,7 +10,7 @@ import * as assert from "uvu/assert";
 import { seededRandom } from "../client/client.ts";
 import { Cluster } from "./support/cluster.ts";
 import type { ClusterOptions } from "./support/cluster.ts";
-import { sleep } from "./support/http.ts";
+import { sleep } from "../lib/sleep.ts";
 import { TradeLoad } from "./support/load.ts";
 import { verifyGuarantees } from "./support/verify.ts";
 

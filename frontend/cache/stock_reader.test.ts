@@ -20,6 +20,7 @@ import { LruCache } from "./lru_cache.ts";
 import { RedisCache } from "./redis_cache.ts";
 import type { StockReader } from "./stock_reader.ts";
 import { createStockReader } from "./stock_reader.ts";
+import { sleep } from "../../lib/sleep.ts";
 
 const log = new Logger("stock-reader-test", {}, "error");
 const callTimeoutMs = 5_000;
@@ -103,7 +104,7 @@ async function buy(port: number, name: string, quantity: number): Promise<number
  */
 async function lookupSentToCatalog(r: StockReader): Promise<void> {
   await waitFor(async () => (await r.stats()).misses >= 1, 5_000, "the lookup to miss");
-  await new Promise((resolve) => setTimeout(resolve, lookupDelayMs / 4));
+  await sleep(lookupDelayMs / 4);
 }
 
 const test = suite("stock reader (real catalog)");

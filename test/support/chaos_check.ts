@@ -17,7 +17,7 @@ import type { AckedOrder, Order, PendingOrder, Violation } from "./chaos_clients
 import { placeOrder, requestIdOf } from "./chaos_clients.ts";
 import type { ChaosSystem } from "./chaos_system.ts";
 import { replicaIds } from "./chaos_system.ts";
-import { sleep } from "./http.ts";
+import { sleep } from "../../lib/sleep.ts";
 
 /** After healing, one order must be acknowledged within this (the README's availability claim). */
 export const finalOrderWaitMs = 15_000;

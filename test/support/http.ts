@@ -3,6 +3,7 @@
 
 import * as http from "node:http";
 import * as net from "node:net";
+import { sleep } from "../../lib/sleep.ts";
 
 export type JsonReply = { status: number; headers: http.IncomingHttpHeaders; body: any };
 
@@ -67,5 +68,3 @@ export function rawExchange(port: number, data: string | Buffer, idleMs = 500): 
     socket.write(data);
   });
 }
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

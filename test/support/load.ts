@@ -5,7 +5,8 @@
 import * as http from "node:http";
 import { seededRandom } from "../../client/client.ts";
 import { initialStocks } from "../../catalog/initial_stocks.ts";
-import { requestJson, sleep } from "./http.ts";
+import { requestJson } from "./http.ts";
+import { sleep } from "../../lib/sleep.ts";
 
 export type Acked = { number: number; name: string; type: "buy" | "sell"; quantity: number; key: string };
 

@@ -6,7 +6,8 @@ import * as fs from "node:fs";
 import * as assert from "uvu/assert";
 import { initialQuantity, initialStocks } from "../../catalog/initial_stocks.ts";
 import type { Cluster } from "./cluster.ts";
-import { requestJson, sleep } from "./http.ts";
+import { requestJson } from "./http.ts";
+import { sleep } from "../../lib/sleep.ts";
 import type { Acked } from "./load.ts";
 
 export type LogRow = { number: number; epoch: number; name: string; type: string; quantity: number; requestId: string };
