@@ -8,17 +8,7 @@ import type { CatalogServer, Stock, TradeBatchReply, TradeBatchRequest } from ".
 import type { StreamCallServer } from "../lib/stream_calls.ts";
 import { grpc, statusError, unaryHandler } from "../lib/grpc.ts";
 import { sleep } from "../lib/sleep.ts";
-import {
-  ForgottenTradesError,
-  InvalidArgumentError,
-  OverloadedError,
-  SequenceAheadError,
-  StaleEpochError,
-  StockNotFoundError,
-  StorageError,
-  StoreClosedError,
-  UncommittedWindowError,
-} from "./errors.ts";
+import { ForgottenTradesError, InvalidArgumentError, OverloadedError, SequenceAheadError, StaleEpochError, StockNotFoundError, StorageError, StoreClosedError, UncommittedWindowError } from "./errors.ts";
 import type { InvalidationHub } from "./invalidations.ts";
 import type { Store } from "./store.ts";
 

@@ -15,16 +15,7 @@ import { assert } from "../lib/assert.ts";
 import type { Logger } from "../lib/log.ts";
 import type { StockTable } from "./catalog_file.ts";
 import type { EpochFile } from "./epoch_file.ts";
-import {
-  ForgottenTradesError,
-  InvalidArgumentError,
-  OverloadedError,
-  SequenceAheadError,
-  StaleEpochError,
-  StockNotFoundError,
-  StorageError,
-  StoreClosedError,
-} from "./errors.ts";
+import { ForgottenTradesError, InvalidArgumentError, OverloadedError, SequenceAheadError, StaleEpochError, StockNotFoundError, StorageError, StoreClosedError } from "./errors.ts";
 import type { GroupPlan, TradeBatchHeader } from "./group_plan.ts";
 import { planGroup } from "./group_plan.ts";
 import type { Journal } from "./journal.ts";
