@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import { faultKinds } from "../test/support/chaos_faults.ts";
 import { clientCount, runChaos } from "../test/support/chaos_run.ts";
 import type { RunResult } from "../test/support/chaos_run.ts";
-import { killEveryProcess } from "../test/support/chaos_system.ts";
+import { killAll } from "../test/support/processes.ts";
 
 /** Bounds on the options: a chaos command that cannot run away. */
 const runsMax = 1_000;
@@ -98,7 +98,7 @@ async function main(): Promise<void> {
       if (r.violations.length > 0 || r.error) printFailure(r);
     }
   } finally {
-    killEveryProcess();
+    killAll();
   }
   const failed = results.filter((r) => r.violations.length > 0 || r.error);
   const sum = (f: (r: RunResult) => number): number => results.reduce((s, r) => s + f(r), 0);

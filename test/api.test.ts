@@ -3,16 +3,16 @@
 
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { Cluster } from "./support/cluster.ts";
+import { LocalSystem } from "./support/local_system.ts";
 import { rawExchange, requestJson } from "./support/http.ts";
 import { reported } from "./support/hooks.ts";
 
-let cluster: Cluster;
+let cluster: LocalSystem;
 const get = (path: string) => requestJson(cluster.url, "GET", path);
 const post = (path: string, body: unknown, headers: Record<string, string> = {}) => requestJson(cluster.url, "POST", path, body, headers);
 
 test.before(reported("api cluster", async () => {
-  cluster = await Cluster.start();
+  cluster = await LocalSystem.start();
 }));
 test.after(async () => {
   await cluster.stop();
