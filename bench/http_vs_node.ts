@@ -11,6 +11,7 @@ import * as net from "node:net";
 import { createRequire } from "node:module";
 import * as os from "node:os";
 import { fileURLToPath } from "node:url";
+import { CommandLine } from "../lib/cli.ts";
 import { Logger } from "../lib/log.ts";
 import { createHttpServer } from "../frontend/http/server.ts";
 
@@ -118,15 +119,12 @@ async function measure(side: Side, options: Options): Promise<Measurement> {
   }
 }
 
+const cli = new CommandLine("http_vs_node", "usage: node --import tsx bench/http_vs_node.ts [--connections 50] [--duration 5] [--pipelining 1] [--rounds 3]");
+
 function parseOptions(argv: string[]): Options {
-  const options: Options = { connections: 50, duration: 5, pipelining: 1, rounds: 3 };
-  for (let i = 0; i < argv.length; i += 2) {
-    const name = (argv[i] ?? "").replace(/^--/, "") as keyof Options;
-    const value = Number(argv[i + 1]);
-    if (!(name in options) || !Number.isInteger(value) || value < 1) throw new RangeError(`bad option ${argv[i]} ${argv[i + 1]}`);
-    options[name] = value;
-  }
-  return options;
+  const values = cli.parse(argv, { connections: "string", duration: "string", pipelining: "string", rounds: "string" });
+  const positive = (name: keyof Options, fallback: number): number => cli.number(name, values[name], { fallback, min: 1, max: Number.MAX_SAFE_INTEGER });
+  return { connections: positive("connections", 50), duration: positive("duration", 5), pipelining: positive("pipelining", 1), rounds: positive("rounds", 3) };
 }
 
 async function main(): Promise<void> {
