@@ -18,7 +18,7 @@ import { catalogPath, epochPath, journalPath } from "./persistence.ts";
 import type { StoreOptions, TradeBatchHeader } from "./store.ts";
 import { Store } from "./store.ts";
 import { tempDir } from "../test/support/processes.ts";
-import { rejects } from "../test/support/rejects.ts";
+import { rejects } from "../test/support/throws.ts";
 
 const log = new Logger("catalog-test", {}, "silent");
 
@@ -44,14 +44,8 @@ async function send(store: Store, epoch: number, afterNumber: number, requests: 
   return reply;
 }
 
-async function openFails(dir: string): Promise<CorruptFileError> {
-  try {
-    await open(dir);
-  } catch (err) {
-    assert.instance(err, CorruptFileError);
-    return err as CorruptFileError;
-  }
-  throw new Error("expected the store to refuse to open");
+function openFails(dir: string): Promise<CorruptFileError> {
+  return rejects(open(dir), CorruptFileError);
 }
 
 test("missing files mean the initial catalog; catalog.csv and the journal are written and parse", async () => {

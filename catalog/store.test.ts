@@ -20,7 +20,7 @@ import { stockNameBytesMax, tradeBatchMax } from "../lib/protocol.ts";
 import { tradesQueuedMax } from "./limits.ts";
 import type { StoreOptions, TradeBatchHeader } from "./store.ts";
 import { Store } from "./store.ts";
-import { rejects } from "../test/support/rejects.ts";
+import { rejects } from "../test/support/throws.ts";
 
 const log = new Logger("catalog-test", {}, "silent");
 const dirs: string[] = [];

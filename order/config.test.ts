@@ -11,15 +11,10 @@ import { ConfigError } from "../lib/config.ts";
 import { freePort } from "../lib/service_process.ts";
 import { runToExit } from "../test/support/processes.ts";
 import { readOrderConfig } from "./config.ts";
+import { thrown } from "../test/support/throws.ts";
 
 function configError(env: Record<string, string>): ConfigError {
-  try {
-    readOrderConfig(env);
-  } catch (err) {
-    assert.instance(err, ConfigError);
-    return err as ConfigError;
-  }
-  throw new Error("expected a ConfigError");
+  return thrown(() => readOrderConfig(env), ConfigError);
 }
 
 /** Run order/main.ts with `env` only (none of the runner's); `whenListening` runs once it logs its listening line. */
