@@ -4,7 +4,6 @@
 //
 //   node --import tsx bench/http_vs_node.ts [--connections 50] [--duration 5] [--pipelining 1] [--rounds 3]
 
-import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import * as http from "node:http";
 import * as net from "node:net";
@@ -14,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { CommandLine } from "../lib/cli.ts";
 import { Logger } from "../lib/log.ts";
 import { createHttpServer } from "../frontend/http/server.ts";
+import { runTracked } from "../test/support/processes.ts";
 
 const body = JSON.stringify({ data: { name: "GameStart", price: 15.99, quantity: 100, volume: 0 } });
 const contentType = "application/json; charset=utf-8";
@@ -64,18 +64,15 @@ function cpuMicros(child: ChildProcess): Promise<number> {
   });
 }
 
+/** One server in its own process (test/support/processes.ts tracks it); resolves once it prints its port. */
 function startChild(side: Side): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "serve", side], {
-    stdio: ["ignore", "pipe", "inherit", "ipc"],
-  });
   return new Promise((resolve, reject) => {
-    let out = "";
-    child.stdout?.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /PORT (\d+)/.exec(out);
-      if (match) resolve({ child, port: Number(match[1]) });
-    });
-    child.on("exit", (code) => reject(new Error(`${side} server exited with ${code}`)));
+    const onOutput = (output: string): void => {
+      const match = /PORT (\d+)/.exec(output);
+      if (match) resolve({ child: server.child, port: Number(match[1]) });
+    };
+    const server = runTracked(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "serve", side], process.env, { onOutput, ipc: true });
+    server.child.on("exit", (code) => reject(new Error(`${side} server exited with ${code}:\n${server.output()}`)));
   });
 }
 

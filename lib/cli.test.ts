@@ -25,7 +25,7 @@ const runTimeoutMs = 20_000;
 
 async function run(code: string): Promise<{ status: number | null; stderr: string }> {
   const script = `import { CommandLine } from "./lib/cli.ts"; const cli = new CommandLine("demo", "usage: demo"); ${code}`;
-  const child = runTracked(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], process.env, runTimeoutMs);
+  const child = runTracked(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], process.env, { timeoutMs: runTimeoutMs });
   const exit = await child.exited;
   return { status: exit.code, stderr: child.output() };
 }

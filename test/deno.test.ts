@@ -59,7 +59,7 @@ function runClient(port: number): { child: ChildProcess; done: Promise<{ code: n
   const args = ["run", "--quiet", "--no-prompt", ...denoPermissions("client/run.ts", {}), "client/run.ts",
     "--port", String(port), "--p", String(clientP), "--iterations", String(clientIterations),
     "--sessions", String(clientSessions), "--seed", String(seed), "--json"];
-  const run = runTracked(deno, args, { ...process.env, DENO_NO_UPDATE_CHECK: "1" }, clientTimeoutMs);
+  const run = runTracked(deno, args, { ...process.env, DENO_NO_UPDATE_CHECK: "1" }, { timeoutMs: clientTimeoutMs });
   const done = run.exited.then((e) => ({ code: e.code ?? e.signal ?? "unknown", stdout: run.stdout(), output: run.output() }));
   return { child: run.child, done };
 }

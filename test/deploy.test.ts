@@ -531,7 +531,7 @@ const runTimeoutMs = 20_000;
 
 /** Run `node <prefix> <args>` (tracked by test/support/processes.ts); the prefix defaults to the image's entry point. */
 function run(args: string[], env: Env, prefix = ["--import", "tsx", "scripts/entrypoint.ts"]): { child: ChildProcess; output: () => string; exited: Promise<number | string> } {
-  const running = runTracked(process.execPath, [...prefix, ...args], { ...process.env, ...env }, runTimeoutMs * 3);
+  const running = runTracked(process.execPath, [...prefix, ...args], { ...process.env, ...env }, { timeoutMs: runTimeoutMs * 3 });
   const exited = running.exited.then((e) => e.code ?? e.signal ?? "unknown");
   return { child: running.child, output: running.output, exited };
 }

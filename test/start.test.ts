@@ -27,7 +27,7 @@ test("npm start runs the system, prints the URL and stops cleanly on SIGINT", as
   const [frontend, catalog, r1, r2, r3] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
   const env = { ...process.env, DATA_DIR: dataDir, PORT: String(frontend), CATALOG_ADDR: `127.0.0.1:${catalog}`,
     ORDER_REPLICAS: `1@127.0.0.1:${r1},2@127.0.0.1:${r2},3@127.0.0.1:${r3}` };
-  const start = runTracked(process.execPath, ["--import", "tsx", "scripts/start.ts"], env, 2 * startTimeoutMs);
+  const start = runTracked(process.execPath, ["--import", "tsx", "scripts/start.ts"], env, { timeoutMs: 2 * startTimeoutMs });
   const { child } = start;
   try {
     await waitFor(() => start.output().includes(`is running at http://127.0.0.1:${frontend}`), startTimeoutMs, "the URL printed")

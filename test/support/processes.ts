@@ -97,25 +97,33 @@ export type Running = {
   readonly exited: Promise<Exit>;
 };
 
-/**
- * Spawn `command args` in the project root, tracked, without waiting for anything; SIGKILL after
- * `timeoutMs`. `onOutput` sees the whole output after every chunk.
- */
-export function runTracked(command: string, args: readonly string[], env: NodeJS.ProcessEnv, timeoutMs: number, onOutput?: (output: string) => void): Running {
-  const child = spawn(command, [...args], { cwd: projectRoot, env, stdio: ["ignore", "pipe", "pipe"] });
+export type TrackedOptions = {
+  /** SIGKILL after this long (default: never; the caller stops it, or killAll at exit does). */
+  readonly timeoutMs?: number;
+  /** Sees the whole output after every chunk. */
+  readonly onOutput?: (output: string) => void;
+  /** Open an IPC channel (child.send / "message"), for a child that reports measurements. */
+  readonly ipc?: boolean;
+};
+
+/** Spawn `command args` in the project root with `env`, tracked, without waiting for anything. */
+export function runTracked(command: string, args: readonly string[], env: NodeJS.ProcessEnv, options: TrackedOptions = {}): Running {
+  const stdio: ("ignore" | "pipe" | "ipc")[] = options.ipc ? ["ignore", "pipe", "pipe", "ipc"] : ["ignore", "pipe", "pipe"];
+  const child = spawn(command, [...args], { cwd: projectRoot, env, stdio });
   track(child);
   let output = "";
   let stdout = "";
-  child.stdout.on("data", (d: Buffer) => {
+  child.stdout?.on("data", (d: Buffer) => {
     stdout += d.toString();
   });
   const onData = (d: Buffer): void => {
     output += d.toString();
-    onOutput?.(output);
+    options.onOutput?.(output);
   };
-  child.stdout.on("data", onData);
-  child.stderr.on("data", onData);
-  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  child.stdout?.on("data", onData);
+  child.stderr?.on("data", onData);
+  const timeoutMs = options.timeoutMs;
+  const timer = timeoutMs === undefined ? undefined : setTimeout(() => child.kill("SIGKILL"), timeoutMs);
   const exited = new Promise<Exit>((resolve) => child.on("exit", (code, signal) => {
     clearTimeout(timer);
     resolve({ code, signal });
@@ -146,7 +154,7 @@ export async function runToExit(entry: string, env: Record<string, string>, opti
     announced = true;
     options.onListening(run.child.pid as number);
   };
-  const run = runTracked(process.execPath, ["--import", "tsx", entry, ...(options.args ?? [])], { ...base, ...env }, options.timeoutMs, onOutput);
+  const run = runTracked(process.execPath, ["--import", "tsx", entry, ...(options.args ?? [])], { ...base, ...env }, { timeoutMs: options.timeoutMs, onOutput });
   const exit = await run.exited;
   return { ...exit, output: run.output() };
 }
