@@ -3,6 +3,7 @@
 
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { stockNameBytesMax } from "../lib/protocol.ts";
 import { LocalSystem } from "./support/local_system.ts";
 import { rawExchange, requestJson } from "./support/http.ts";
 import { reported } from "./support/hooks.ts";
@@ -40,6 +41,19 @@ test("unknown stock is 404 stock not found; names are case-sensitive", async () 
   assertError(reply, 404);
   assert.is(reply.body.error.message, "stock not found");
   assertError(await get("/stocks/gamestart"), 404);
+});
+
+test("stock names at the shared byte limit and one past it: unknown stock, never a 500", async () => {
+  const atLimit = "x".repeat(stockNameBytesMax);
+  const past = "x".repeat(stockNameBytesMax + 1);
+  assertError(await get(`/stocks/${atLimit}`), 404);
+  assertError(await get(`/stocks/${past}`), 404);
+  const unknown = await post("/orders", { name: atLimit, quantity: 1, type: "buy" });
+  assertError(unknown, 400);
+  assert.is(unknown.body.error.message, "unknown stock");
+  const oversized = await post("/orders", { name: past, quantity: 1, type: "buy" });
+  assertError(oversized, 400);
+  assert.match(oversized.body.error.message, /name/);
 });
 
 test("buy, sell and order query", async () => {
