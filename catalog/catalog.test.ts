@@ -49,7 +49,6 @@ const lookup = (c: CatalogClient, name: string): Promise<Stock> => callUnary(c, 
 const batch = (c: CatalogClient, h: Header, trades: TradeRequest[]): Promise<TradeBatchReply> =>
   callUnary(c, c.tradeBatch, { ...h, trades }, callTimeoutMs);
 
-
 /** A small deterministic PRNG (mulberry32), so a failing run can be replayed. */
 function random(seed: number): () => number {
   let a = seed;

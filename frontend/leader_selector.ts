@@ -51,7 +51,6 @@ export type LeaderSelectorOptions = {
 /** A leader or candidate seen establishing, since when (to know when patience runs out). */
 type Establishing = { readonly id: number; readonly epoch: number; readonly sinceMs: number };
 
-
 export class LeaderSelector {
   private readonly replicas: ReplicaHandle[];
   private readonly log: Logger;

@@ -19,7 +19,6 @@ export type OrderType = "buy" | "sell";
 export type NewOrder = { readonly requestId: string; readonly name: string; readonly type: OrderType; readonly quantity: number };
 export type OrderView = { number: number; name: string; type: OrderType; quantity: number };
 
-
 export class OrderGateway {
   private readonly leaders: LeaderSelector;
   private readonly log: Logger;

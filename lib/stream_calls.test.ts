@@ -26,7 +26,6 @@ const definition = {
 const Client = grpc.makeGenericClientConstructor(definition, "Echo");
 type Duplex = grpc.ClientDuplexStream<CallMessage<Req>, ResultMessage<Res>>;
 
-
 async function handle(request: Req): Promise<Res> {
   if (request.hang) return new Promise(() => undefined);
   if (request.delayMs) await sleep(request.delayMs);

@@ -28,7 +28,6 @@ const initialQuantity = 100;
 /** How long one order may be retried across a failover before the test calls it lost. */
 const orderRetryBudgetMs = 20_000;
 
-
 let cluster: LocalSystem | undefined;
 const guard = setTimeout(() => {
   process.stderr.write(`replication.test.ts timed out after ${fileTimeoutMs} ms\n${cluster?.logs().slice(-20_000)}\n`);
