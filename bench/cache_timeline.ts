@@ -7,12 +7,13 @@
 
 import { seededRandom } from "../client/client.ts";
 import { initialStocks } from "../catalog/initial_stocks.ts";
-import { requestJson, sleep } from "../test/support/http.ts";
-import type { BenchContext } from "./_context.ts";
-import { meta } from "./_machine.ts";
-import type { Meta } from "./_machine.ts";
-import { health, startFrontend } from "./_systems.ts";
-import type { CacheStatsBody } from "./_systems.ts";
+import { requestJson } from "../test/support/http.ts";
+import { sleep } from "../lib/sleep.ts";
+import type { BenchContext } from "./lib/context.ts";
+import { meta } from "./lib/machine.ts";
+import type { Meta } from "./lib/machine.ts";
+import { health, startFrontend } from "./lib/systems.ts";
+import type { CacheStatsBody } from "./lib/systems.ts";
 
 const capacity = 5;
 const stockNames = initialStocks.map((s) => s.name);

@@ -1,6 +1,6 @@
 // Benchmark (measures, never passes or fails): trades per second through the catalog alone,
 // fdatasync on, sent the way the order leader sends them: BENCH_CALLERS concurrent callers
-// queue trades, and one sender takes everything queued (up to tradeBatchMax) into one
+// queue trades, and one sender (test/support/trade_batcher.ts) takes everything queued (up to tradeBatchMax) into one
 // TradeBatch at a time on the TradeBatches stream, with one epoch, after_number = the last
 // number the catalog returned, and commit_number = after_number (so the uncommitted window
 // never refuses). Side by side with the raw fdatasync rate of one file on the same disk: their
@@ -17,15 +17,17 @@ import { Buffer } from "node:buffer";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { TradeBatchReply, TradeBatchRequest, TradeReply, TradeRequest } from "../gen/catalog.ts";
+import type { TradeBatchReply, TradeBatchRequest } from "../gen/catalog.ts";
 import { Side, TradeStatus } from "../gen/catalog.ts";
 import { envInt } from "../lib/config.ts";
 import { Logger } from "../lib/log.ts";
 import { tradeBatchMax } from "../lib/protocol.ts";
 import { StreamCaller } from "../lib/stream_calls.ts";
 import { initialStocks } from "../catalog/initial_stocks.ts";
-import { spawnCatalog } from "../catalog/spawn_catalog.ts";
-import type { TradeBatchHeader } from "../catalog/store.ts";
+import { percentile } from "../client/client.ts";
+import { catalogClient } from "../test/support/grpc_calls.ts";
+import { startCatalog } from "../test/support/processes.ts";
+import { TradeBatcher } from "../test/support/trade_batcher.ts";
 import { Store } from "../catalog/store.ts";
 
 const callers = envInt(process.env, "BENCH_CALLERS", 64, 1, 10_000);
@@ -34,51 +36,10 @@ const callTimeoutMs = 10_000;
 /** The one leader epoch of the run: the catalog never sees another, so it never refuses one. */
 const epoch = 1;
 
-type SendBatch = (header: TradeBatchHeader, trades: TradeRequest[]) => Promise<TradeBatchReply>;
-type Waiting = { readonly request: TradeRequest; readonly resolve: (reply: TradeReply) => void; readonly reject: (err: unknown) => void };
-
-/** The leader's side of TradeBatch, reduced to numbering: one batch in flight, after the last number. */
-class BatchSender {
-  private readonly send: SendBatch;
-  private queue: Waiting[] = [];
-  private sending = false;
-  private lastNumber = -1;
-  batches = 0;
-
-  constructor(send: SendBatch) {
-    this.send = send;
-  }
-
-  submit(request: TradeRequest): Promise<TradeReply> {
-    const done = new Promise<TradeReply>((resolve, reject) => this.queue.push({ request, resolve, reject }));
-    if (!this.sending) void this.loop();
-    return done;
-  }
-
-  private async loop(): Promise<void> {
-    this.sending = true;
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, tradeBatchMax);
-      const header = { epoch, leaderId: 1, afterNumber: this.lastNumber, commitNumber: this.lastNumber };
-      try {
-        const reply = await this.send(header, batch.map((w) => w.request));
-        // The only sender of the run is never behind; a `missing` reply would be a bug here.
-        if (reply.missing.length > 0) throw new Error(`the catalog is ahead of the benchmark: ${reply.missing.length} missing`);
-        this.lastNumber = reply.lastNumber;
-        this.batches++;
-        for (const [i, w] of batch.entries()) w.resolve(reply.results[i] as TradeReply);
-      } catch (err) {
-        for (const w of batch) w.reject(err);
-      }
-    }
-    this.sending = false;
-  }
-}
-
 type LoadResult = { ok: number; failed: number; latenciesMs: number[]; batches: number };
 
 /** Every caller alternates sell and buy of one share of its stock, so quantities stay near 100. */
-async function runCallers(sender: BatchSender, prefix: string): Promise<LoadResult> {
+async function runCallers(sender: TradeBatcher, prefix: string): Promise<LoadResult> {
   const run: LoadResult = { ok: 0, failed: 0, latenciesMs: [], batches: 0 };
   const until = Date.now() + seconds * 1000;
   const batchesBefore = sender.batches;
@@ -103,12 +64,12 @@ async function runCallers(sender: BatchSender, prefix: string): Promise<LoadResu
 }
 
 async function measureTrades(dir: string): Promise<LoadResult & { flushes: number | undefined }> {
-  const catalog = await spawnCatalog({ DATA_DIR: dir, LOG_LEVEL: "info" });
-  const client = catalog.client();
+  const catalog = await startCatalog({ DATA_DIR: dir, LOG_LEVEL: "info" });
+  const client = catalogClient(catalog.port);
   const stream = new StreamCaller<TradeBatchRequest, TradeBatchReply>(() => client.tradeBatches());
   let run: LoadResult;
   try {
-    run = await runCallers(new BatchSender((header, trades) => stream.call({ ...header, trades }, callTimeoutMs)), "bench");
+    run = await runCallers(new TradeBatcher((header, trades) => stream.call({ ...header, trades }, callTimeoutMs), epoch, 1), "bench");
   } finally {
     stream.close();
     client.close();
@@ -124,7 +85,7 @@ async function measureTrades(dir: string): Promise<LoadResult & { flushes: numbe
 async function measureStore(dir: string): Promise<LoadResult & { flushes: number }> {
   const store = await Store.open({ dir, log: new Logger("bench", {}, "warn") });
   const flushesBefore = store.journalFlushes;
-  const run = await runCallers(new BatchSender((header, trades) => store.tradeBatch(header, trades)), "store");
+  const run = await runCallers(new TradeBatcher((header, trades) => store.tradeBatch(header, trades), epoch, 1), "store");
   const flushes = store.journalFlushes - flushesBefore;
   await store.close();
   return { ...run, flushes };
@@ -146,10 +107,6 @@ function measureFdatasync(dir: string): number {
     fs.closeSync(fd);
   }
   return count;
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
 }
 
 async function main(): Promise<void> {

@@ -9,15 +9,15 @@
 import * as fs from "node:fs";
 import { seededRandom, summarize } from "../client/client.ts";
 import type { LatencySummary } from "../client/client.ts";
-import type { Cluster } from "../test/support/cluster.ts";
-import { sleep } from "../test/support/http.ts";
+import type { LocalSystem } from "../test/support/local_system.ts";
+import { sleep } from "../lib/sleep.ts";
 import { readOrderLog, verifyGuarantees } from "../test/support/verify.ts";
-import type { BenchContext } from "./_context.ts";
-import { round1 } from "./_context.ts";
-import { meta } from "./_machine.ts";
-import type { Meta } from "./_machine.ts";
-import { health, startCluster } from "./_systems.ts";
-import { TimedTradeLoad } from "./_trade_load.ts";
+import type { BenchContext } from "./lib/context.ts";
+import { round1 } from "./lib/context.ts";
+import { meta } from "./lib/machine.ts";
+import type { Meta } from "./lib/machine.ts";
+import { health, startSystem } from "./lib/systems.ts";
+import { TradeLoad } from "../test/support/load.ts";
 
 export type Parameters = {
   readonly concurrency: number;
@@ -127,7 +127,7 @@ async function waitReady(port: number, id: number): Promise<void> {
 
 type RawEvent = Omit<KillEvent, "firstTradeAfterKillMs" | "longestGapAfterKillMs" | "longestGapAroundRestartMs" | "slowestTradeAfterKillMs">;
 
-async function killAndRestart(ctx: BenchContext, cluster: Cluster, load: TimedTradeLoad, victim: number, leaderBefore: number | null, downMs: number): Promise<RawEvent> {
+async function killAndRestart(ctx: BenchContext, cluster: LocalSystem, load: TradeLoad, victim: number, leaderBefore: number | null, downMs: number): Promise<RawEvent> {
   const port = cluster.frontendPort;
   const killAtMs = load.now();
   await cluster.kill(cluster.replicas.get(victim));
@@ -140,11 +140,11 @@ async function killAndRestart(ctx: BenchContext, cluster: Cluster, load: TimedTr
   const leaderAfter = await leaderOf(port);
   const role = victim === leaderBefore ? "leader" : "follower";
   ctx.log(`  killed replica ${victim} (${role}) at ${(killAtMs / 1000).toFixed(2)} s, restarted after ${Math.round(restartAtMs - killAtMs)} ms, ` +
-    `ready ${Math.round(readyAtMs - restartAtMs)} ms later; leader now ${leaderAfter}; acked so far ${load.acked.length}, errors ${load.errors.length}`);
+    `ready ${Math.round(readyAtMs - restartAtMs)} ms later; leader now ${leaderAfter}; acked so far ${load.acked.length}, errors ${load.failures.length}`);
   return { victim, role, leaderBefore, leaderAfter, killAtMs: round1(killAtMs), restartAtMs: round1(restartAtMs), listeningAtMs: round1(listeningAtMs), readyAtMs: round1(readyAtMs) };
 }
 
-function analyse(raw: RawEvent, load: TimedTradeLoad, answered: readonly number[], params: Parameters, endMs: number): KillEvent {
+function analyse(raw: RawEvent, load: TradeLoad, answered: readonly number[], params: Parameters, endMs: number): KillEvent {
   const windowEnd = Math.min(raw.killAtMs + params.gapWindowMs, raw.restartAtMs);
   const first = answered.find((t) => t > raw.killAtMs);
   const slowest = load.acked.filter((a) => a.sentMs >= raw.killAtMs - params.gapWindowMs && a.sentMs <= windowEnd)
@@ -158,7 +158,7 @@ function analyse(raw: RawEvent, load: TimedTradeLoad, answered: readonly number[
   };
 }
 
-async function checkConsistency(cluster: Cluster, load: TimedTradeLoad): Promise<Consistency> {
+async function checkConsistency(cluster: LocalSystem, load: TradeLoad): Promise<Consistency> {
   let error: string | undefined;
   try {
     await verifyGuarantees(cluster, load.acked);
@@ -210,9 +210,9 @@ export async function runFailover(ctx: BenchContext): Promise<FailoverResult> {
   const params = ctx.quick ? quickParameters : fullParameters;
   const random = seededRandom(ctx.seed);
   ctx.log("starting a whole system (catalog, 3 replicas, frontend)");
-  const cluster = await startCluster(ctx.scope);
+  const cluster = await startSystem(ctx.scope);
   const runMeta = meta(cluster.dataDir);
-  const load = new TimedTradeLoad(cluster.url, params.concurrency, ctx.seed, performance.now());
+  const load = new TradeLoad(cluster.url, params.concurrency, ctx.seed, { keyPrefix: "bench", t0: performance.now() });
   ctx.scope.own({ name: "trade load", killNow: () => load.halt() });
   const raw: RawEvent[] = [];
   let firstKillAtMs = 0;
@@ -232,14 +232,14 @@ export async function runFailover(ctx: BenchContext): Promise<FailoverResult> {
   const endMs = load.now();
   const answered = load.acked.map((a) => a.answeredMs).sort((a, b) => a - b);
   const events = raw.map((r) => analyse(r, load, answered, params, endMs));
-  ctx.log(`  load stopped: ${load.acked.length} acknowledged, ${load.rejected} rejected (409), ${load.errors.length} errors; checking consistency`);
+  ctx.log(`  load stopped: ${load.acked.length} acknowledged, ${load.rejected.length} rejected (409), ${load.errors.length} errors; checking consistency`);
   const consistency = await checkConsistency(cluster, load);
   ctx.log(`  consistency: ${consistency.ok ? "OK" : `FAILED: ${consistency.error}`} (${consistency.logRows} orders in the log, files identical: ${consistency.filesIdentical})`);
   const leaderGaps = events.filter((e) => e.role === "leader").map((e) => e.longestGapAfterKillMs);
   return {
     experiment: "failover", meta: runMeta, parameters: params, durationMs: Math.round(endMs),
-    acked: load.acked.length, rejected: load.rejected, errors: load.errors.length,
-    firstErrors: load.errors.slice(0, 10).map((e) => `${(e.atMs / 1000).toFixed(2)} s: ${e.message}`),
+    acked: load.acked.length, rejected: load.rejected.length, errors: load.failures.length,
+    firstErrors: load.failures.slice(0, 10).map((e) => `${(e.atMs / 1000).toFixed(2)} s: ${e.message}`),
     tradeLatency: summarize(load.acked.map((a) => a.answeredMs - a.sentMs)),
     baselineLongestGapMs: quietLongestGap(answered, events, firstKillAtMs, params, endMs),
     leaderKillLongestGapMs: leaderGaps.length > 0 ? Math.max(...leaderGaps) : 0,

@@ -4,15 +4,16 @@
 //
 //   node --import tsx bench/http_vs_node.ts [--connections 50] [--duration 5] [--pipelining 1] [--rounds 3]
 
-import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import * as http from "node:http";
 import * as net from "node:net";
 import { createRequire } from "node:module";
 import * as os from "node:os";
 import { fileURLToPath } from "node:url";
+import { CommandLine } from "../lib/cli.ts";
 import { Logger } from "../lib/log.ts";
 import { createHttpServer } from "../frontend/http/server.ts";
+import { runTracked } from "../test/support/processes.ts";
 
 const body = JSON.stringify({ data: { name: "GameStart", price: 15.99, quantity: 100, volume: 0 } });
 const contentType = "application/json; charset=utf-8";
@@ -63,18 +64,15 @@ function cpuMicros(child: ChildProcess): Promise<number> {
   });
 }
 
+/** One server in its own process (test/support/processes.ts tracks it); resolves once it prints its port. */
 function startChild(side: Side): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "serve", side], {
-    stdio: ["ignore", "pipe", "inherit", "ipc"],
-  });
   return new Promise((resolve, reject) => {
-    let out = "";
-    child.stdout?.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /PORT (\d+)/.exec(out);
-      if (match) resolve({ child, port: Number(match[1]) });
-    });
-    child.on("exit", (code) => reject(new Error(`${side} server exited with ${code}`)));
+    const onOutput = (output: string): void => {
+      const match = /PORT (\d+)/.exec(output);
+      if (match) resolve({ child: server.child, port: Number(match[1]) });
+    };
+    const server = runTracked(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "serve", side], process.env, { onOutput, ipc: true });
+    server.child.on("exit", (code) => reject(new Error(`${side} server exited with ${code}:\n${server.output()}`)));
   });
 }
 
@@ -118,15 +116,12 @@ async function measure(side: Side, options: Options): Promise<Measurement> {
   }
 }
 
+const cli = new CommandLine("http_vs_node", "usage: node --import tsx bench/http_vs_node.ts [--connections 50] [--duration 5] [--pipelining 1] [--rounds 3]");
+
 function parseOptions(argv: string[]): Options {
-  const options: Options = { connections: 50, duration: 5, pipelining: 1, rounds: 3 };
-  for (let i = 0; i < argv.length; i += 2) {
-    const name = (argv[i] ?? "").replace(/^--/, "") as keyof Options;
-    const value = Number(argv[i + 1]);
-    if (!(name in options) || !Number.isInteger(value) || value < 1) throw new RangeError(`bad option ${argv[i]} ${argv[i + 1]}`);
-    options[name] = value;
-  }
-  return options;
+  const values = cli.parse(argv, { connections: "string", duration: "string", pipelining: "string", rounds: "string" });
+  const positive = (name: keyof Options, fallback: number): number => cli.number(name, values[name], { fallback, min: 1, max: Number.MAX_SAFE_INTEGER });
+  return { connections: positive("connections", 50), duration: positive("duration", 5), pipelining: positive("pipelining", 1), rounds: positive("rounds", 3) };
 }
 
 async function main(): Promise<void> {

@@ -1,18 +1,18 @@
 // Experiment 2, the original evaluation: latency seen by 5 concurrent client sessions (the
 // load-and-verify client's own logic, client/client.ts) as the trade probability p grows,
 // with the frontend's cache on (the default LRU of 5 of the 12 stocks) and off (the shared
-// frontends of _context.ts). Per p: mean,
+// frontends of lib/context.ts). Per p: mean,
 // p50 and p99 of lookups and of trades, and the client's verification of every order it
 // placed. Both frontends run in front of the same back end and the runs alternate, so drift
 // of a shared machine hits both alike.
 
 import { defaultStockNames, runClient } from "../client/client.ts";
 import type { LatencySummary } from "../client/client.ts";
-import type { BenchContext } from "./_context.ts";
-import { meta } from "./_machine.ts";
-import type { Meta } from "./_machine.ts";
-import { cacheSizeDefault } from "./_context.ts";
-import { health } from "./_systems.ts";
+import type { BenchContext } from "./lib/context.ts";
+import { meta } from "./lib/machine.ts";
+import type { Meta } from "./lib/machine.ts";
+import { cacheSizeDefault } from "./lib/context.ts";
+import { health } from "./lib/systems.ts";
 
 export type CacheMode = "on" | "off";
 

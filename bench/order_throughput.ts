@@ -9,28 +9,20 @@
 //
 // The callers run in this process (one grpc-js client), on the same machine as the services.
 
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import * as os from "node:os";
 import { envInt } from "../lib/config.ts";
 import { OrderSide, PlaceStatus } from "../gen/order.ts";
-import { ProcessCluster } from "../order/_procs.ts";
+import { percentile } from "../client/client.ts";
+import { sleep } from "../lib/sleep.ts";
+import { LocalSystem } from "../test/support/local_system.ts";
+import { cpuSeconds } from "./lib/systems.ts";
 
 const callers = envInt(process.env, "BENCH_CALLERS", 64, 1, 10_000);
 const seconds = envInt(process.env, "BENCH_SECONDS", 5, 1, 600);
 /** Calls before the window opens: connections up, JIT warm, batching in steady state. */
 const warmupMs = 1_000;
 const stocks = ["GameStart", "FishCo", "BoarCo", "MenhirCo", "PotionCo", "DruidCo"];
-
-/** CPU seconds (user + system) a process has used so far, from /proc; undefined off Linux. */
-function cpuSeconds(pid: number): number | undefined {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-    // utime and stime are fields 14 and 15 of stat(5), in clock ticks (100 per second on Linux).
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return undefined;
-  }
-}
 
 /** CPU microseconds per acknowledged order, per process, over the measured window. */
 function cpuPerOrder(before: Map<string, number | undefined>, after: Map<string, number | undefined>, orders: number): Record<string, number> {
@@ -55,15 +47,11 @@ type Run = {
   cpuUsPerOrder: Record<string, number>;
 };
 
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted.length === 0 ? 0 : (sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number);
-}
-
 /** One caller: sells and buys of one share, alternating, so quantities stay near 100. */
-async function caller(cluster: ProcessCluster, leader: number, index: number, from: number, until: number, run: { ok: number; failed: number; latencies: number[] }): Promise<void> {
+async function caller(cluster: LocalSystem, leader: number, index: number, from: number, until: number, run: { ok: number; failed: number; latencies: number[] }): Promise<void> {
   for (let i = 0; Date.now() < until; i++) {
     const started = performance.now();
-    const reply = await cluster.place(leader, {
+    const reply = await cluster.grpc.place(leader, {
       requestId: `bench-${index}-${i}`, name: stocks[index % stocks.length] as string, quantity: 1,
       side: i % 2 === 0 ? OrderSide.ORDER_SIDE_SELL : OrderSide.ORDER_SIDE_BUY,
     }, 10_000).catch(() => undefined);
@@ -84,21 +72,21 @@ const catchUpMsMax = 10_000;
  * The replicas' last numbers once every one holds the leader's last order (a follower that was
  * not in the majority catches up in the background), or as they are after catchUpMsMax.
  */
-async function caughtUp(cluster: ProcessCluster, ids: readonly number[]): Promise<number[]> {
+async function caughtUp(cluster: LocalSystem, ids: readonly number[]): Promise<number[]> {
   const deadline = Date.now() + catchUpMsMax;
   for (;;) {
-    const lasts = await Promise.all(ids.map((id) => cluster.health(id).then((h) => h.lastNumber)));
+    const lasts = await Promise.all(ids.map((id) => cluster.grpc.health(id).then((h) => h.lastNumber)));
     if (lasts.every((l) => l === lasts[0]) || Date.now() > deadline) return lasts;
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
   }
 }
 
 async function measure(ids: readonly number[]): Promise<Run> {
-  const cluster = await ProcessCluster.start(ids);
+  const cluster = await LocalSystem.start({ replicaIds: ids, noFrontend: true });
   try {
-    for (const id of ids) await cluster.ready(id);
+    for (const id of ids) await cluster.grpc.ready(id);
     const leader = Math.max(...ids);
-    await cluster.setLeader(leader, 1);
+    await cluster.grpc.setLeader(leader, 1);
     const from = Date.now() + warmupMs;
     const until = from + seconds * 1_000;
     const run = { ok: 0, failed: 0, latencies: [] as number[] };
@@ -112,8 +100,8 @@ async function measure(ids: readonly number[]): Promise<Run> {
     const after = sample();
     const elapsedS = (Date.now() - from) / 1_000;
     const lasts = await caughtUp(cluster, ids);
-    await cluster.stopAll();
-    const files = ids.map((id) => readFileSync(cluster.file(id), "utf8"));
+    await cluster.stopGracefully();
+    const files = ids.map((id) => readFileSync(cluster.orderFile(id), "utf8"));
     run.latencies.sort((a, b) => a - b);
     return {
       replicas: ids.length,
@@ -126,7 +114,8 @@ async function measure(ids: readonly number[]): Promise<Run> {
       cpuUsPerOrder: cpuPerOrder(before, after, run.ok),
     };
   } finally {
-    cluster.killAll();
+    await cluster.stop();
+    rmSync(cluster.dataDir, { recursive: true, force: true });
   }
 }
 

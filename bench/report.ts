@@ -7,9 +7,9 @@ import * as path from "node:path";
 import type { CacheTimelineResult } from "./cache_timeline.ts";
 import type { FailoverResult } from "./failover.ts";
 import type { LatencyVsPResult } from "./latency_vs_p.ts";
-import type { Meta } from "./_machine.ts";
+import type { Meta } from "./lib/machine.ts";
 import type { SideRun, ThroughputResult } from "./throughput.ts";
-import { cacheTimelineChart, failoverChart, latencyVsPChart, throughputChart } from "./_charts.ts";
+import { cacheTimelineChart, failoverChart, latencyVsPChart, throughputChart } from "./lib/charts.ts";
 import { chaosSection, protocolSection, readChaos } from "./chaos_report.ts";
 import type { ChaosDocument } from "./chaos_report.ts";
 

@@ -13,12 +13,12 @@
 
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { parseArgs } from "node:util";
+import { CommandLine } from "../lib/cli.ts";
 import { projectRoot } from "../lib/service_process.ts";
-import type { BenchContext } from "./_context.ts";
-import { SharedSystem } from "./_context.ts";
-import { loadAverage, meta } from "./_machine.ts";
-import { Scope, withDeadline } from "./_scope.ts";
+import type { BenchContext } from "./lib/context.ts";
+import { SharedSystem } from "./lib/context.ts";
+import { loadAverage, meta } from "./lib/machine.ts";
+import { Scope, withDeadline } from "./lib/scope.ts";
 import { runCacheTimeline } from "./cache_timeline.ts";
 import { runFailover } from "./failover.ts";
 import { runLatencyVsP } from "./latency_vs_p.ts";
@@ -48,35 +48,16 @@ const runners: Record<ExperimentName, (ctx: BenchContext) => Promise<ExperimentR
 
 type Options = { quick: boolean; out: string; only: ExperimentName[]; seed: number; reportOnly: boolean };
 
-function fail(message: string): never {
-  process.stderr.write(`bench: ${message}\n`);
-  process.exit(2);
-}
+const cli = new CommandLine("bench", `usage: npm run bench -- [--quick] [--out <dir>] [--only ${experimentNames.join(",")}] [--seed <n>] [--report-only]`);
 
 function parseOptions(argv: string[]): Options {
-  let values;
-  try {
-    values = parseArgs({
-      args: argv,
-      options: {
-        quick: { type: "boolean" }, out: { type: "string" }, only: { type: "string" }, seed: { type: "string" },
-        "report-only": { type: "boolean" }, help: { type: "boolean" },
-      },
-    }).values;
-  } catch (err) {
-    fail(err instanceof Error ? err.message : String(err));
-  }
-  if (values.help) {
-    process.stdout.write(`usage: npm run bench -- [--quick] [--out <dir>] [--only ${experimentNames.join(",")}] [--seed <n>] [--report-only]\n`);
-    process.exit(0);
-  }
+  const values = cli.parse(argv, { quick: "boolean", out: "string", only: "string", seed: "string", "report-only": "boolean" });
   const only = values.only === undefined ? [...experimentNames] : values.only.split(",").filter((n) => n !== "");
   for (const name of only) {
-    if (!(experimentNames as readonly string[]).includes(name)) fail(`--only: unknown experiment "${name}" (known: ${experimentNames.join(", ")})`);
+    if (!(experimentNames as readonly string[]).includes(name)) cli.fail(`--only: unknown experiment "${name}" (known: ${experimentNames.join(", ")})`);
   }
-  if (only.length === 0) fail("--only must name at least one experiment");
-  const seed = values.seed === undefined ? 42 : Number(values.seed);
-  if (!Number.isSafeInteger(seed) || seed < 0) fail(`--seed must be a non-negative integer (got "${values.seed}")`);
+  if (only.length === 0) cli.fail("--only must name at least one experiment");
+  const seed = cli.number("seed", values.seed, { fallback: 42, min: 0, max: Number.MAX_SAFE_INTEGER });
   const quick = values.quick ?? false;
   const out = path.resolve(values.out ?? path.join(projectRoot, quick ? "bench/results/quick" : "docs"));
   return { quick, out, only: only as ExperimentName[], seed, reportOnly: values["report-only"] ?? false };
@@ -125,7 +106,7 @@ function shown(file: string): string {
 /** --report-only: the report again from saved results, e.g. after a change to report.ts. */
 function rewriteReport(out: string): number {
   const file = path.join(out, "evaluation.json");
-  if (!fs.existsSync(file)) fail(`--report-only: ${file} does not exist`);
+  if (!fs.existsSync(file)) cli.fail(`--report-only: ${file} does not exist`);
   const evaluation = JSON.parse(fs.readFileSync(file, "utf8")) as Evaluation;
   writeReport(evaluation, out);
   process.stdout.write(`report: ${shown(path.join(out, "evaluation.md"))} rewritten from ${shown(file)}\n`);

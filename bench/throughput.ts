@@ -13,16 +13,16 @@ import { seededRandom } from "../client/client.ts";
 import { initialStocks } from "../catalog/initial_stocks.ts";
 import { jsonContentType } from "../frontend/http/response.ts";
 import type { RunningService } from "../lib/service_process.ts";
-import type { Cluster } from "../test/support/cluster.ts";
+import type { LocalSystem } from "../test/support/local_system.ts";
 import { requestJson } from "../test/support/http.ts";
-import { runLoad } from "./_autocannon.ts";
-import type { LoadRequest, LoadRun } from "./_autocannon.ts";
-import type { BenchContext } from "./_context.ts";
-import { median, ratio, round1 } from "./_context.ts";
-import { meta } from "./_machine.ts";
-import type { Meta } from "./_machine.ts";
-import type { ReferenceBodies } from "./_reference_server.ts";
-import { cpuSecondsOf, health, startBackend, startFrontend, startReference, systemPids } from "./_systems.ts";
+import { runLoad } from "./lib/autocannon.ts";
+import type { LoadRequest, LoadRun } from "./lib/autocannon.ts";
+import type { BenchContext } from "./lib/context.ts";
+import { median, ratio, round1 } from "./lib/context.ts";
+import { meta } from "./lib/machine.ts";
+import type { Meta } from "./lib/machine.ts";
+import type { ReferenceBodies } from "./lib/reference_server.ts";
+import { cpuSecondsOf, health, startBackend, startFrontend, startReference, systemPids } from "./lib/systems.ts";
 
 const stockNames = initialStocks.map((s) => s.name);
 /** Cached-lookup workloads read this many stocks, fewer than the default CACHE_SIZE (5). */
@@ -258,7 +258,7 @@ function fdatasyncPerSecond(dir: string, seconds: number): number {
   return Math.round(count / ((performance.now() - started) / 1000));
 }
 
-function frontendTarget(label: string, cluster: Cluster, frontend: RunningService): Target {
+function frontendTarget(label: string, cluster: LocalSystem, frontend: RunningService): Target {
   return { label, port: frontend.port, pids: systemPids(cluster, frontend), frontendPort: frontend.port };
 }
 

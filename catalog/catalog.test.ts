@@ -6,8 +6,6 @@
 // graceful stop leaves files which parse.
 
 import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import type {
@@ -16,39 +14,25 @@ import type {
   Stock,
   TradeBatchReply,
   TradeBatchRequest,
-  TradeReply,
   TradeRequest,
 } from "../gen/catalog.ts";
 import { Side, TradeStatus } from "../gen/catalog.ts";
-import { callUnary, grpc, isServiceError } from "../lib/grpc.ts";
+import { callUnary, grpc } from "../lib/grpc.ts";
 import { StreamCaller } from "../lib/stream_calls.ts";
 import { readCatalog } from "./catalog_file.ts";
-import {
-  ForgottenTradesError,
-  InvalidArgumentError,
-  OverloadedError,
-  SequenceAheadError,
-  StaleEpochError,
-  StockNotFoundError,
-  StorageError,
-  StoreClosedError,
-  UncommittedWindowError,
-} from "./errors.ts";
+import { ForgottenTradesError, InvalidArgumentError, OverloadedError, SequenceAheadError, StaleEpochError, StockNotFoundError, StorageError, StoreClosedError, UncommittedWindowError } from "./errors.ts";
 import { readJournal } from "./journal.ts";
-import { tradeBatchMax } from "./limits.ts";
+import { tradeBatchMax } from "../lib/protocol.ts";
 import { catalogPath, journalPath } from "./persistence.ts";
 import { toStatus } from "./server.ts";
-import { killAllCatalogs, runCatalogToExit, spawnCatalog } from "./spawn_catalog.ts";
+import { catalogClient, failureCode } from "../test/support/grpc_calls.ts";
+import { exitOf, killAll, runToExit, startCatalog, tempDir } from "../test/support/processes.ts";
+import { sleep } from "../lib/sleep.ts";
+import { waitFor } from "../test/support/wait.ts";
+import { TradeBatcher } from "../test/support/trade_batcher.ts";
 
 const callTimeoutMs = 5_000;
-const dirs: string[] = [];
 const clients: CatalogClient[] = [];
-
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "catalog-proc-"));
-  dirs.push(dir);
-  return dir;
-}
 
 function track(client: CatalogClient): CatalogClient {
   clients.push(client);
@@ -65,24 +49,6 @@ const lookup = (c: CatalogClient, name: string): Promise<Stock> => callUnary(c, 
 const batch = (c: CatalogClient, h: Header, trades: TradeRequest[]): Promise<TradeBatchReply> =>
   callUnary(c, c.tradeBatch, { ...h, trades }, callTimeoutMs);
 
-async function statusOf(promise: Promise<unknown>): Promise<grpc.status> {
-  try {
-    await promise;
-  } catch (err) {
-    if (isServiceError(err)) return err.code;
-    throw err;
-  }
-  throw new Error("expected the call to fail");
-}
-
-async function until(what: string, condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const started = Date.now();
-  while (!condition()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 /** A small deterministic PRNG (mulberry32), so a failing run can be replayed. */
 function random(seed: number): () => number {
   let a = seed;
@@ -96,8 +62,7 @@ function random(seed: number): () => number {
 
 test.after(() => {
   for (const client of clients) client.close();
-  killAllCatalogs();
-  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+  killAll();
 });
 
 test("toStatus: each operating error becomes its gRPC status; anything else is rethrown", () => {
@@ -124,9 +89,9 @@ test("a bad setting stops the catalog with exit code 2 and one line naming the v
     [{ LOG_LEVEL: "loud" }, "LOG_LEVEL"],
     [{ HOST: "bad host!" }, "HOST"],
   ];
-  const results = await Promise.all(cases.map(([env]) => runCatalogToExit({ DATA_DIR: tempDir(), ...env }, 30_000)));
+  const results = await Promise.all(cases.map(([env]) => runToExit("catalog/main.ts", { HOST: "127.0.0.1", PORT: "0", DATA_DIR: tempDir("catalog-proc", true), ...env }, { timeoutMs: 30_000 })));
   for (const [i, [env, variable]] of cases.entries()) {
-    const result = results[i] as Awaited<ReturnType<typeof runCatalogToExit>>;
+    const result = results[i] as Awaited<ReturnType<typeof runToExit>>;
     assert.is(result.code, 2, `${JSON.stringify(env)}: ${result.output}`);
     const lines = result.output.trim().split("\n");
     assert.is(lines.length, 1, result.output);
@@ -135,17 +100,17 @@ test("a bad setting stops the catalog with exit code 2 and one line naming the v
 });
 
 test("a corrupt catalog.csv stops the catalog, naming the file and line", async () => {
-  const dir = tempDir();
+  const dir = tempDir("catalog-proc", true);
   fs.writeFileSync(catalogPath(dir), "last_number,-1\nname,price,quantity,volume,version\nGameStart,15.99,lots,0,0\n");
-  const result = await runCatalogToExit({ DATA_DIR: dir }, 15_000);
+  const result = await runToExit("catalog/main.ts", { HOST: "127.0.0.1", PORT: "0", DATA_DIR: dir }, { timeoutMs: 15_000 });
   assert.is(result.code, 1);
   assert.match(result.output, /refusing to start: catalog\.csv line 3: quantity "lots" is not an integer/);
 });
 
 test("a journal of an older version stops the catalog with one line naming the file and the old format", async () => {
-  const dir = tempDir();
+  const dir = tempDir("catalog-proc", true);
   fs.writeFileSync(journalPath(dir), "request_id,name,side,quantity,quantity_after,volume_after,version_after\ng1,GameStart,buy,1,99,1,1\n");
-  const result = await runCatalogToExit({ DATA_DIR: dir }, 15_000);
+  const result = await runToExit("catalog/main.ts", { HOST: "127.0.0.1", PORT: "0", DATA_DIR: dir }, { timeoutMs: 15_000 });
   assert.is(result.code, 1);
   const lines = result.output.trim().split("\n");
   assert.is(lines.length, 1, result.output);
@@ -153,12 +118,12 @@ test("a journal of an older version stops the catalog with one line naming the f
 });
 
 test("lookup, TradeBatch (unary and streamed), refusals, health and pushed invalidations over gRPC", async () => {
-  const catalog = await spawnCatalog({ DATA_DIR: tempDir() });
-  const client = track(catalog.client());
+  const catalog = await startCatalog({ DATA_DIR: tempDir("catalog-proc", true) });
+  const client = track(catalogClient(catalog.port));
   assert.equal(await lookup(client, "GameStart"), { name: "GameStart", price: 15.99, quantity: 100, volume: 0, version: 0 });
-  assert.is(await statusOf(lookup(client, "NoSuchCo")), grpc.status.NOT_FOUND);
-  assert.is(await statusOf(lookup(client, "")), grpc.status.INVALID_ARGUMENT);
-  assert.is(await statusOf(lookup(client, "x".repeat(1000))), grpc.status.INVALID_ARGUMENT);
+  assert.is(await failureCode(lookup(client, "NoSuchCo")), grpc.status.NOT_FOUND);
+  assert.is(await failureCode(lookup(client, "")), grpc.status.INVALID_ARGUMENT);
+  assert.is(await failureCode(lookup(client, "x".repeat(1000))), grpc.status.INVALID_ARGUMENT);
 
   const seen: Invalidation[] = [];
   const stream = client.invalidations({ subscriber: "catalog.test" });
@@ -168,7 +133,7 @@ test("lookup, TradeBatch (unary and streamed), refusals, health and pushed inval
 
   const bought = await batch(client, header(2, -1), [{ requestId: "g1", name: "GameStart", side: Side.SIDE_BUY, quantity: 1 }]);
   assert.equal([bought.results[0]?.status, bought.results[0]?.number, bought.results[0]?.stock?.quantity, bought.lastNumber], [TradeStatus.TRADE_OK, 0, 99, 0]);
-  await until("GameStart invalidation", () => seen.length === 1);
+  await waitFor(() => seen.length === 1, 5_000, "GameStart invalidation");
   assert.equal(seen, [{ name: "GameStart", version: 1 }]);
 
   const streamed = new StreamCaller<TradeBatchRequest, TradeBatchReply>(() => client.tradeBatches());
@@ -181,33 +146,33 @@ test("lookup, TradeBatch (unary and streamed), refusals, health and pushed inval
   const behind = await streamed.call({ ...header(2, 1), trades: [] }, callTimeoutMs);
   assert.equal(behind.missing, [{ number: 2, epoch: 2, requestId: "b2", name: "FishCo", side: Side.SIDE_SELL, quantity: 3 }]);
   const stale = streamed.call({ ...header(1, 2), trades: [] }, callTimeoutMs);
-  assert.is(await statusOf(stale), grpc.status.FAILED_PRECONDITION, "a refusal on the stream is the call's status");
+  assert.is(await failureCode(stale), grpc.status.FAILED_PRECONDITION, "a refusal on the stream is the call's status");
   streamed.close();
 
   await batch(client, header(2, 2), [{ requestId: "h1", name: "BoarCo", side: Side.SIDE_BUY, quantity: 1 }]);
-  await until("BoarCo invalidation", () => seen.length === 3);
+  await waitFor(() => seen.length === 3, 5_000, "BoarCo invalidation");
   assert.equal(seen, [{ name: "GameStart", version: 1 }, { name: "FishCo", version: 2 }, { name: "BoarCo", version: 1 }]);
 
   const tooMany = Array.from({ length: tradeBatchMax + 1 }, (_, i) => ({ requestId: `x${i}`, name: "FishCo", side: Side.SIDE_SELL, quantity: 1 }));
-  assert.is(await statusOf(batch(client, header(2, 3), tooMany)), grpc.status.INVALID_ARGUMENT);
-  assert.is(await statusOf(batch(client, header(0, 3), [])), grpc.status.INVALID_ARGUMENT);
-  assert.is(await statusOf(batch(client, header(1, 3), [])), grpc.status.FAILED_PRECONDITION);
-  assert.is(await statusOf(batch(client, header(2, 4), [])), grpc.status.DATA_LOSS);
+  assert.is(await failureCode(batch(client, header(2, 3), tooMany)), grpc.status.INVALID_ARGUMENT);
+  assert.is(await failureCode(batch(client, header(0, 3), [])), grpc.status.INVALID_ARGUMENT);
+  assert.is(await failureCode(batch(client, header(1, 3), [])), grpc.status.FAILED_PRECONDITION);
+  assert.is(await failureCode(batch(client, header(2, 4), [])), grpc.status.DATA_LOSS);
   assert.equal(await callUnary(client, client.health, {}, callTimeoutMs), { stocks: 12, subscribers: 1, tradesApplied: 4, lastNumber: 3, epoch: 2 });
   stream.cancel();
-  await until("the subscriber to leave", () => catalog.output().includes("subscriber left"));
+  await waitFor(() => catalog.output().includes("subscriber left"), 5_000, "the subscriber to leave");
   assert.is((await callUnary(client, client.health, {}, callTimeoutMs)).subscribers, 0);
   catalog.kill("SIGTERM");
-  assert.equal(await catalog.exited, { code: 0, signal: null });
+  assert.equal(await exitOf(catalog), { code: 0, signal: null });
   assert.match(catalog.output(), /epoch=2 leader_id=3 new leader epoch/, "an epoch change is logged with the leader id");
 });
 
 test("CATALOG_LOOKUP_DELAY_MS holds a lookup's reply past a later trade's invalidation", async () => {
-  const catalog = await spawnCatalog({ DATA_DIR: tempDir(), CATALOG_LOOKUP_DELAY_MS: "400" });
-  const client = track(catalog.client());
+  const catalog = await startCatalog({ DATA_DIR: tempDir("catalog-proc", true), CATALOG_LOOKUP_DELAY_MS: "400" });
+  const client = track(catalogClient(catalog.port));
   await lookup(client, "MenhirCo");
   const slow = lookup(client, "MenhirCo");
-  await new Promise((r) => setTimeout(r, 100));
+  await sleep(100);
   const traded = await batch(client, header(1, -1), [{ requestId: "d1", name: "MenhirCo", side: Side.SIDE_SELL, quantity: 1 }]);
   assert.is(traded.results[0]?.stock?.version, 1);
   assert.is((await slow).version, 0, "the state read before the trade, answered after it");
@@ -215,68 +180,9 @@ test("CATALOG_LOOKUP_DELAY_MS holds a lookup's reply past a later trade's invali
   await catalog.exited;
 });
 
-type Queued = { readonly request: TradeRequest; readonly resolve: (reply: TradeReply) => void; readonly reject: (err: unknown) => void };
-
-/**
- * Plays the order leader on the TradeBatches stream: trades queue, one batch is in flight at a
- * time with after_number = the last number heard; every applied trade is recorded by number.
- */
-class BatchingLeader {
-  private readonly caller: StreamCaller<TradeBatchRequest, TradeBatchReply>;
-  private queue: Queued[] = [];
-  private sending = false;
-  last = -1;
-  /** Applied trades by number, as the catalog answered them. */
-  readonly numbered = new Map<number, TradeRequest>();
-  /** The batch whose call failed: it may or may not have been applied. */
-  inFlight: TradeRequest[] = [];
-  failed = false;
-
-  constructor(client: CatalogClient) {
-    this.caller = new StreamCaller(() => client.tradeBatches());
-  }
-
-  submit(request: TradeRequest): Promise<TradeReply> {
-    if (this.failed) return Promise.reject(new Error("the leader stopped"));
-    const done = new Promise<TradeReply>((resolve, reject) => this.queue.push({ request, resolve, reject }));
-    if (!this.sending) void this.loop();
-    return done;
-  }
-
-  close(): void {
-    this.caller.close();
-  }
-
-  private async loop(): Promise<void> {
-    this.sending = true;
-    while (this.queue.length > 0) {
-      const calls = this.queue.splice(0, tradeBatchMax);
-      this.inFlight = calls.map((c) => c.request);
-      let reply: TradeBatchReply;
-      try {
-        reply = await this.caller.call({ ...header(1, this.last), trades: this.inFlight }, callTimeoutMs);
-      } catch (err) {
-        this.failed = true;
-        for (const c of [...calls, ...this.queue.splice(0)]) c.reject(err);
-        break;
-      }
-      assert.equal(reply.missing, [], "this leader's log is never behind");
-      for (const [i, c] of calls.entries()) {
-        const result = reply.results[i];
-        assert.ok(result !== undefined);
-        if (result.status === TradeStatus.TRADE_OK) this.numbered.set(result.number, c.request);
-        c.resolve(result);
-      }
-      this.last = reply.lastNumber;
-      this.inFlight = [];
-    }
-    this.sending = false;
-  }
-}
-
 const names = ["GameStart", "FishCo", "BoarCo", "MenhirCo"];
 
-async function tradeUntilFailure(leader: BatchingLeader, worker: number, next: () => number): Promise<void> {
+async function tradeUntilFailure(leader: TradeBatcher, worker: number, next: () => number): Promise<void> {
   for (let i = 0; ; i++) {
     const request: TradeRequest = {
       requestId: `w${worker}-${i}`,
@@ -311,25 +217,26 @@ function expectedStocks(trades: Iterable<TradeRequest>): Map<string, { quantity:
  * as `missing` after the last acknowledged number; the stocks add up; numbering continues.
  */
 async function stopDuringTrades(signal: NodeJS.Signals): Promise<void> {
-  const dir = tempDir();
-  const first = await spawnCatalog({ DATA_DIR: dir });
-  const leader = new BatchingLeader(track(first.client()));
+  const dir = tempDir("catalog-proc", true);
+  const first = await startCatalog({ DATA_DIR: dir });
+  const caller = new StreamCaller<TradeBatchRequest, TradeBatchReply>(() => track(catalogClient(first.port)).tradeBatches());
+  const leader = new TradeBatcher((h, trades) => caller.call({ ...h, trades }, callTimeoutMs), 1, 3);
   const next = random(20251125);
   const workers = Array.from({ length: 32 }, (_, w) => tradeUntilFailure(leader, w, next));
-  await until("300 numbered trades", () => leader.numbered.size >= 300, 30_000);
+  await waitFor(() => leader.numbered.size >= 300, 30_000, "300 numbered trades");
   // A varying extra wait moves the signal around the batcher's cycle (planning, fsync, reply).
-  await new Promise((r) => setTimeout(r, Math.floor(next() * 15)));
+  await sleep(Math.floor(next() * 15));
   first.kill(signal);
   await Promise.all(workers);
-  leader.close();
-  const exit = await first.exited;
+  caller.close();
+  const exit = await exitOf(first);
   assert.equal(exit, signal === "SIGKILL" ? { code: null, signal } : { code: 0, signal: null }, first.output());
   assert.ok(leader.failed && leader.inFlight.length > 0, "a batch was in flight when the catalog stopped");
   assert.equal([...leader.numbered.keys()], Array.from({ length: leader.last + 1 }, (_, i) => i), "numbers 0..last, no gap");
 
-  const second = await spawnCatalog({ DATA_DIR: dir });
+  const second = await startCatalog({ DATA_DIR: dir });
   if (signal === "SIGTERM") assert.match(second.output(), /replayed=0\b/, "a graceful stop checkpointed");
-  const again = track(second.client());
+  const again = track(catalogClient(second.port));
   const adopted = await batch(again, header(1, leader.last), []);
   const inFlightIds = leader.inFlight.map((t) => t.requestId);
   const missingIds = adopted.missing.map((t) => t.requestId);
@@ -352,7 +259,7 @@ async function stopDuringTrades(signal: NodeJS.Signals): Promise<void> {
   const resumed = await batch(again, header(1, last), [{ requestId: "resume", name: "GameStart", side: Side.SIDE_SELL, quantity: 1 }]);
   assert.is(resumed.results[0]?.number, last + 1, "numbering continues after the adopted trades");
   second.kill("SIGTERM");
-  assert.equal(await second.exited, { code: 0, signal: null });
+  assert.equal(await exitOf(second), { code: 0, signal: null });
 
   const checkpoint = await readCatalog(catalogPath(dir));
   assert.is(checkpoint?.lastNumber, last + 1);

@@ -9,15 +9,10 @@ import * as assert from "uvu/assert";
 import { ConfigError } from "../lib/config.ts";
 import { readCatalogConfig } from "./config.ts";
 import { lookupDelayMsMax } from "./limits.ts";
+import { thrown } from "../test/support/throws.ts";
 
 function refused(env: Record<string, string>): ConfigError {
-  try {
-    readCatalogConfig(env);
-  } catch (err) {
-    assert.instance(err, ConfigError);
-    return err as ConfigError;
-  }
-  throw new Error(`expected ${JSON.stringify(env)} to be refused`);
+  return thrown(() => readCatalogConfig(env), ConfigError);
 }
 
 test("defaults: 127.0.0.1:50051, ./data, info, no lookup delay", () => {

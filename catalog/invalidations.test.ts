@@ -10,6 +10,7 @@ import { CatalogClient, CatalogService } from "../gen/catalog.ts";
 import { bindServer, channelOptions, grpc } from "../lib/grpc.ts";
 import { Logger } from "../lib/log.ts";
 import { InvalidationHub } from "./invalidations.ts";
+import { waitFor } from "../test/support/wait.ts";
 
 const log = new Logger("catalog-test", {}, "silent");
 
@@ -63,14 +64,6 @@ async function subscribe(client: CatalogClient, name: string): Promise<Subscript
   return { stream, seen, ended };
 }
 
-async function until(what: string, condition: () => boolean): Promise<void> {
-  const started = Date.now();
-  while (!condition()) {
-    if (Date.now() - started > 5_000) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 1));
-  }
-}
-
 test("every subscriber gets every push, in order", async () => {
   const h = await start({});
   try {
@@ -80,7 +73,7 @@ test("every subscriber gets every push, in order", async () => {
     h.hub.publish([{ name: "GameStart", version: 1 }, { name: "FishCo", version: 4 }]);
     h.hub.publish([{ name: "GameStart", version: 2 }]);
     const want = [{ name: "GameStart", version: 1 }, { name: "FishCo", version: 4 }, { name: "GameStart", version: 2 }];
-    await until("both to see 3 pushes", () => a.seen.length === 3 && b.seen.length === 3);
+    await waitFor(() => a.seen.length === 3 && b.seen.length === 3, 5_000, "both to see 3 pushes");
     assert.equal(a.seen, want);
     assert.equal(b.seen, want);
   } finally {
@@ -93,7 +86,7 @@ test("a cancelled stream is forgotten", async () => {
   try {
     const a = await subscribe(h.client, "a");
     a.stream.cancel();
-    await until("the hub to forget it", () => h.hub.size === 0);
+    await waitFor(() => h.hub.size === 0, 5_000, "the hub to forget it");
     h.hub.publish([{ name: "GameStart", version: 1 }]);
   } finally {
     h.close();
@@ -125,13 +118,13 @@ test("a subscriber that stops reading is cut off after its backlog, and sees wha
     // Each burst waits for the fast subscriber to read it, so only the slow one falls behind.
     while (h.hub.cut === 0 && version < 1_000_000) {
       for (let i = 0; i < 50; i++) h.hub.publish([{ name: "GameStart", version: ++version }]);
-      await until("the fast subscriber to catch up", () => fast.seen.length === version || h.hub.cut > 0);
+      await waitFor(() => fast.seen.length === version || h.hub.cut > 0, 5_000, "the fast subscriber to catch up", 1);
     }
     assert.is(h.hub.cut, 1, "the slow subscriber was cut");
     assert.is(h.hub.size, 1, "the fast one stays");
     const cutAt = version;
     h.hub.publish([{ name: "GameStart", version: ++version }]);
-    await until("the fast one to read everything", () => fast.seen.length === version);
+    await waitFor(() => fast.seen.length === version, 5_000, "the fast one to read everything");
     slow.stream.resume();
     const err = await slow.ended;
     assert.is(err?.code, grpc.status.RESOURCE_EXHAUSTED);

@@ -4,10 +4,7 @@
 // instead of as a subtle overflow later.
 
 import { assert } from "../lib/assert.ts";
-import { tradeBatchMax, uncommittedOrdersMax } from "../lib/protocol.ts";
-
-/** Trades in one TradeBatch call: shared with the order leader, which never sends more. */
-export { tradeBatchMax };
+import { orderQuantityMax, tradeBatchMax, uncommittedOrdersMax } from "../lib/protocol.ts";
 
 /**
  * Applied trades the catalog keeps by number (in memory and in the compacted journal), to hand
@@ -33,9 +30,6 @@ export const checkpointTradesInterval = 100_000;
  * checkpoint does not stall lookups for the whole rewrite.
  */
 export const compactionRowsPerYield = 4_096;
-
-/** Largest quantity of one trade: far above any real order, far below stockQuantityMax. */
-export const tradeQuantityMax = 1_000_000;
 
 /**
  * Largest quantity a stock may hold. Sells beyond it are refused, so quantities (and the
@@ -70,12 +64,6 @@ export const subscribersMax = 256;
  */
 export const subscriberBacklogMax = 16_384;
 
-/** Bytes of a request id: a UUID or `frontend-counter` fits many times over. */
-export const requestIdBytesMax = 128;
-
-/** Bytes of a stock name, in lookups, trades and catalog.csv. */
-export const stockNameBytesMax = 64;
-
 /** Characters of a subscriber's free-form name; only logged, so it is cut, not refused. */
 export const subscriberNameLengthMax = 128;
 
@@ -88,8 +76,8 @@ export const stockPriceMax = 1_000_000_000;
 /** Stocks in catalog.csv: the whole table is held in memory and rewritten per checkpoint. */
 export const stocksMax = 100_000;
 
-assert(tradeQuantityMax <= stockQuantityMax, "one trade fits into a stock");
-assert(Number.isSafeInteger(stockQuantityMax + tradeQuantityMax), "a sell is exact before it is checked");
+assert(orderQuantityMax <= stockQuantityMax, "one trade fits into a stock");
+assert(Number.isSafeInteger(stockQuantityMax + orderQuantityMax), "a sell is exact before it is checked");
 assert(Number.isSafeInteger(stockVolumeMax), "volume is exact");
 assert(tradeBatchMax <= tradesPerCommitMax, "one TradeBatch fits into one commit");
 assert(tradesPerCommitMax <= tradesQueuedMax, "a full commit can be queued");

@@ -1,7 +1,7 @@
 // Entry point of one catalog process: read the configuration, start the service, log one
 // line with the config and the bound port, stop gracefully on SIGTERM/SIGINT. A DATA_DIR that
 // cannot be loaded (corrupt, or from an older version) ends the process with exit code 1 after
-// the one line service.ts logs, without a stack trace: it is an operating error, not a bug.
+// the one line catalog_process.ts logs, without a stack trace: it is an operating error, not a bug.
 // No logic here.
 
 import { runMain } from "../lib/config.ts";
@@ -9,8 +9,8 @@ import { Logger } from "../lib/log.ts";
 import { onShutdown } from "../lib/shutdown.ts";
 import { readCatalogConfig } from "./config.ts";
 import { CorruptFileError } from "./errors.ts";
-import type { RunningCatalog } from "./service.ts";
-import { startCatalog } from "./service.ts";
+import type { RunningCatalog } from "./catalog_process.ts";
+import { startCatalog } from "./catalog_process.ts";
 
 runMain("catalog", async () => {
   const config = readCatalogConfig(process.env);

@@ -5,7 +5,6 @@
 // is idempotent.
 
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -18,15 +17,10 @@ import { journalHeader, readJournal } from "./journal.ts";
 import { catalogPath, epochPath, journalPath } from "./persistence.ts";
 import type { StoreOptions, TradeBatchHeader } from "./store.ts";
 import { Store } from "./store.ts";
+import { tempDir } from "../test/support/processes.ts";
+import { rejects } from "../test/support/throws.ts";
 
 const log = new Logger("catalog-test", {}, "silent");
-const dirs: string[] = [];
-
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "catalog-persist-"));
-  dirs.push(dir);
-  return dir;
-}
 
 function open(dir: string, options: Partial<StoreOptions> = {}): Promise<Store> {
   return Store.open({ dir, log, ...options });
@@ -50,32 +44,12 @@ async function send(store: Store, epoch: number, afterNumber: number, requests: 
   return reply;
 }
 
-async function openFails(dir: string): Promise<CorruptFileError> {
-  try {
-    await open(dir);
-  } catch (err) {
-    assert.instance(err, CorruptFileError);
-    return err as CorruptFileError;
-  }
-  throw new Error("expected the store to refuse to open");
+function openFails(dir: string): Promise<CorruptFileError> {
+  return rejects(open(dir), CorruptFileError);
 }
-
-async function rejects(promise: Promise<unknown>, type: new (...args: never[]) => Error): Promise<void> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.instance(err, type);
-    return;
-  }
-  throw new Error(`expected a ${type.name}`);
-}
-
-test.after(() => {
-  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
-});
 
 test("missing files mean the initial catalog; catalog.csv and the journal are written and parse", async () => {
-  const dir = tempDir();
+  const dir = tempDir("catalog-persist", true);
   const store = await open(dir);
   await store.close();
   assert.equal(parseCatalog(fs.readFileSync(catalogPath(dir), "utf8")), { stocks: initialTable(), lastNumber: -1 });
@@ -85,7 +59,7 @@ test("missing files mean the initial catalog; catalog.csv and the journal are wr
 });
 
 test("temp files of an interrupted replacement are removed at start; other files are kept", async () => {
-  const dir = tempDir();
+  const dir = tempDir("catalog-persist", true);
   fs.writeFileSync(path.join(dir, "catalog.csv.tmp-12345"), "name,pri");
   fs.writeFileSync(path.join(dir, "catalog-journal.csv.tmp-12345"), "request_id");
   fs.writeFileSync(path.join(dir, "catalog-epoch.txt.tmp-12345"), "ep");
@@ -96,7 +70,7 @@ test("temp files of an interrupted replacement are removed at start; other files
 });
 
 test("restart after close: the stocks, the numbering, the kept trades and the epoch survive", async () => {
-  const dir = tempDir();
+  const dir = tempDir("catalog-persist", true);
   const first = await open(dir);
   const applied = await send(first, 4, -1, [buy("GameStart", 7, "keep-1"), sell("FishCo", 3, "keep-2")]);
   await first.close();
@@ -114,7 +88,7 @@ test("restart after close: the stocks, the numbering, the kept trades and the ep
 });
 
 test("restart after a crash: the journal replays every acknowledged trade with its number and epoch", async () => {
-  const dir = tempDir();
+  const dir = tempDir("catalog-persist", true);
   const crashed = await open(dir);
   for (let i = 0; i < 20; i++) await send(crashed, 1 + Math.floor(i / 10), i - 1, [i % 2 === 0 ? sell("BoarCo", 2, `c${i}`) : buy("BoarCo", 1, `c${i}`)]);
   // Abandoned without close(): catalog.csv is still the one written at open.
@@ -129,7 +103,7 @@ test("restart after a crash: the journal replays every acknowledged trade with i
 });
 
 test("the epoch fence is durable: an epoch seen only through a missing reply or an empty batch survives a crash", async () => {
-  const dir = tempDir();
+  const dir = tempDir("catalog-persist", true);
   const first = await open(dir);
   await send(first, 1, -1, [sell("ShieldCo", 1, "f0")]);
   await first.tradeBatch(header(3, -1), []);
@@ -145,7 +119,7 @@ test("the epoch fence is durable: an epoch seen only through a missing reply or 
 });
 
 test("the epoch is the larger of catalog-epoch.txt's and the last journal row's", async () => {
-  const dir = tempDir();
+  const dir = tempDir("catalog-persist", true);
   const first = await open(dir);
   await send(first, 6, -1, [sell("ShieldCo", 1, "g0")]);
   await first.close();
@@ -160,7 +134,7 @@ test("the epoch is the larger of catalog-epoch.txt's and the last journal row's"
 });
 
 test("a torn last journal line is dropped and the journal stays appendable", async () => {
-  const dir = tempDir();
+  const dir = tempDir("catalog-persist", true);
   const crashed = await open(dir);
   await send(crashed, 1, -1, [sell("MenhirCo", 5, "t1")]);
   fs.appendFileSync(journalPath(dir), "1,1,t2,MenhirCo,sell,5,11");
@@ -175,7 +149,7 @@ test("a torn last journal line is dropped and the journal stays appendable", asy
 });
 
 test("a torn header of a new journal is dropped too", async () => {
-  const dir = tempDir();
+  const dir = tempDir("catalog-persist", true);
   fs.writeFileSync(journalPath(dir), "number,epoch,req");
   const store = await open(dir);
   await send(store, 1, -1, [sell("FishCo", 1, "h1")]);
@@ -200,7 +174,7 @@ const corruptCatalogs: [string, string, number][] = [
 
 for (const [what, text, line] of corruptCatalogs) {
   test(`corrupt catalog.csv (${what}) is refused with line ${line}`, async () => {
-    const dir = tempDir();
+    const dir = tempDir("catalog-persist", true);
     fs.writeFileSync(catalogPath(dir), text);
     const err = await openFails(dir);
     assert.is(err.file, "catalog.csv");
@@ -210,14 +184,14 @@ for (const [what, text, line] of corruptCatalogs) {
 }
 
 test("a catalog.csv of an older version (no last_number line) is refused as such, not migrated", async () => {
-  const dir = tempDir();
+  const dir = tempDir("catalog-persist", true);
   fs.writeFileSync(catalogPath(dir), `${catalogHeader}\nGameStart,15.99,100,0,0\n`);
   const err = await openFails(dir);
   assert.match(err.message, /^catalog\.csv line 1: the format is from an older version of the catalog/);
 });
 
 test("a journal of an older version (rows without number and epoch) is refused as such, not migrated", async () => {
-  const dir = tempDir();
+  const dir = tempDir("catalog-persist", true);
   fs.writeFileSync(journalPath(dir), "request_id,name,side,quantity,quantity_after,volume_after,version_after\nj1,GameStart,buy,1,99,1,1\n");
   const err = await openFails(dir);
   assert.is(err.file, "catalog-journal.csv");
@@ -243,7 +217,7 @@ const corruptJournals: [string, string[], number][] = [
 
 for (const [what, lines, line] of corruptJournals) {
   test(`corrupt journal (${what}) is refused with line ${line}`, async () => {
-    const dir = tempDir();
+    const dir = tempDir("catalog-persist", true);
     fs.writeFileSync(journalPath(dir), `${lines.join("\n")}\n`);
     const err = await openFails(dir);
     assert.is(err.file, "catalog-journal.csv");
@@ -253,7 +227,7 @@ for (const [what, lines, line] of corruptJournals) {
 
 test("a corrupt catalog-epoch.txt is refused with its line", async () => {
   for (const [text, line] of [["epoch\nfive\n", 2], ["epoch\n0\n", 2], ["era\n5\n", 1], ["epoch\n5", 2], ["epoch\n5\n6\n", 3]] as const) {
-    const dir = tempDir();
+    const dir = tempDir("catalog-persist", true);
     fs.writeFileSync(epochPath(dir), text);
     const err = await openFails(dir);
     assert.equal([err.file, err.line], ["catalog-epoch.txt", line], JSON.stringify(text));
@@ -261,7 +235,7 @@ test("a corrupt catalog-epoch.txt is refused with its line", async () => {
 });
 
 test("compaction keeps the most recent trades across a restart, and no more", async () => {
-  const dir = tempDir();
+  const dir = tempDir("catalog-persist", true);
   const options = { retainedTradesMax: 5, checkpointTradesInterval: 4 };
   const first = await open(dir, options);
   for (let i = 0; i < 12; i++) await send(first, 1, i - 1, [sell("PotionCo", 1, `r${i}`)]);
@@ -282,7 +256,7 @@ test("compaction keeps the most recent trades across a restart, and no more", as
 });
 
 test("a journal with no rows: the last number comes from catalog.csv and numbering continues after it", async () => {
-  const dir = tempDir();
+  const dir = tempDir("catalog-persist", true);
   const first = await open(dir);
   await send(first, 2, -1, [sell("BardCo", 1, "z0"), sell("BardCo", 1, "z1"), sell("BardCo", 1, "z2")]);
   await first.close();
@@ -295,7 +269,7 @@ test("a journal with no rows: the last number comes from catalog.csv and numberi
 });
 
 test("a crash between catalog.csv and compaction: replaying the old journal changes nothing", async () => {
-  const dir = tempDir();
+  const dir = tempDir("catalog-persist", true);
   const store = await open(dir);
   for (let i = 0; i < 6; i++) await send(store, 1, i - 1, [buy("DruidCo", 2, `i${i}`)]);
   const fullJournal = fs.readFileSync(journalPath(dir), "utf8");
@@ -311,7 +285,7 @@ test("a crash between catalog.csv and compaction: replaying the old journal chan
 });
 
 test("a compacted journal without its catalog.csv is refused, not replayed from zero", async () => {
-  const dir = tempDir();
+  const dir = tempDir("catalog-persist", true);
   const options = { retainedTradesMax: 3, checkpointTradesInterval: 2 };
   const store = await open(dir, options);
   for (let i = 0; i < 6; i++) await send(store, 1, i - 1, [sell("BardCo", 1, `m${i}`)]);
@@ -322,7 +296,7 @@ test("a compacted journal without its catalog.csv is refused, not replayed from 
 });
 
 test("a journal that ends before catalog.csv's last number is refused", async () => {
-  const dir = tempDir();
+  const dir = tempDir("catalog-persist", true);
   const store = await open(dir);
   await send(store, 1, -1, [sell("BardCo", 1, "e0"), sell("BardCo", 1, "e1")]);
   await store.close();
@@ -340,7 +314,7 @@ test("rows are validated before writing: formatCatalog refuses an invalid stock"
 });
 
 test("a trade that failed leaves no journal row", async () => {
-  const dir = tempDir();
+  const dir = tempDir("catalog-persist", true);
   const store = await open(dir);
   assert.is((await send(store, 1, -1, [buy("ShieldCo", 1000, "big")])).results[0]?.status, TradeStatus.TRADE_INSUFFICIENT_QUANTITY);
   await store.close();

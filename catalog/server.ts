@@ -6,18 +6,9 @@
 
 import type { CatalogServer, Stock, TradeBatchReply, TradeBatchRequest } from "../gen/catalog.ts";
 import type { StreamCallServer } from "../lib/stream_calls.ts";
-import { grpc, statusError } from "../lib/grpc.ts";
-import {
-  ForgottenTradesError,
-  InvalidArgumentError,
-  OverloadedError,
-  SequenceAheadError,
-  StaleEpochError,
-  StockNotFoundError,
-  StorageError,
-  StoreClosedError,
-  UncommittedWindowError,
-} from "./errors.ts";
+import { grpc, statusError, unaryHandler } from "../lib/grpc.ts";
+import { sleep } from "../lib/sleep.ts";
+import { ForgottenTradesError, InvalidArgumentError, OverloadedError, SequenceAheadError, StaleEpochError, StockNotFoundError, StorageError, StoreClosedError, UncommittedWindowError } from "./errors.ts";
 import type { InvalidationHub } from "./invalidations.ts";
 import type { Store } from "./store.ts";
 
@@ -46,17 +37,6 @@ export function toStatus(err: unknown): Partial<grpc.StatusObject> {
   throw err;
 }
 
-function respond<T>(callback: grpc.sendUnaryData<T>, result: Promise<T>): void {
-  result.then(
-    (value) => callback(null, value),
-    (err: unknown) => callback(toStatus(err)),
-  );
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 /** The header and trades of a TradeBatch, unary or on the stream. */
 function tradeBatch(store: Store, request: TradeBatchRequest): Promise<TradeBatchReply> {
   const { epoch, leaderId, afterNumber, commitNumber } = request;
@@ -71,12 +51,8 @@ async function lookup(store: Store, name: string, delayMs: number): Promise<Stoc
 
 export function createCatalogServer(store: Store, hub: InvalidationHub, options: CatalogServerOptions): CatalogServer {
   return {
-    lookup(call, callback) {
-      respond(callback, lookup(store, call.request.name, options.lookupDelayMs));
-    },
-    tradeBatch(call, callback) {
-      respond(callback, tradeBatch(store, call.request));
-    },
+    lookup: unaryHandler((request) => lookup(store, request.name, options.lookupDelayMs), toStatus),
+    tradeBatch: unaryHandler((request) => tradeBatch(store, request), toStatus),
     invalidations(call) {
       try {
         hub.subscribe(call);
@@ -85,14 +61,12 @@ export function createCatalogServer(store: Store, hub: InvalidationHub, options:
       }
     },
     tradeBatches: options.streams.handler((request: TradeBatchRequest) => tradeBatch(store, request), toStatus),
-    health(_call, callback) {
-      respond(callback, store.health().then((h) => ({
-        stocks: h.stocks,
-        subscribers: hub.size,
-        tradesApplied: h.tradesApplied,
-        lastNumber: h.lastNumber,
-        epoch: h.epoch,
-      })));
-    },
+    health: unaryHandler(() => store.health().then((h) => ({
+      stocks: h.stocks,
+      subscribers: hub.size,
+      tradesApplied: h.tradesApplied,
+      lastNumber: h.lastNumber,
+      epoch: h.epoch,
+    })), toStatus),
   };
 }

@@ -13,22 +13,14 @@ import { Side, TradeStatus } from "../gen/catalog.ts";
 import { Logger } from "../lib/log.ts";
 import { missingTradesPageMax, uncommittedOrdersMax } from "../lib/protocol.ts";
 import { EpochFile } from "./epoch_file.ts";
-import {
-  ForgottenTradesError,
-  InvalidArgumentError,
-  OverloadedError,
-  SequenceAheadError,
-  StaleEpochError,
-  StockNotFoundError,
-  StorageError,
-  StoreClosedError,
-  UncommittedWindowError,
-} from "./errors.ts";
+import { ForgottenTradesError, InvalidArgumentError, OverloadedError, SequenceAheadError, StaleEpochError, StockNotFoundError, StorageError, StoreClosedError, UncommittedWindowError } from "./errors.ts";
 import { initialStocks } from "./initial_stocks.ts";
 import { Journal } from "./journal.ts";
-import { stockNameBytesMax, tradeBatchMax, tradesQueuedMax } from "./limits.ts";
+import { stockNameBytesMax, tradeBatchMax } from "../lib/protocol.ts";
+import { tradesQueuedMax } from "./limits.ts";
 import type { StoreOptions, TradeBatchHeader } from "./store.ts";
 import { Store } from "./store.ts";
+import { rejects } from "../test/support/throws.ts";
 
 const log = new Logger("catalog-test", {}, "silent");
 const dirs: string[] = [];
@@ -79,16 +71,6 @@ class Leader {
     assert.ok(result !== undefined);
     return result;
   }
-}
-
-async function rejects(promise: Promise<unknown>, type: new (...args: never[]) => Error): Promise<Error> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.instance(err, type);
-    return err as Error;
-  }
-  throw new Error(`expected a ${type.name}`);
 }
 
 test.after(async () => {

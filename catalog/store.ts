@@ -15,26 +15,18 @@ import { assert } from "../lib/assert.ts";
 import type { Logger } from "../lib/log.ts";
 import type { StockTable } from "./catalog_file.ts";
 import type { EpochFile } from "./epoch_file.ts";
-import {
-  ForgottenTradesError,
-  InvalidArgumentError,
-  OverloadedError,
-  SequenceAheadError,
-  StaleEpochError,
-  StockNotFoundError,
-  StorageError,
-  StoreClosedError,
-} from "./errors.ts";
+import { ForgottenTradesError, InvalidArgumentError, OverloadedError, SequenceAheadError, StaleEpochError, StockNotFoundError, StorageError, StoreClosedError } from "./errors.ts";
 import type { GroupPlan, TradeBatchHeader } from "./group_plan.ts";
 import { planGroup } from "./group_plan.ts";
 import type { Journal } from "./journal.ts";
 import * as limits from "./limits.ts";
+import { stockNameSizeProblem, tradeBatchMax } from "../lib/protocol.ts";
 import type { DurableState } from "./persistence.ts";
 import { checkpoint, loadDurableState } from "./persistence.ts";
 import { RwLock } from "./rwlock.ts";
 import type { SequenceState } from "./sequence_state.ts";
 import type { StockState } from "./trade.ts";
-import { isStockNameSized, stockMessage } from "./trade.ts";
+import { stockMessage } from "./trade.ts";
 
 export type { TradeBatchHeader };
 
@@ -120,7 +112,8 @@ export class Store {
 
   /** The committed state of one stock. */
   async lookup(name: string): Promise<Stock> {
-    if (!isStockNameSized(name)) throw new InvalidArgumentError(`name must be 1..${limits.stockNameBytesMax} bytes`);
+    const problem = stockNameSizeProblem(name);
+    if (problem !== undefined) throw new InvalidArgumentError(problem);
     const state = await this.lock.withRead(() => this.stocks.get(name));
     if (state === undefined) throw new StockNotFoundError(name);
     return stockMessage(name, state);
@@ -135,8 +128,8 @@ export class Store {
    * ForgottenTradesError, UncommittedWindowError).
    */
   tradeBatch(header: TradeBatchHeader, requests: readonly TradeRequest[]): Promise<TradeBatchReply> {
-    if (requests.length > limits.tradeBatchMax) {
-      return Promise.reject(new InvalidArgumentError(`a batch holds at most ${limits.tradeBatchMax} trades`));
+    if (requests.length > tradeBatchMax) {
+      return Promise.reject(new InvalidArgumentError(`a batch holds at most ${tradeBatchMax} trades`));
     }
     return this.enqueue(header, requests);
   }

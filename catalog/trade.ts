@@ -4,18 +4,11 @@
 // of the same commit leave it), persistence.ts uses the same validators before writing rows and
 // after reading them back.
 
-import { Buffer } from "node:buffer";
 import { assert } from "../lib/assert.ts";
+import { orderQuantityMax, orderQuantityProblem, requestIdProblem, stockNameBytesMax, stockNameSizeProblem } from "../lib/protocol.ts";
 import type { Stock, TradeReply, TradeRequest } from "../gen/catalog.ts";
 import { Side, TradeStatus } from "../gen/catalog.ts";
-import {
-  requestIdBytesMax,
-  stockNameBytesMax,
-  stockPriceMax,
-  stockQuantityMax,
-  stockVolumeMax,
-  tradeQuantityMax,
-} from "./limits.ts";
+import { stockPriceMax, stockQuantityMax, stockVolumeMax } from "./limits.ts";
 
 export type StockState = {
   readonly price: number;
@@ -48,16 +41,6 @@ export function isValidStockName(name: string): boolean {
   return /^[A-Za-z0-9_.-]+$/.test(name) && name.length <= stockNameBytesMax;
 }
 
-/** A name worth looking up: not empty and not oversized (it may still be unknown). */
-export function isStockNameSized(name: string): boolean {
-  return name !== "" && Buffer.byteLength(name, "utf8") <= stockNameBytesMax;
-}
-
-/** Printable ASCII without `,` `"` `\`: it goes into the journal CSV unquoted. */
-export function isValidRequestId(id: string): boolean {
-  return /^[\x21\x23-\x2b\x2d-\x5b\x5d-\x7e]+$/.test(id) && id.length <= requestIdBytesMax;
-}
-
 function isCount(n: number, max: number): boolean {
   return Number.isSafeInteger(n) && n >= 0 && n <= max;
 }
@@ -79,10 +62,10 @@ export function stockStateProblem(name: string, state: StockState): string | und
 export function appliedTradeProblem(row: AppliedTrade): string | undefined {
   if (!isCount(row.number, Number.MAX_SAFE_INTEGER)) return `number ${row.number} is out of range`;
   if (!isCount(row.epoch, Number.MAX_SAFE_INTEGER) || row.epoch === 0) return `epoch ${row.epoch} is out of range`;
-  if (!isValidRequestId(row.requestId)) return `request_id "${row.requestId}" is not valid`;
+  if (requestIdProblem(row.requestId) !== undefined) return `request_id "${row.requestId}" is not valid`;
   if (!isValidStockName(row.name)) return `name "${row.name}" is not valid`;
   if (row.side !== "buy" && row.side !== "sell") return `side "${String(row.side)}" is not buy or sell`;
-  if (!isCount(row.quantity, tradeQuantityMax) || row.quantity === 0) return `quantity ${row.quantity} is out of range`;
+  if (!isCount(row.quantity, orderQuantityMax) || row.quantity === 0) return `quantity ${row.quantity} is out of range`;
   if (!isCount(row.quantityAfter, stockQuantityMax)) return `quantity_after ${row.quantityAfter} is out of range`;
   if (row.volumeAfter < row.quantity || !isCount(row.volumeAfter, stockVolumeMax)) {
     return `volume_after ${row.volumeAfter} is out of range`;
@@ -103,7 +86,7 @@ function failure(status: TradeStatus, message: string): TradeOutcome {
 
 /** What one buy or sell of a valid quantity does to a stock. */
 export function applyTrade(before: StockState, side: TradeSide, quantity: number): TradeOutcome {
-  assert(Number.isSafeInteger(quantity) && quantity > 0 && quantity <= tradeQuantityMax, "quantity checked first");
+  assert(Number.isSafeInteger(quantity) && quantity > 0 && quantity <= orderQuantityMax, "quantity checked first");
   if (side === "buy" && quantity > before.quantity) {
     return failure(TradeStatus.TRADE_INSUFFICIENT_QUANTITY, "insufficient quantity");
   }
@@ -121,15 +104,10 @@ export function sideOf(side: Side): TradeSide | undefined {
 
 /** Why a request is refused before looking at any stock, or undefined. */
 function requestProblem(request: TradeRequest): string | undefined {
-  if (!isValidRequestId(request.requestId)) {
-    return `request_id must be 1..${requestIdBytesMax} printable ASCII characters without , " \\`;
-  }
-  if (!isStockNameSized(request.name)) return `name must be 1..${stockNameBytesMax} bytes`;
+  const problem = requestIdProblem(request.requestId) ?? stockNameSizeProblem(request.name);
+  if (problem !== undefined) return problem;
   if (sideOf(request.side) === undefined) return "side must be buy or sell";
-  if (!Number.isSafeInteger(request.quantity) || request.quantity < 1 || request.quantity > tradeQuantityMax) {
-    return `quantity must be an integer from 1 to ${tradeQuantityMax}`;
-  }
-  return undefined;
+  return orderQuantityProblem(request.quantity);
 }
 
 export function stockMessage(name: string, state: StockState): Stock {

@@ -77,12 +77,16 @@ function request(agent: http.Agent, opts: ClientOptions, method: string, path: s
   });
 }
 
+/** The sample at quantile `q` (0..1) of ascending `sorted` samples (nearest rank); 0 when there are none. */
+export function percentile(sorted: readonly number[], q: number): number {
+  return sorted.length === 0 ? 0 : (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number);
+}
+
 export function summarize(samples: number[]): LatencySummary {
   if (samples.length === 0) return { count: 0, meanMs: 0, p50Ms: 0, p99Ms: 0 };
   const sorted = [...samples].sort((a, b) => a - b);
-  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
   const mean = sorted.reduce((s, x) => s + x, 0) / sorted.length;
-  return { count: sorted.length, meanMs: round(mean), p50Ms: round(at(0.5)), p99Ms: round(at(0.99)) };
+  return { count: sorted.length, meanMs: round(mean), p50Ms: round(percentile(sorted, 0.5)), p99Ms: round(percentile(sorted, 0.99)) };
 }
 
 const round = (x: number): number => Math.round(x * 1000) / 1000;

@@ -2,7 +2,7 @@
 //   node --import tsx client/run.ts --host 127.0.0.1 --port 8080 --p 0.5 --iterations 200 --sessions 5 --seed 42 [--json]
 // Exits 1 on any mismatch or failed request, 2 on bad options.
 
-import { parseArgs } from "node:util";
+import { CommandLine } from "../lib/cli.ts";
 import { defaultStockNames, runClient } from "./client.ts";
 import type { ClientOptions, ClientResult, LatencySummary } from "./client.ts";
 
@@ -10,44 +10,23 @@ import type { ClientOptions, ClientResult, LatencySummary } from "./client.ts";
 const iterationsMax = 10_000_000;
 const sessionsMax = 10_000;
 
-function fail(message: string): never {
-  process.stderr.write(`client: ${message}\n`);
-  process.exit(2);
-}
-
-function num(value: string | undefined, name: string, fallback: number, min: number, max: number, integer: boolean): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (value.trim() === "" || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
-    fail(`--${name} must be ${integer ? "an integer" : "a number"} from ${min} to ${max} (got "${value}")`);
-  }
-  return n;
-}
+const cli = new CommandLine("client", "usage: npm run client -- [--host H] [--port N] [--p P] [--iterations N] [--sessions N] [--seed N] [--stocks A,B] [--json]");
 
 function parseOptions(argv: string[]): { opts: ClientOptions; json: boolean } {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      options: {
-        host: { type: "string" }, port: { type: "string" }, p: { type: "string" }, iterations: { type: "string" },
-        sessions: { type: "string" }, seed: { type: "string" }, stocks: { type: "string" }, json: { type: "boolean" },
-      },
-    }).values;
-  } catch (err) {
-    fail(err instanceof Error ? err.message : String(err));
-  }
+  const parsed = cli.parse(argv, {
+    host: "string", port: "string", p: "string", iterations: "string", sessions: "string", seed: "string", stocks: "string", json: "boolean",
+  });
   const stocks = parsed.stocks ? parsed.stocks.split(",").filter((s) => s !== "") : [...defaultStockNames];
-  if (stocks.length === 0) fail("--stocks must name at least one stock");
+  if (stocks.length === 0) cli.fail("--stocks must name at least one stock");
   return {
     json: parsed.json ?? false,
     opts: {
       host: parsed.host ?? "127.0.0.1",
-      port: num(parsed.port, "port", 8080, 1, 65535, true),
-      p: num(parsed.p, "p", 0.5, 0, 1, false),
-      iterations: num(parsed.iterations, "iterations", 100, 0, iterationsMax, true),
-      sessions: num(parsed.sessions, "sessions", 5, 1, sessionsMax, true),
-      seed: num(parsed.seed, "seed", Math.floor(Math.random() * 2 ** 31), 0, 2 ** 31, true),
+      port: cli.number("port", parsed.port, { fallback: 8080, min: 1, max: 65535 }),
+      p: cli.number("p", parsed.p, { fallback: 0.5, min: 0, max: 1, integer: false }),
+      iterations: cli.number("iterations", parsed.iterations, { fallback: 100, min: 0, max: iterationsMax }),
+      sessions: cli.number("sessions", parsed.sessions, { fallback: 5, min: 1, max: sessionsMax }),
+      seed: cli.number("seed", parsed.seed, { fallback: Math.floor(Math.random() * 2 ** 31), min: 0, max: 2 ** 31 }),
       stocks,
     },
   };

@@ -8,7 +8,9 @@ import { jsonResponse } from "./http/response.ts";
 import type { HttpResponse } from "./http/response.ts";
 import { badRequest, errorResponse, methodNotAllowed, notFound } from "./errors.ts";
 import type { OrderGateway, OrderType } from "./order_gateway.ts";
-import { idempotencyKeyBytesMax, orderQuantityMax, stockNameBytesMax } from "./limits.ts";
+import { assert } from "../lib/assert.ts";
+import { orderQuantityMax, requestIdProblem, stockNameBytesMax } from "../lib/protocol.ts";
+import { idempotencyKeyBytesMax } from "./limits.ts";
 
 export type StockView = { name: string; price: number; quantity: number; volume: number; version: number };
 
@@ -96,7 +98,12 @@ export function parseOrderBody(body: Buffer): OrderBody {
  */
 export function requestIdFor(req: HttpRequest, order: OrderBody): string {
   const key = req.headers["idempotency-key"];
-  if (key === undefined) return randomUUID();
+  const requestId = key === undefined ? randomUUID() : keyedRequestId(key, order);
+  assert(requestIdProblem(requestId) === undefined, "a generated request id follows the shared rule");
+  return requestId;
+}
+
+function keyedRequestId(key: string, order: OrderBody): string {
   if (key.length === 0 || key.length > idempotencyKeyBytesMax || !/^[\x21-\x7e]+$/.test(key)) {
     throw badRequest(`Idempotency-Key must be 1 to ${idempotencyKeyBytesMax} visible ASCII characters`);
   }

@@ -10,7 +10,8 @@
 import type { Replica } from "../lib/config.ts";
 import { formatHostPort } from "../lib/config.ts";
 import { assert } from "../lib/assert.ts";
-import { callUnary, channelOptions, grpc, isServiceError } from "../lib/grpc.ts";
+import { callUnary, channelOptions, errorText, grpc } from "../lib/grpc.ts";
+import { sleep } from "../lib/sleep.ts";
 import { chooseLeader } from "../lib/leader_choice.ts";
 import type { ReplicaView } from "../lib/leader_choice.ts";
 import type { LogFields, Logger } from "../lib/log.ts";
@@ -49,8 +50,6 @@ export type LeaderSelectorOptions = {
 
 /** A leader or candidate seen establishing, since when (to know when patience runs out). */
 type Establishing = { readonly id: number; readonly epoch: number; readonly sinceMs: number };
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class LeaderSelector {
   private readonly replicas: ReplicaHandle[];
@@ -258,8 +257,4 @@ function positiveMs(value: number | undefined, name: string, fallback: number): 
   const ms = value ?? fallback;
   if (!Number.isInteger(ms) || ms <= 0) throw new RangeError(`Cannot create LeaderSelector: ${name} must be a positive integer of milliseconds (got ${ms})`);
   return ms;
-}
-
-function errorText(err: unknown): string {
-  return isServiceError(err) ? `${grpc.status[err.code]}: ${err.details}` : String(err);
 }

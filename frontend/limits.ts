@@ -1,8 +1,9 @@
 // Limits and deadlines of the frontend's application layer (the HTTP server's own limits are
-// in http/limits.ts). Every internal call runs under one of these deadlines. The relations
+// in http/limits.ts; request ids, stock names and quantities follow lib/protocol.ts). Every internal call runs under one of these deadlines. The relations
 // between them are asserted at the end of the file, once, when it loads.
 
 import { assert } from "../lib/assert.ts";
+import { placeBatchMax } from "../lib/protocol.ts";
 
 /** One catalog Lookup; a healthy catalog answers in well under a millisecond. */
 export const lookupTimeoutMs = 1_000;
@@ -12,8 +13,8 @@ export const lookupTimeoutMs = 1_000;
  */
 export const placeTimeoutMs = 2_000;
 /**
- * Orders per PlaceBatch call to the leader; the leader refuses more than its own batch bound
- * (order/limits.ts placeBatchMax, 512).
+ * Orders per PlaceBatch call to the leader; the leader refuses more than placeBatchMax
+ * (lib/protocol.ts, 512), asserted below.
  */
 export const placeBatchOrdersMax = 256;
 /**
@@ -64,10 +65,6 @@ export const retryBackoffMsMax = 200;
 /** Seconds suggested to clients in Retry-After on a 503. */
 export const retryAfterSeconds = 1;
 
-/** Largest quantity one order may carry; absurd quantities are rejected with 400. */
-export const orderQuantityMax = 1_000_000;
-/** Longest stock name accepted in a path or body, in bytes. */
-export const stockNameBytesMax = 128;
 /** Longest Idempotency-Key header accepted. */
 export const idempotencyKeyBytesMax = 128;
 
@@ -75,3 +72,4 @@ assert(leaderSelectBudgetMs >= leaderEstablishWaitMs + setLeaderTimeoutMs, "a se
 assert(2 * leaderSelectBudgetMs <= orderRetryBudgetMs, "a request whose selection failed has time for another");
 assert(leaderEstablishPollMs < leaderEstablishWaitMs && leaderRetryBackoffMsMax < leaderEstablishWaitMs, "pauses are short next to the patience");
 assert(leaderRetryBackoffMsMin > 0 && leaderRetryBackoffMsMin <= leaderRetryBackoffMsMax, "the backoff grows from a positive minimum");
+assert(placeBatchOrdersMax >= 1 && placeBatchOrdersMax <= placeBatchMax, "the leader takes every PlaceBatch the frontend sends");

@@ -4,7 +4,8 @@
 // The leader answers a request id already in its log with its number instead of trading it
 // again (protos/PROTOCOL.md), so a retry is never applied twice.
 
-import { callUnary, grpc, isServiceError, isTransient } from "../lib/grpc.ts";
+import { callUnary, errorText, grpc, isServiceError, isTransient } from "../lib/grpc.ts";
+import { sleep } from "../lib/sleep.ts";
 import type { Logger } from "../lib/log.ts";
 import { OrderSide, PlaceStatus } from "../gen/order.ts";
 import type { OrderRecord } from "../gen/order.ts";
@@ -18,8 +19,6 @@ import { ApiError, badRequest, conflict, notFound, unavailable } from "./errors.
 export type OrderType = "buy" | "sell";
 export type NewOrder = { readonly requestId: string; readonly name: string; readonly type: OrderType; readonly quantity: number };
 export type OrderView = { number: number; name: string; type: OrderType; quantity: number };
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export class OrderGateway {
   private readonly leaders: LeaderSelector;
@@ -96,8 +95,4 @@ export class OrderGateway {
 /** A leader that is down, slow, not leading or catching up, or no leader found yet (503). */
 function isRetryable(err: unknown): boolean {
   return isServiceError(err) ? isTransient(err) : err instanceof ApiError && err.status === 503;
-}
-
-function errorText(err: unknown): string {
-  return isServiceError(err) ? `${grpc.status[err.code]}: ${err.details}` : String(err);
 }

@@ -10,6 +10,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { AppendFile, StorageFailedError, nodeFileIo, readLines, writeFileAtomic } from "./durable_file.ts";
 import type { FileIo } from "./durable_file.ts";
+import { rejects } from "../test/support/throws.ts";
 
 const dirs: string[] = [];
 
@@ -42,14 +43,8 @@ function shortWrites(bytesMax: number): FileIo & { writes: { position: number; l
 }
 
 /** Rejects with StorageFailedError or fails the test. */
-async function storageFailure(p: Promise<unknown>): Promise<StorageFailedError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.instance(err, StorageFailedError);
-    return err as StorageFailedError;
-  }
-  throw new Error("expected the append to fail");
+function storageFailure(p: Promise<unknown>): Promise<StorageFailedError> {
+  return rejects(p, StorageFailedError);
 }
 
 function lines(n: number, tag: string): string[] {

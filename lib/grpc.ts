@@ -1,9 +1,8 @@
 // gRPC plumbing shared by every service: one set of channel options, unary calls as promises
-// that always carry a deadline, and server start/stop. Nothing here knows a service's messages.
+// that always carry a deadline, the one adapter from a promise-returning handler to a grpc-js
+// handler, error text for logs, and server start/stop. Nothing here knows a service's messages.
 
 import * as grpc from "@grpc/grpc-js";
-import type { HostPort } from "./config.ts";
-import { formatHostPort } from "./config.ts";
 
 export { grpc };
 
@@ -77,6 +76,37 @@ export function isServiceError(err: unknown): err is grpc.ServiceError {
   return err instanceof Error && typeof (err as Partial<grpc.ServiceError>).code === "number";
 }
 
+/** A failure for a log line: `STATUS: details` for a gRPC error, else its message. */
+export function errorText(err: unknown): string {
+  if (isServiceError(err)) return `${grpc.status[err.code] ?? err.code}: ${err.details}`;
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** `handler(request)` as a promise, a synchronous throw included (it becomes the rejection). */
+export function settle<Req, Res>(handler: (request: Req) => Promise<Res>, request: Req): Promise<Res> {
+  try {
+    return handler(request);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+export type ToStatus = (err: unknown) => Partial<grpc.StatusObject>;
+
+/**
+ * A grpc-js unary handler from a promise-returning one: it answers with the reply, or with the
+ * status `toStatus` gives the error. `toStatus` may rethrow a bug: it then crashes the process
+ * as an unhandled rejection, loudly, instead of answering.
+ */
+export function unaryHandler<Req, Res>(handler: (request: Req) => Promise<Res>, toStatus: ToStatus): grpc.handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    settle(handler, call.request).then(
+      (value) => callback(null, value),
+      (err: unknown) => callback(toStatus(err)),
+    );
+  };
+}
+
 /** True when the failure says nothing about the request itself: the peer is down, slow or not leading. */
 export function isTransient(err: unknown): boolean {
   if (!isServiceError(err)) return false;
@@ -132,8 +162,4 @@ export function shutdownServer(server: grpc.Server): Promise<void> {
       resolve();
     });
   });
-}
-
-export function target(addr: HostPort): string {
-  return formatHostPort(addr);
 }

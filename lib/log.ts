@@ -40,10 +40,6 @@ export class Logger {
     this.context = { ...this.context, ...fields };
   }
 
-  enabled(level: LogLevel): boolean {
-    return levels[level] >= this.threshold;
-  }
-
   debug(msg: string, fields?: LogFields): void { this.write("debug", msg, fields); }
   info(msg: string, fields?: LogFields): void { this.write("info", msg, fields); }
   warn(msg: string, fields?: LogFields): void { this.write("warn", msg, fields); }

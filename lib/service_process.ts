@@ -25,6 +25,8 @@ export type ServiceSpec = {
   readonly runtime?: Runtime;
   /** Receives every output line of the child (default: dropped). */
   readonly onLine?: (line: string) => void;
+  /** Called with the child as soon as it is spawned, before it listens (for PID bookkeeping). */
+  readonly onSpawn?: (child: ChildProcess) => void;
 };
 
 export type RunningService = {
@@ -85,6 +87,7 @@ export function startService(spec: ServiceSpec): Promise<RunningService> {
     env,
     stdio: ["ignore", "pipe", "pipe"],
   });
+  spec.onSpawn?.(child);
   let output = "";
   let partial = "";
   const exited = new Promise<number | string>((resolve) => {

@@ -7,6 +7,7 @@ import * as assert from "uvu/assert";
 import { bindServer, grpc, isServiceError, shutdownServer } from "./grpc.ts";
 import { StreamCallServer, StreamCaller, streamCallsInFlightMax } from "./stream_calls.ts";
 import type { CallMessage, ResultMessage } from "./stream_calls.ts";
+import { sleep } from "./sleep.ts";
 
 type Req = { n: number; delayMs?: number; fail?: boolean; hang?: boolean };
 type Res = { doubled: number };
@@ -24,8 +25,6 @@ const definition = {
 } satisfies grpc.ServiceDefinition;
 const Client = grpc.makeGenericClientConstructor(definition, "Echo");
 type Duplex = grpc.ClientDuplexStream<CallMessage<Req>, ResultMessage<Res>>;
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function handle(request: Req): Promise<Res> {
   if (request.hang) return new Promise(() => undefined);

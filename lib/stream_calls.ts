@@ -17,7 +17,8 @@
 // RPC, at most streamCallsInFlightMax at a time (more fail with RESOURCE_EXHAUSTED), and
 // ends once drained when the server shuts down (StreamCallServer.closeAll).
 
-import { grpc } from "./grpc.ts";
+import { grpc, settle } from "./grpc.ts";
+import type { ToStatus } from "./grpc.ts";
 
 /** Calls one stream runs at once on the server; callers keep far fewer in flight. */
 export const streamCallsInFlightMax = 64;
@@ -133,7 +134,7 @@ export class StreamCallServer {
    */
   handler<Req, Res>(
     handler: (request: Req) => Promise<Res>,
-    toStatus: (err: unknown) => { code?: grpc.status | undefined; details?: string | undefined },
+    toStatus: ToStatus,
   ): (call: ServerStream<Req, Res>) => void {
     return (call) => {
       const stream: OpenStream = {
@@ -161,13 +162,7 @@ export class StreamCallServer {
           return fail(message.callId, grpc.status.RESOURCE_EXHAUSTED, `more than ${streamCallsInFlightMax} calls in flight on one stream`);
         }
         stream.inFlight++;
-        let result: Promise<Res>;
-        try {
-          result = handler(message.request);
-        } catch (err) {
-          result = Promise.reject(err);
-        }
-        result.then(
+        settle(handler, message.request).then(
           (reply) => answer({ callId: message.callId, reply, error: undefined }),
           (err: unknown) => {
             const status = toStatus(err);

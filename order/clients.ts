@@ -32,11 +32,6 @@ export function statusOf(err: unknown): grpc.status | undefined {
   return isServiceError(err) ? err.code : undefined;
 }
 
-export function errorText(err: unknown): string {
-  if (isServiceError(err)) return `${grpc.status[err.code] ?? err.code}: ${err.details}`;
-  return err instanceof Error ? err.message : String(err);
-}
-
 const refusals: Partial<Record<grpc.status, CatalogRefusal>> = {
   [grpc.status.FAILED_PRECONDITION]: "stale",
   [grpc.status.RESOURCE_EXHAUSTED]: "window",

@@ -1,45 +1,25 @@
-import { spawn } from "node:child_process";
+// Order replica configuration: the defaults, every bad setting naming its variable, and
+// order/main.ts run as a process: one line and exit code 2 for bad configuration, a graceful
+// SIGTERM, and a log from before epochs refused untouched.
+
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { ConfigError } from "../lib/config.ts";
-import { projectRoot } from "../lib/service_process.ts";
-import { freePort } from "./_procs.ts";
+import { freePort } from "../lib/service_process.ts";
+import { runToExit } from "../test/support/processes.ts";
 import { readOrderConfig } from "./config.ts";
+import { thrown } from "../test/support/throws.ts";
 
 function configError(env: Record<string, string>): ConfigError {
-  try {
-    readOrderConfig(env);
-  } catch (err) {
-    assert.instance(err, ConfigError);
-    return err as ConfigError;
-  }
-  throw new Error("expected a ConfigError");
+  return thrown(() => readOrderConfig(env), ConfigError);
 }
 
-type Exit = { code: number | null; signal: NodeJS.Signals | null; output: string };
-
-/** Run order/main.ts with `env`; `whenListening` runs once it logs its listening line. */
-function runMain(env: Record<string, string>, whenListening?: (pid: number) => void, timeoutMs = 20_000): Promise<Exit> {
-  const child = spawn(process.execPath, ["--import", "tsx", "order/main.ts"], {
-    cwd: projectRoot, stdio: ["ignore", "pipe", "pipe"],
-    env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "", ...env },
-  });
-  let output = "";
-  const onData = (d: Buffer): void => {
-    const before = output;
-    output += d.toString();
-    if (whenListening && !/listening/.test(before) && /listening.*port=\d+/.test(output)) whenListening(child.pid as number);
-  };
-  child.stdout.on("data", onData);
-  child.stderr.on("data", onData);
-  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-  return new Promise((resolve) => child.on("exit", (code, signal) => {
-    clearTimeout(timer);
-    resolve({ code, signal, output });
-  }));
+/** Run order/main.ts with `env` only (none of the runner's); `whenListening` runs once it logs its listening line. */
+function runMain(env: Record<string, string>, whenListening?: (pid: number) => void): ReturnType<typeof runToExit> {
+  return runToExit("order/main.ts", env, { timeoutMs: 20_000, inheritEnv: false, ...(whenListening ? { onListening: whenListening } : {}) });
 }
 
 test("defaults: PORT is this replica's port in ORDER_REPLICAS, the peers are the others", () => {

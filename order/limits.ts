@@ -1,11 +1,11 @@
 // Every bound and deadline of an order replica, each with the reason for its value. The
 // relations between them are asserted once, when this module loads, so a bad edit fails at
 // start rather than as an oversized message or a stuck follower later. Bounds shared with the
-// catalog live in lib/protocol.ts.
+// other services (request ids, names, quantities, batches) live in lib/protocol.ts.
 
 import { assert } from "../lib/assert.ts";
 import { messageBytesMax } from "../lib/grpc.ts";
-import { tradeBatchMax, uncommittedOrdersMax } from "../lib/protocol.ts";
+import { placeBatchMax, requestIdBytesMax, stockNameBytesMax, tradeBatchMax, uncommittedOrdersMax } from "../lib/protocol.ts";
 
 /**
  * Deadline of one catalog TradeBatch: one lock, one journal write and one fsync at the
@@ -74,20 +74,8 @@ export const placeWaitMsMax = 1_500;
  */
 export const placeQueueMax = 20_000;
 
-/** Orders in one PlaceBatch: one TradeBatch carries them (lib/protocol.ts). */
-export const placeBatchMax = tradeBatchMax;
-
-/** Bytes of a request id: the frontend sends a UUID or `k-` and 32 base64url characters. */
-export const requestIdBytesMax = 128;
-
-/** Bytes of a stock name (the frontend accepts 128; the catalog holds names of at most 64). */
-export const nameBytesMax = 128;
-
-/** Largest quantity of one order: the catalog's own bound on one trade. */
-export const quantityMax = 1_000_000;
-
 /** Bytes of one order on the wire or in the log, with room for field tags and digits. */
-export const orderBytesMax = requestIdBytesMax + nameBytesMax + 80;
+export const orderBytesMax = requestIdBytesMax + stockNameBytesMax + 80;
 
 assert(placeQueueMax >= placeBatchMax, "a full batch fits in the queue");
 assert(appendOrdersMax * orderBytesMax < messageBytesMax, "every Append fits in one message");
@@ -99,4 +87,3 @@ assert(probeRetryMs <= probeRetryMsMax && catalogRetryMs <= catalogRetryMsMax, "
 assert(tickMs <= probeRetryMs && tickMs <= heartbeatMs, "ticks are finer than the timers they drive");
 assert(voteTimeoutMs < campaignTimeoutMs, "a vote request can fail and be retried within a campaign");
 assert(heartbeatMs < appendTimeoutMs, "a heartbeat is sent before silence counts as failure");
-assert(Number.isSafeInteger(quantityMax), "quantities stay exact");

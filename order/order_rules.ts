@@ -3,40 +3,26 @@
 // back from the log file. Pure functions; the log (order_log.ts) and the protocol core
 // (core.ts) call them before anything is written.
 
-import { Buffer } from "node:buffer";
 import { OrderSide } from "../gen/order.ts";
 import type { OrderRecord, PlaceRequest } from "../gen/order.ts";
-import { nameBytesMax, quantityMax, requestIdBytesMax } from "./limits.ts";
+import { orderQuantityProblem, requestIdProblem, stockNameSizeProblem } from "../lib/protocol.ts";
 
-// A field is written unquoted, so it may not hold the separator, a quote or a line break.
+// A field is written unquoted, so it may not hold the separator, a quote or a line break. The
+// request id and the sizes follow the rules every service shares (lib/protocol.ts).
 const namePattern = /^[^\x00-\x1f\x7f,"]+$/;
-const requestIdPattern = /^[\x21\x23-\x2b\x2d-\x7e]+$/;
 
 /** Why a stock name cannot be stored, or undefined when it can. */
 export function nameProblem(name: string): string | undefined {
-  if (name.length === 0) return "name is empty";
-  if (Buffer.byteLength(name, "utf8") > nameBytesMax) return `name is longer than ${nameBytesMax} bytes`;
+  const problem = stockNameSizeProblem(name);
+  if (problem !== undefined) return problem;
   if (!namePattern.test(name)) return "name contains a comma, a quote or a control character";
-  return undefined;
-}
-
-/** Why a request id cannot be stored, or undefined when it can. */
-export function requestIdProblem(requestId: string): string | undefined {
-  if (requestId.length === 0) return "request_id is empty";
-  if (requestId.length > requestIdBytesMax) return `request_id is longer than ${requestIdBytesMax} bytes`;
-  if (!requestIdPattern.test(requestId)) return "request_id must be visible ASCII without comma or quote";
-  return undefined;
-}
-
-function quantityProblem(quantity: number): string | undefined {
-  if (!Number.isSafeInteger(quantity) || quantity < 1 || quantity > quantityMax) return `quantity must be an integer from 1 to ${quantityMax}`;
   return undefined;
 }
 
 /** Why a Place request is malformed, or undefined. Checked before anything is queued. */
 export function placeProblem(r: PlaceRequest): string | undefined {
   if (r.side !== OrderSide.ORDER_SIDE_BUY && r.side !== OrderSide.ORDER_SIDE_SELL) return "side must be buy or sell";
-  return quantityProblem(r.quantity) ?? nameProblem(r.name) ?? requestIdProblem(r.requestId);
+  return orderQuantityProblem(r.quantity) ?? nameProblem(r.name) ?? requestIdProblem(r.requestId);
 }
 
 /** Why an order is not well-formed, or undefined when it is. */
@@ -44,7 +30,7 @@ export function orderProblem(o: OrderRecord): string | undefined {
   if (!Number.isSafeInteger(o.number) || o.number < 0) return "number is not a non-negative integer";
   if (!Number.isSafeInteger(o.epoch) || o.epoch < 1) return "epoch is not a positive integer";
   if (o.side !== OrderSide.ORDER_SIDE_BUY && o.side !== OrderSide.ORDER_SIDE_SELL) return "side is not buy or sell";
-  return quantityProblem(o.quantity) ?? nameProblem(o.name) ?? requestIdProblem(o.requestId);
+  return orderQuantityProblem(o.quantity) ?? nameProblem(o.name) ?? requestIdProblem(o.requestId);
 }
 
 export function sameOrder(a: OrderRecord, b: OrderRecord): boolean {

@@ -15,8 +15,10 @@ import { isServiceError, isTransient } from "../lib/grpc.ts";
 import { OrderSide, PlaceStatus } from "../gen/order.ts";
 import type { HealthReply, OrderRecord } from "../gen/order.ts";
 import { reported } from "../test/support/hooks.ts";
-import { ProcessCluster } from "./_procs.ts";
+import { LocalSystem } from "../test/support/local_system.ts";
+import { killAll, tempDir } from "../test/support/processes.ts";
 import { orderLogHeader, parseOrderRow } from "./order_log.ts";
+import { sleep } from "../lib/sleep.ts";
 
 /** Bound on the whole file: the runner kills at 240 s, we clean up before that. */
 const fileTimeoutMs = 180_000;
@@ -26,20 +28,17 @@ const initialQuantity = 100;
 /** How long one order may be retried across a failover before the test calls it lost. */
 const orderRetryBudgetMs = 20_000;
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-let cluster: ProcessCluster | undefined;
+let cluster: LocalSystem | undefined;
 const guard = setTimeout(() => {
   process.stderr.write(`replication.test.ts timed out after ${fileTimeoutMs} ms\n${cluster?.logs().slice(-20_000)}\n`);
-  cluster?.killAll();
+  killAll();
   process.exit(1);
 }, fileTimeoutMs);
 guard.unref();
-process.on("exit", () => cluster?.killAll());
 
-function c(): ProcessCluster {
+function c(): LocalSystem {
   assert.ok(cluster, "cluster started");
-  return cluster as ProcessCluster;
+  return cluster as LocalSystem;
 }
 
 type Acked = { number: number; name: string; side: OrderSide; quantity: number };
@@ -89,7 +88,7 @@ class Load {
     const deadline = Date.now() + orderRetryBudgetMs;
     for (;;) {
       try {
-        const reply = await c().place(this.leader, request);
+        const reply = await c().grpc.place(this.leader, request);
         if (reply.status === PlaceStatus.PLACE_OK) this.acked.set(request.requestId, { number: reply.number, ...request });
         else this.refused.set(request.requestId, reply.status);
         return;
@@ -107,7 +106,7 @@ class Load {
 
 /** A replica's log file, every row well-formed, numbered from 0, epochs never going back. */
 function readLog(id: number): { text: string; orders: OrderRecord[] } {
-  const text = fs.readFileSync(c().file(id), "utf8");
+  const text = fs.readFileSync(c().orderFile(id), "utf8");
   assert.ok(text.endsWith("\n"), `replica ${id}'s log ends with a whole line`);
   const lines = text.split("\n").slice(0, -1);
   assert.is(lines[0], orderLogHeader);
@@ -133,13 +132,13 @@ async function converged(leader: number, ids: readonly number[] = [1, 2, 3]): Pr
   const deadline = Date.now() + 15_000;
   let texts: string[] = [];
   for (;;) {
-    const healths = await Promise.all(ids.map((id) => c().health(id).catch(() => undefined)));
+    const healths = await Promise.all(ids.map((id) => c().grpc.health(id).catch(() => undefined)));
     const lead = healths.find((h) => h?.id === leader);
     const last = lead?.role === "leader" ? lead.lastNumber : undefined;
     const caughtUp = (h: HealthReply | undefined): boolean => h !== undefined && h.lastNumber === last &&
       h.commitNumber === last && h.ready && h.epoch === lead?.epoch && (h.id === leader || h.leaderId === leader);
     if (last !== undefined && healths.every(caughtUp)) {
-      texts = ids.map((id) => fs.readFileSync(c().file(id), "utf8"));
+      texts = ids.map((id) => fs.readFileSync(c().orderFile(id), "utf8"));
       if (texts.every((text) => text.split("\n").length - 2 === last + 1 && text.endsWith("\n"))) break;
     }
     if (Date.now() > deadline) {
@@ -188,17 +187,17 @@ function checkAcked(loads: readonly Load[], leader: number): void {
  * epoch above every epoch seen. Returns the new leader and its epoch.
  */
 async function electNewLeader(): Promise<{ id: number; epoch: number }> {
-  const healths = (await Promise.all(c().ids.map((id) => c().health(id).catch(() => undefined))))
+  const healths = (await Promise.all(c().replicaIds.map((id) => c().grpc.health(id).catch(() => undefined))))
     .filter((h): h is HealthReply => h !== undefined);
-  const majority = Math.floor(c().ids.length / 2) + 1;
-  assert.ok(healths.length >= majority, `a majority answers Health (${healths.length} of ${c().ids.length})`);
+  const majority = Math.floor(c().replicaIds.length / 2) + 1;
+  assert.ok(healths.length >= majority, `a majority answers Health (${healths.length} of ${c().replicaIds.length})`);
   const atLeast = (a: HealthReply, b: HealthReply): boolean =>
     a.lastEpoch !== b.lastEpoch ? a.lastEpoch > b.lastEpoch : a.lastNumber >= b.lastNumber;
   const eligible = healths.filter((a) => healths.filter((b) => atLeast(a, b)).length >= majority);
   const chosen = eligible.sort((a, b) => b.id - a.id)[0];
   if (!chosen) throw new Error(`no replica is as up to date as a majority: ${JSON.stringify(healths)}`);
   const epoch = Math.max(...healths.map((h) => h.epoch)) + 1;
-  const reply = await c().setLeader(chosen.id, epoch);
+  const reply = await c().grpc.setLeader(chosen.id, epoch);
   assert.is(reply.epoch, epoch);
   assert.ok(reply.lastNumber >= chosen.lastNumber, "the new leader keeps its whole log");
   return { id: chosen.id, epoch };
@@ -212,7 +211,7 @@ async function checkCatalog(leader: number): Promise<void> {
       if (o.name !== name) continue;
       expected += o.side === OrderSide.ORDER_SIDE_BUY ? -o.quantity : o.quantity;
     }
-    assert.is((await c().lookup(name)).quantity, expected, `catalog quantity of ${name} matches the log`);
+    assert.is((await c().grpc.lookup(name)).quantity, expected, `catalog quantity of ${name} matches the log`);
   }
 }
 
@@ -220,9 +219,9 @@ const loads: Load[] = [];
 
 test.before(reported("replication cluster", async () => {
   try {
-    cluster = await ProcessCluster.start([1, 2, 3]);
-    for (const id of [1, 2, 3]) await c().ready(id);
-    const reply = await c().setLeader(3, 1);
+    cluster = await LocalSystem.start({ replicaIds: [1, 2, 3], noFrontend: true, dataDir: tempDir("replication", true) });
+    for (const id of [1, 2, 3]) await c().grpc.ready(id);
+    const reply = await c().grpc.setLeader(3, 1);
     assert.is(reply.epoch, 1);
   } catch (err) {
     // uvu reports a failing before hook without its error: print it.
@@ -233,7 +232,7 @@ test.before(reported("replication cluster", async () => {
 
 test.after(async () => {
   for (const load of loads) await load.stop();
-  cluster?.killAll();
+  await cluster?.stop();
 });
 
 test("concurrent Place through the leader: numbered 0.., byte-identical logs", async () => {
@@ -251,10 +250,10 @@ test("a follower SIGKILLed mid-load catches up after restart", async () => {
   const load = new Load(3, "b");
   loads.push(load);
   await load.waitAcked(200);
-  await c().kill(1);
+  await c().killReplica(1);
   await load.waitAcked(600);
   await c().startReplica(1);
-  await c().ready(1);
+  await c().grpc.ready(1);
   // Orders acknowledged from now on reach replica 1 only through the leader's catch-up and
   // Appends, not through its own recovery.
   await load.waitAcked(load.acked.size + 500);
@@ -267,7 +266,7 @@ test("the leader SIGKILLed mid-load: the new leader takes the same request ids, 
   const load = new Load(3, "c");
   loads.push(load);
   await load.waitAcked(300);
-  await c().kill(3);
+  await c().killReplica(3);
   const elected = await electNewLeader();
   assert.ok(elected.id !== 3, "the dead leader is not elected");
   assert.is(elected.epoch, 2);

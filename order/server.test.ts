@@ -9,7 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { bindServer, callUnary, channelOptions, grpc, isServiceError, serverOptions, shutdownServer } from "../lib/grpc.ts";
+import { bindServer, callUnary, channelOptions, grpc, serverOptions, shutdownServer } from "../lib/grpc.ts";
 import { envLogLevel, Logger } from "../lib/log.ts";
 import { freePort } from "../lib/service_process.ts";
 import { StreamCallServer } from "../lib/stream_calls.ts";
@@ -27,6 +27,7 @@ import { OrderLog, orderLogFile } from "./order_log.ts";
 import { orderService, toStatus } from "./server.ts";
 import { ReplicaShell } from "./shell.ts";
 import { readVote, voteFile, writeVote } from "./vote_file.ts";
+import { failureCode } from "../test/support/grpc_calls.ts";
 
 test("every error code has its gRPC status", () => {
   const expected: Record<OrderErrorCode, grpc.status> = {
@@ -44,15 +45,6 @@ test("every error code has its gRPC status", () => {
 });
 
 /** The status a call failed with; a call that succeeds fails the test. */
-async function code(p: Promise<unknown>): Promise<grpc.status> {
-  try {
-    await p;
-  } catch (err) {
-    if (isServiceError(err)) return err.code;
-    throw err;
-  }
-  throw new Error("expected the call to fail");
-}
 
 /** Deadline of a test's call: above every deadline the replica answers within (limits.ts). */
 const callTimeoutMs = placeWaitMsMax + 3_000;
@@ -127,11 +119,11 @@ test("two replicas over real gRPC: election, handover, and every refusal as a st
     assert.equal(await health(one), follower(1));
     assert.equal(await health(two), follower(2));
     // Before any election nobody serves.
-    assert.is(await code(place(one, anOrder)), grpc.status.FAILED_PRECONDITION);
+    assert.is(await failureCode(place(one, anOrder)), grpc.status.FAILED_PRECONDITION);
 
     // SetLeader goes to the candidate itself, for an epoch of 1 or more.
-    assert.is(await code(setLeader(one, { leaderId: 2, epoch: 1 })), grpc.status.INVALID_ARGUMENT);
-    assert.is(await code(setLeader(one, { leaderId: 1, epoch: 0 })), grpc.status.INVALID_ARGUMENT);
+    assert.is(await failureCode(setLeader(one, { leaderId: 2, epoch: 1 })), grpc.status.INVALID_ARGUMENT);
+    assert.is(await failureCode(setLeader(one, { leaderId: 1, epoch: 0 })), grpc.status.INVALID_ARGUMENT);
     assert.equal(await health(one), follower(1), "a refused SetLeader changes nothing");
 
     // Replica 1 campaigns in epoch 1 and wins with replica 2's vote.
@@ -147,17 +139,17 @@ test("two replicas over real gRPC: election, handover, and every refusal as a st
     });
     // Asked again, the leader answers at once; replica 2 voted in epoch 1 and cannot lead it.
     assert.equal(await setLeader(one, { leaderId: 1, epoch: 1 }), { epoch: 1, lastNumber: -1 });
-    assert.is(await code(setLeader(two, { leaderId: 2, epoch: 1 })), grpc.status.FAILED_PRECONDITION);
-    assert.is(await code(setLeader(two, { leaderId: 2, epoch: 0 })), grpc.status.INVALID_ARGUMENT);
+    assert.is(await failureCode(setLeader(two, { leaderId: 2, epoch: 1 })), grpc.status.FAILED_PRECONDITION);
+    assert.is(await failureCode(setLeader(two, { leaderId: 2, epoch: 0 })), grpc.status.INVALID_ARGUMENT);
 
     // Only the leader serves; the leader's catalog is down, so an order fails within its deadline.
-    assert.is(await code(place(two, anOrder)), grpc.status.FAILED_PRECONDITION);
-    assert.is(await code(get(two, 0)), grpc.status.FAILED_PRECONDITION);
+    assert.is(await failureCode(place(two, anOrder)), grpc.status.FAILED_PRECONDITION);
+    assert.is(await failureCode(get(two, 0)), grpc.status.FAILED_PRECONDITION);
     const started = performance.now();
-    assert.is(await code(place(one, anOrder)), grpc.status.UNAVAILABLE);
+    assert.is(await failureCode(place(one, anOrder)), grpc.status.UNAVAILABLE);
     assert.ok(performance.now() - started < callTimeoutMs - 1_000, "answered by the replica, not by the call's deadline");
-    assert.is(await code(get(one, 0)), grpc.status.NOT_FOUND);
-    assert.is(await code(get(one, -1)), grpc.status.INVALID_ARGUMENT);
+    assert.is(await failureCode(get(one, 0)), grpc.status.NOT_FOUND);
+    assert.is(await failureCode(get(one, -1)), grpc.status.INVALID_ARGUMENT);
     const invalid = await place(one, { ...anOrder, quantity: 0 });
     assert.equal([invalid.status, invalid.number], [PlaceStatus.PLACE_INVALID, 0]);
     assert.equal((await health(one)).lastNumber, -1, "no order was numbered");
@@ -167,7 +159,7 @@ test("two replicas over real gRPC: election, handover, and every refusal as a st
     assert.equal(gap, { outcome: AppendOutcome.APPEND_GAP, epoch: 1, lastNumber: -1, matchNumber: -1 });
     // The vote of epoch 1 went to replica 1: asking again is the same vote, and a malformed request is refused.
     assert.equal(await toTwo.requestVote({ epoch: 1, candidateId: 1, lastNumber: -1, lastEpoch: 0 }, callTimeoutMs), { epoch: 1, granted: true });
-    assert.is(await code(toTwo.requestVote({ epoch: 1, candidateId: 2, lastNumber: -1, lastEpoch: 0 }, callTimeoutMs)), grpc.status.INVALID_ARGUMENT);
+    assert.is(await failureCode(toTwo.requestVote({ epoch: 1, candidateId: 2, lastNumber: -1, lastEpoch: 0 }, callTimeoutMs)), grpc.status.INVALID_ARGUMENT);
 
     // Handover: replica 2 campaigns in epoch 2; replica 1 votes for it and steps down.
     assert.equal(await setLeader(two, { leaderId: 2, epoch: 2 }), { epoch: 2, lastNumber: -1 });
@@ -176,10 +168,10 @@ test("two replicas over real gRPC: election, handover, and every refusal as a st
     await waitFor(async () => (await health(one)).leaderId === 2, 5_000, "replica 1 to follow replica 2");
     assert.equal(await health(one), { ...follower(1), epoch: 2, leaderId: 2 });
     assert.is((await health(two)).role, "leader");
-    assert.is(await code(place(one, anOrder)), grpc.status.FAILED_PRECONDITION);
+    assert.is(await failureCode(place(one, anOrder)), grpc.status.FAILED_PRECONDITION);
 
     // The old epoch is refused everywhere: SetLeader, Append, RequestVote.
-    assert.is(await code(setLeader(one, { leaderId: 1, epoch: 1 })), grpc.status.FAILED_PRECONDITION);
+    assert.is(await failureCode(setLeader(one, { leaderId: 1, epoch: 1 })), grpc.status.FAILED_PRECONDITION);
     const stale = await toTwo.append({ epoch: 1, leaderId: 1, prevNumber: -1, prevEpoch: 0, orders: [], commitNumber: -1 }, callTimeoutMs);
     assert.equal([stale.outcome, stale.epoch], [AppendOutcome.APPEND_STALE_EPOCH, 2]);
     assert.equal(await toTwo.requestVote({ epoch: 1, candidateId: 1, lastNumber: -1, lastEpoch: 0 }, callTimeoutMs), { epoch: 2, granted: false });

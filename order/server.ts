@@ -3,7 +3,7 @@
 // failure is a bug: it is rethrown outside the call so the process crashes loudly.
 
 import { AssertionError } from "../lib/assert.ts";
-import { grpc, statusError } from "../lib/grpc.ts";
+import { grpc, statusError, unaryHandler } from "../lib/grpc.ts";
 import type { Logger } from "../lib/log.ts";
 import type { AppendRequest, OrderServer, PlaceBatchRequest } from "../gen/order.ts";
 import type { StreamCallServer } from "../lib/stream_calls.ts";
@@ -27,8 +27,6 @@ export function toStatus(err: unknown): Partial<grpc.StatusObject> {
   return statusError(grpc.status.INTERNAL, err instanceof Error ? err.message : String(err));
 }
 
-type Callback<Res> = (error: Partial<grpc.StatusObject> | null, value?: Res) => void;
-
 /** The status for a handler's error; an assertion failure also crashes the process (a bug). */
 function failureStatus(logger: Logger, name: string, err: unknown): Partial<grpc.StatusObject> {
   if (err instanceof AssertionError) {
@@ -40,19 +38,8 @@ function failureStatus(logger: Logger, name: string, err: unknown): Partial<grpc
   return toStatus(err);
 }
 
-function unary<Req, Res>(logger: Logger, name: string, handler: (request: Req) => Promise<Res>) {
-  return (call: { request: Req }, callback: Callback<Res>): void => {
-    let result: Promise<Res>;
-    try {
-      result = handler(call.request);
-    } catch (err) {
-      result = Promise.reject(err);
-    }
-    result.then(
-      (value) => callback(null, value),
-      (err: unknown) => callback(failureStatus(logger, name, err)),
-    );
-  };
+function unary<Req, Res>(logger: Logger, name: string, handler: (request: Req) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+  return unaryHandler(handler, (err) => failureStatus(logger, name, err));
 }
 
 /** `streams` carries PlaceBatches and Appends; the caller ends them at shutdown (closeAll). */

@@ -11,11 +11,13 @@ import type {
 } from "../gen/order.ts";
 import { PlaceStatus } from "../gen/order.ts";
 import type { CatalogPort, PeerPort } from "./clients.ts";
-import { catalogRefusal, errorText } from "./clients.ts";
+import { errorText } from "../lib/grpc.ts";
+import { catalogRefusal } from "./clients.ts";
 import { ReplicaCore } from "./core.ts";
 import type { Action, CallId, CallResult, Input, Vote } from "./core.ts";
 import { OrderError } from "./errors.ts";
-import { appendTimeoutMs, catalogTimeoutMs, placeBatchMax, tickMs, voteTimeoutMs } from "./limits.ts";
+import { placeBatchMax } from "../lib/protocol.ts";
+import { appendTimeoutMs, catalogTimeoutMs, tickMs, voteTimeoutMs } from "./limits.ts";
 import type { OrderLog } from "./order_log.ts";
 
 export type ShellDeps = {

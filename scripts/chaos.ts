@@ -9,7 +9,8 @@ import * as fs from "node:fs";
 import { faultKinds } from "../test/support/chaos_faults.ts";
 import { clientCount, runChaos } from "../test/support/chaos_run.ts";
 import type { RunResult } from "../test/support/chaos_run.ts";
-import { killEveryProcess } from "../test/support/chaos_system.ts";
+import { CommandLine } from "../lib/cli.ts";
+import { killAll } from "../test/support/processes.ts";
 
 /** Bounds on the options: a chaos command that cannot run away. */
 const runsMax = 1_000;
@@ -32,33 +33,17 @@ from the files. Replay one run: --runs 1 --seed <its seed>. A failed run keeps i
 
 type Options = { runs: number; seed: number; seconds: number; json: string | undefined };
 
-function fail(message: string): never {
-  process.stderr.write(`chaos: ${message}\n${usage}\n`);
-  process.exit(2);
-}
-
-function integer(flag: string, text: string | undefined, min: number, max: number): number {
-  const value = Number(text);
-  if (text === undefined || !Number.isSafeInteger(value) || value < min || value > max) fail(`${flag} must be an integer from ${min} to ${max} (got ${text ?? "nothing"})`);
-  return value;
-}
+const cli = new CommandLine("chaos", usage);
 
 function parseOptions(argv: readonly string[]): Options {
-  const options: Options = { runs: 1, seed: 1, seconds: secondsDefault, json: undefined };
-  for (let i = 0; i < argv.length; i += 2) {
-    const flag = argv[i];
-    const value = argv[i + 1];
-    if (flag === "--help" || flag === "-h") {
-      process.stdout.write(`${usage}\n`);
-      process.exit(0);
-    }
-    if (flag === "--runs") options.runs = integer(flag, value, 1, runsMax);
-    else if (flag === "--seed") options.seed = integer(flag, value, 0, 2 ** 31);
-    else if (flag === "--seconds") options.seconds = integer(flag, value, secondsMin, secondsMax);
-    else if (flag === "--json") options.json = value === undefined || value.startsWith("--") ? fail("--json needs a file name") : value;
-    else fail(`unknown option ${flag}`);
-  }
-  return options;
+  const values = cli.parse(argv, { runs: "string", seed: "string", seconds: "string", json: "string" });
+  if (values.json !== undefined && (values.json === "" || values.json.startsWith("--"))) cli.fail("--json needs a file name");
+  return {
+    runs: cli.number("runs", values.runs, { fallback: 1, min: 1, max: runsMax }),
+    seed: cli.number("seed", values.seed, { fallback: 1, min: 0, max: 2 ** 31 }),
+    seconds: cli.number("seconds", values.seconds, { fallback: secondsDefault, min: secondsMin, max: secondsMax }),
+    json: values.json,
+  };
 }
 
 function faultSummary(r: RunResult): string {
@@ -107,7 +92,7 @@ async function main(): Promise<void> {
       if (r.violations.length > 0 || r.error) printFailure(r);
     }
   } finally {
-    killEveryProcess();
+    killAll();
   }
   const failed = results.filter((r) => r.violations.length > 0 || r.error);
   const sum = (f: (r: RunResult) => number): number => results.reduce((s, r) => s + f(r), 0);

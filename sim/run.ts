@@ -2,6 +2,7 @@
 // protocol core (sim/scenario.ts) and report. A failing seed is run again with tracing and its
 // last events are printed; `--seeds 1 --seed <it>` replays it exactly. Exits 1 on a violation.
 
+import { CommandLine } from "../lib/cli.ts";
 import { runSeed } from "./scenario.ts";
 
 const usage = `usage: npm run sim -- [--seeds N] [--seed S] [--trace-lines N]
@@ -9,24 +10,15 @@ const usage = `usage: npm run sim -- [--seeds N] [--seed S] [--trace-lines N]
   --seed S         the first seed (default 1); seeds S, S+1, ... S+N-1 run
   --trace-lines N  events printed before a violation (default 80)`;
 
+const cli = new CommandLine("sim", usage);
+
 function parse(argv: readonly string[]): { seeds: number; seed: number; traceLines: number } {
-  const out = { seeds: 1_000, seed: 1, traceLines: 80 };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === "--help" || arg === "-h") {
-      process.stdout.write(`${usage}\n`);
-      process.exit(0);
-    }
-    const key = arg === "--seeds" ? "seeds" : arg === "--seed" ? "seed" : arg === "--trace-lines" ? "traceLines" : undefined;
-    const value = Number(argv[i + 1]);
-    if (key === undefined || !Number.isSafeInteger(value) || value < 0) {
-      process.stderr.write(`sim: bad option ${arg ?? ""} ${argv[i + 1] ?? ""}\n${usage}\n`);
-      process.exit(2);
-    }
-    out[key] = value;
-    i++;
-  }
-  return out;
+  const values = cli.parse(argv, { seeds: "string", seed: "string", "trace-lines": "string" });
+  return {
+    seeds: cli.number("seeds", values.seeds, { fallback: 1_000, min: 0, max: Number.MAX_SAFE_INTEGER }),
+    seed: cli.number("seed", values.seed, { fallback: 1, min: 0, max: Number.MAX_SAFE_INTEGER }),
+    traceLines: cli.number("trace-lines", values["trace-lines"], { fallback: 80, min: 0, max: Number.MAX_SAFE_INTEGER }),
+  };
 }
 
 const options = parse(process.argv.slice(2));

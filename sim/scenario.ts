@@ -5,8 +5,8 @@
 
 import { OrderSide } from "../gen/order.ts";
 import type { StockState } from "../catalog/trade.ts";
-import { ClusterWorld } from "./cluster.ts";
-import type { OrderSpec, Outcome } from "./cluster.ts";
+import { SimSystem } from "./sim_system.ts";
+import type { OrderSpec, Outcome } from "./sim_system.ts";
 import { Rng } from "./world.ts";
 import type { NetProfile } from "./world.ts";
 
@@ -68,7 +68,7 @@ function runSeedUnguarded(seed: number, tracing: boolean, traceLines: string[], 
   const net = pick.pick(profiles);
   const frontends = 1 + pick.int(3);
   const fsyncMs: readonly [number, number] = pick.chance(0.2) ? [5, 40] : [0.1, 2];
-  const world = new ClusterWorld({ seed, tracing, net, frontends, fsyncMs, ignorePosition: mutation === "catalog-ignores-position" }, initial, traceLines);
+  const world = new SimSystem({ seed, tracing, net, frontends, fsyncMs, ignorePosition: mutation === "catalog-ignores-position" }, initial, traceLines);
   const rng = world.rng;
   const { sched, checker } = world;
 
@@ -154,7 +154,7 @@ function runSeedUnguarded(seed: number, tracing: boolean, traceLines: string[], 
 }
 
 /** GET /orders/{n} right after the acknowledgement: the same order, or a retryable failure; never 404. */
-function checkRead(world: ClusterWorld, f: { get(n: number, done: (o: import("../gen/order.ts").OrderRecord | undefined | "unknown") => void): void }, order: OrderSpec, number: number): void {
+function checkRead(world: SimSystem, f: { get(n: number, done: (o: import("../gen/order.ts").OrderRecord | undefined | "unknown") => void): void }, order: OrderSpec, number: number): void {
   f.get(number, (o) => {
     if (o === "unknown") return;
     if (o === undefined) return world.checker.fail(`read-your-writes: order ${number} (${order.requestId}) answered 404 after it was acknowledged`);
@@ -163,7 +163,7 @@ function checkRead(world: ClusterWorld, f: { get(n: number, done: (o: import("..
 }
 
 /** One fault at `at`, of a kind drawn from `roll` (0..99); every fault ends by the heal time. */
-function scheduleFault(world: ClusterWorld, at: number, roll: number): void {
+function scheduleFault(world: SimSystem, at: number, roll: number): void {
   const { rng, sched } = world;
   const duration = (): number => rng.range(100, scenarioLimits.faultDurationMsMax);
   const replicas = [...world.replicas.values()];

@@ -1,6 +1,6 @@
 // The simulated world one seed runs in: a clock and an event queue, a seeded random source,
 // processes that can be crashed, paused and restarted, and a network that delays, reorders,
-// duplicates and drops messages. Nothing here knows the protocol; sim/cluster.ts puts the real
+// duplicates and drops messages. Nothing here knows the protocol; sim/sim_system.ts puts the real
 // protocol core (order/core.ts) and the catalog's real sequencing rules into it.
 
 import { assert } from "../lib/assert.ts";

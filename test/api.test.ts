@@ -3,16 +3,17 @@
 
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { Cluster } from "./support/cluster.ts";
+import { stockNameBytesMax } from "../lib/protocol.ts";
+import { LocalSystem } from "./support/local_system.ts";
 import { rawExchange, requestJson } from "./support/http.ts";
 import { reported } from "./support/hooks.ts";
 
-let cluster: Cluster;
+let cluster: LocalSystem;
 const get = (path: string) => requestJson(cluster.url, "GET", path);
 const post = (path: string, body: unknown, headers: Record<string, string> = {}) => requestJson(cluster.url, "POST", path, body, headers);
 
 test.before(reported("api cluster", async () => {
-  cluster = await Cluster.start();
+  cluster = await LocalSystem.start();
 }));
 test.after(async () => {
   await cluster.stop();
@@ -40,6 +41,19 @@ test("unknown stock is 404 stock not found; names are case-sensitive", async () 
   assertError(reply, 404);
   assert.is(reply.body.error.message, "stock not found");
   assertError(await get("/stocks/gamestart"), 404);
+});
+
+test("stock names at the shared byte limit and one past it: unknown stock, never a 500", async () => {
+  const atLimit = "x".repeat(stockNameBytesMax);
+  const past = "x".repeat(stockNameBytesMax + 1);
+  assertError(await get(`/stocks/${atLimit}`), 404);
+  assertError(await get(`/stocks/${past}`), 404);
+  const unknown = await post("/orders", { name: atLimit, quantity: 1, type: "buy" });
+  assertError(unknown, 400);
+  assert.is(unknown.body.error.message, "unknown stock");
+  const oversized = await post("/orders", { name: past, quantity: 1, type: "buy" });
+  assertError(oversized, 400);
+  assert.match(oversized.body.error.message, /name/);
 });
 
 test("buy, sell and order query", async () => {

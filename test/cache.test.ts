@@ -5,13 +5,13 @@
 
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { startRedis } from "../frontend/cache/_test_processes.ts";
-import type { Started } from "../frontend/cache/_test_processes.ts";
-import { startService } from "../lib/service_process.ts";
+import type { Program } from "./support/processes.ts";
+import { startRedis } from "./support/processes.ts";
 import type { RunningService } from "../lib/service_process.ts";
-import { Cluster } from "./support/cluster.ts";
-import { requestJson, sleep, waitForCacheInUse } from "./support/http.ts";
+import { LocalSystem } from "./support/local_system.ts";
+import { frontendHealth, requestJson, waitForCacheInUse } from "./support/http.ts";
 import { reported } from "./support/hooks.ts";
+import { waitFor } from "./support/wait.ts";
 
 /** How long a push may take to reach another frontend in a test (normally milliseconds). */
 const pushWaitMs = 5_000;
@@ -19,8 +19,7 @@ const pushWaitMs = 5_000;
 type CacheStats = { backend: string; hits: number; misses: number; evictions: number; keys: string[] };
 
 async function cacheStats(base: string): Promise<CacheStats> {
-  const reply = await requestJson(base, "GET", "/health");
-  return (reply.body.data ?? reply.body.error.details).cache as CacheStats;
+  return (await frontendHealth<{ cache: CacheStats }>(base) as { cache: CacheStats }).cache;
 }
 
 async function quantity(base: string, name: string): Promise<number> {
@@ -29,28 +28,17 @@ async function quantity(base: string, name: string): Promise<number> {
   return reply.body.data.quantity as number;
 }
 
-async function secondFrontend(cluster: Cluster, env: Record<string, string> = {}): Promise<{ service: RunningService; url: string }> {
-  const service = await startService({
-    name: "frontend-b", entry: "frontend/main.ts",
-    env: { PORT: "0", CATALOG_ADDR: `127.0.0.1:${cluster.catalogPort}`, ORDER_REPLICAS: cluster.orderReplicas, LOG_LEVEL: "info", REDIS_URL: "", ...env },
-  });
+async function secondFrontend(cluster: LocalSystem, env: Record<string, string> = {}): Promise<{ service: RunningService; url: string }> {
+  const service = await cluster.startExtraFrontend("frontend-b", env);
   return { service, url: `http://127.0.0.1:${service.port}` };
 }
 
-async function eventually(what: string, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + pushWaitMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.unreachable(`${what} within ${pushWaitMs} ms`);
-    await sleep(20);
-  }
-}
-
 const Lru = suite("in-process LRU");
-let cluster: Cluster;
+let cluster: LocalSystem;
 let other: { service: RunningService; url: string } | undefined;
 
 Lru.before(reported("in-process LRU cluster", async () => {
-  cluster = await Cluster.start({ frontendEnv: { CACHE_SIZE: "3" } });
+  cluster = await LocalSystem.start({ frontendEnv: { CACHE_SIZE: "3" } });
   other = await secondFrontend(cluster, { CACHE_SIZE: "3" });
   await waitForCacheInUse(cluster.url);
   await waitForCacheInUse(other.url);
@@ -79,12 +67,12 @@ Lru("read-your-writes on the trading frontend; the push reaches the second front
   const buy = await requestJson(cluster.url, "POST", "/orders", { name: "FishCo", quantity: 7, type: "buy" });
   assert.is(buy.status, 200);
   assert.is(await quantity(cluster.url, "FishCo"), start - 7, "the next lookup on the same frontend reflects the trade");
-  await eventually("the second frontend reflects the trade", async () => (await quantity(url, "FishCo")) === start - 7);
+  await waitFor(async () => (await quantity(url, "FishCo")) === start - 7, pushWaitMs, "the second frontend reflects the trade");
   // A trade through the second frontend invalidates the first one's entry too.
   await quantity(cluster.url, "FishCo");
   assert.is((await requestJson(url, "POST", "/orders", { name: "FishCo", quantity: 2, type: "sell" })).status, 200);
   assert.is(await quantity(url, "FishCo"), start - 5);
-  await eventually("the first frontend reflects the trade", async () => (await quantity(cluster.url, "FishCo")) === start - 5);
+  await waitFor(async () => (await quantity(cluster.url, "FishCo")) === start - 5, pushWaitMs, "the first frontend reflects the trade");
 });
 
 Lru("LRU replacement: the least recently used stock is evicted first", async () => {
@@ -101,37 +89,37 @@ Lru("LRU replacement: the least recently used stock is evicted first", async () 
 Lru.run();
 
 const Redis = suite("shared Redis");
-let redisCluster: Cluster;
-let redis: Started | undefined;
+let redisSystem: LocalSystem;
+let redis: Program | undefined;
 let redisOther: { service: RunningService; url: string } | undefined;
 
 Redis.before(reported("shared Redis cluster", async () => {
   const url = process.env["REDIS_URL"];
   if (!url) redis = await startRedis();
-  const redisUrl = url ?? `redis://127.0.0.1:${(redis as Started).port}`;
+  const redisUrl = url ?? `redis://127.0.0.1:${(redis as Program).port}`;
   // A key prefix of our own would be kinder to a shared REDIS_URL; the test flushes nothing.
-  redisCluster = await Cluster.start({ frontendEnv: { REDIS_URL: redisUrl, CACHE_SIZE: "4" } });
-  redisOther = await secondFrontend(redisCluster, { REDIS_URL: redisUrl, CACHE_SIZE: "4" });
-  await waitForCacheInUse(redisCluster.url);
+  redisSystem = await LocalSystem.start({ frontendEnv: { REDIS_URL: redisUrl, CACHE_SIZE: "4" } });
+  redisOther = await secondFrontend(redisSystem, { REDIS_URL: redisUrl, CACHE_SIZE: "4" });
+  await waitForCacheInUse(redisSystem.url);
   await waitForCacheInUse(redisOther.url);
 }));
 Redis.after(async () => {
   redisOther?.service.kill("SIGKILL");
   await redisOther?.service.exited;
-  await redisCluster?.stop();
+  await redisSystem?.stop();
   await redis?.kill();
 });
 
 Redis("two frontends share entries, and a trade on one is seen by the other at once", async () => {
   const b = (redisOther as { url: string }).url;
-  const start = await quantity(redisCluster.url, "BardCo");
+  const start = await quantity(redisSystem.url, "BardCo");
   const statsBefore = await cacheStats(b);
   assert.is(statsBefore.backend, "redis");
   assert.is(await quantity(b, "BardCo"), start);
   assert.is((await cacheStats(b)).hits - statsBefore.hits, 1, "filled by the first frontend, a hit on the second");
-  assert.is((await requestJson(redisCluster.url, "POST", "/orders", { name: "BardCo", quantity: 3, type: "buy" })).status, 200);
+  assert.is((await requestJson(redisSystem.url, "POST", "/orders", { name: "BardCo", quantity: 3, type: "buy" })).status, 200);
   assert.is(await quantity(b, "BardCo"), start - 3, "the shared entry was dropped before the trade was answered");
-  assert.is(await quantity(redisCluster.url, "BardCo"), start - 3);
+  assert.is(await quantity(redisSystem.url, "BardCo"), start - 3);
 });
 
 Redis.run();

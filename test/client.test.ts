@@ -2,30 +2,23 @@
 // every recorded order reads back, 1 on a mismatch (shown with a server that lies), 2 on bad
 // options.
 
-import { spawn } from "node:child_process";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { projectRoot } from "../lib/service_process.ts";
-import { Cluster } from "./support/cluster.ts";
+import { runToExit } from "./support/processes.ts";
+import { LocalSystem } from "./support/local_system.ts";
 
 /** The client runs must end well within this. */
 const clientTimeoutMs = 60_000;
 
-function runClient(args: string[]): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "client/run.ts", ...args], { cwd: projectRoot });
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => { out += d.toString(); });
-    child.stderr.on("data", (d: Buffer) => { out += d.toString(); });
-    const timer = setTimeout(() => child.kill("SIGKILL"), clientTimeoutMs);
-    child.on("exit", (code) => { clearTimeout(timer); resolve({ code, out }); });
-  });
+async function runClient(args: string[]): Promise<{ code: number | null; out: string }> {
+  const exit = await runToExit("client/run.ts", {}, { timeoutMs: clientTimeoutMs, args });
+  return { code: exit.code, out: exit.output };
 }
 
 test("against the real system every recorded order verifies", async () => {
-  const cluster = await Cluster.start();
+  const cluster = await LocalSystem.start();
   try {
     const { code, out } = await runClient(["--port", String(cluster.frontendPort), "--p", "0.8", "--iterations", "40", "--sessions", "5", "--seed", "11"]);
     assert.is(code, 0, out);

@@ -1,20 +1,17 @@
 // A wrong or missing setting stops a service at start with one line naming the variable and
 // exit code 2 (SPEC section 9). Real processes, real environment.
 
-import { spawnSync } from "node:child_process";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { projectRoot } from "../lib/service_process.ts";
-import { tempDir } from "./support/cluster.ts";
+import { runToExit, tempDir } from "./support/processes.ts";
 
 /** A misconfigured service must exit long before this. */
 const exitTimeoutMs = 20_000;
 
-function runWith(entry: string, env: Record<string, string>): { code: number | null; stderr: string } {
-  const result = spawnSync(process.execPath, ["--import", "tsx", entry], {
-    cwd: projectRoot, env: { ...process.env, DATA_DIR: tempDir("config"), PORT: "0", ...env }, timeout: exitTimeoutMs, encoding: "utf8",
-  });
-  return { code: result.status, stderr: result.stderr };
+async function runWith(entry: string, env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
+  const exit = await runToExit(entry, { DATA_DIR: tempDir("config", true), PORT: "0", ...env }, { timeoutMs: exitTimeoutMs });
+  // Everything the service wrote, stdout included: a misconfigured service writes one line in all.
+  return { code: exit.code, stderr: exit.output };
 }
 
 const cases: [string, Record<string, string>, string][] = [
@@ -33,8 +30,8 @@ const cases: [string, Record<string, string>, string][] = [
 ];
 
 for (const [entry, env, variable] of cases) {
-  test(`${entry} with ${JSON.stringify(env)} stops with a line naming ${variable}`, () => {
-    const { code, stderr } = runWith(entry, env);
+  test(`${entry} with ${JSON.stringify(env)} stops with a line naming ${variable}`, async () => {
+    const { code, stderr } = await runWith(entry, env);
     assert.is(code, 2, stderr);
     const lines = stderr.trim().split("\n");
     assert.is(lines.length, 1, stderr);

@@ -11,13 +11,16 @@
 // shuts down, so a stop sometimes ends that way instead of exit 0. The test tolerates exactly
 // those two endings at the SIGTERM step, says so on stderr, and checks that no data was lost.
 
-import { spawn, spawnSync } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { denoBinary, denoPermissions, projectRoot } from "../lib/service_process.ts";
-import { Cluster } from "./support/cluster.ts";
-import { requestJson, sleep } from "./support/http.ts";
+import { denoBinary, denoPermissions } from "../lib/service_process.ts";
+import { LocalSystem } from "./support/local_system.ts";
+import { runTracked } from "./support/processes.ts";
+import { requestJson } from "./support/http.ts";
+import { sleep } from "../lib/sleep.ts";
 import { readOrderLog, verifyGuarantees, waitFilesIdentical } from "./support/verify.ts";
 
 const seed = Number(process.env["TEST_SEED"] ?? Math.floor(Math.random() * 1_000_000));
@@ -35,11 +38,11 @@ const denoVersion = fs.existsSync(deno) ? spawnSync(deno, ["--version"], { encod
 
 type Health = { data?: { leader: number; elections: number; replicas: { id: number; lastNumber: number }[] }; error?: { details?: { leader: number } } };
 
-async function health(cluster: Cluster): Promise<Health> {
+async function health(cluster: LocalSystem): Promise<Health> {
   return (await requestJson(cluster.url, "GET", "/health")).body as Health;
 }
 
-async function waitOrders(cluster: Cluster, count: number, client: { exitCode: number | null }): Promise<number> {
+async function waitOrders(cluster: LocalSystem, count: number, client: { exitCode: number | null }): Promise<number> {
   const deadline = Date.now() + clientTimeoutMs;
   for (;;) {
     const h = await health(cluster);
@@ -52,23 +55,13 @@ async function waitOrders(cluster: Cluster, count: number, client: { exitCode: n
   }
 }
 
-function runClient(port: number): { child: ReturnType<typeof spawn>; done: Promise<{ code: number | string; stdout: string; stderr: string }> } {
+function runClient(port: number): { child: ChildProcess; done: Promise<{ code: number | string; stdout: string; output: string }> } {
   const args = ["run", "--quiet", "--no-prompt", ...denoPermissions("client/run.ts", {}), "client/run.ts",
     "--port", String(port), "--p", String(clientP), "--iterations", String(clientIterations),
     "--sessions", String(clientSessions), "--seed", String(seed), "--json"];
-  const child = spawn(deno, args, { cwd: projectRoot, env: { ...process.env, DENO_NO_UPDATE_CHECK: "1" }, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout?.on("data", (d: Buffer) => { stdout += d.toString(); });
-  child.stderr?.on("data", (d: Buffer) => { stderr += d.toString(); });
-  const timer = setTimeout(() => child.kill("SIGKILL"), clientTimeoutMs);
-  const done = new Promise<{ code: number | string; stdout: string; stderr: string }>((resolve) => {
-    child.on("exit", (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? signal ?? "unknown", stdout, stderr });
-    });
-  });
-  return { child, done };
+  const run = runTracked(deno, args, { ...process.env, DENO_NO_UPDATE_CHECK: "1" }, { timeoutMs: clientTimeoutMs });
+  const done = run.exited.then((e) => ({ code: e.code ?? e.signal ?? "unknown", stdout: run.stdout(), output: run.output() }));
+  return { child: run.child, done };
 }
 
 if (denoVersion?.status !== 0) {
@@ -76,18 +69,18 @@ if (denoVersion?.status !== 0) {
   test.skip("the whole system under Deno (no deno binary)");
 } else {
   test(`the whole system under ${(denoVersion.stdout.split("\n")[0] ?? "deno").trim()}: the client verifies every order across a leader kill`, async () => {
-    let cluster: Cluster | undefined;
+    let cluster: LocalSystem | undefined;
     let client: ReturnType<typeof runClient> | undefined;
     try {
-      cluster = await Cluster.start({ runtime: "deno" });
+      cluster = await LocalSystem.start({ runtime: "deno" });
       client = runClient(cluster.frontendPort);
       const leader = await waitOrders(cluster, ordersBeforeKill, client.child);
       await cluster.kill(cluster.replicas.get(leader));
       await sleep(500);
       await cluster.startReplica(leader);
 
-      const { code, stdout, stderr } = await client.done;
-      assert.is(code, 0, `client exit code (seed=${seed}):\n${stdout.slice(-4_000)}\n${stderr.slice(-4_000)}`);
+      const { code, stdout, output } = await client.done;
+      assert.is(code, 0, `client exit code (seed=${seed}):\n${output.slice(-8_000)}`);
       const result = JSON.parse(stdout) as { orders: number; verified: number; errors: string[]; mismatches: string[] };
       assert.equal([result.errors, result.mismatches], [[], []], "the client saw no error and no mismatch");
       assert.ok(result.orders > ordersBeforeKill, `orders placed after the kill too (${result.orders})`);

@@ -5,7 +5,7 @@
 // from these files (`docker compose config` runs when a compose client exists); the image's
 // commands themselves run as local processes in the last test.
 
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -17,7 +17,7 @@ import { readCacheConfig } from "../frontend/cache/cache_config.ts";
 import { loadFrontendConfig } from "../frontend/config.ts";
 import type { Env } from "../lib/config.ts";
 import { Logger } from "../lib/log.ts";
-import { projectRoot } from "../lib/service_process.ts";
+import { freePort, projectRoot } from "../lib/service_process.ts";
 import { readOrderConfig } from "../order/config.ts";
 import { CatalogHealthReply, CatalogService } from "../gen/catalog.ts";
 import { HealthReply, OrderService } from "../gen/order.ts";
@@ -25,7 +25,8 @@ import { containerCommands, isContainerCommand } from "../scripts/entrypoint.ts"
 import {
   catalogHealthFields, catalogHealthPath, decodeVarintFields, orderHealthFields, orderHealthPath, parseProbeArgs, probeTimeoutMs,
 } from "../scripts/healthcheck.ts";
-import { freePort, tempDir } from "./support/cluster.ts";
+import { runTracked, tempDir } from "./support/processes.ts";
+import { sleep } from "../lib/sleep.ts";
 
 type Kind = "catalog" | "order" | "frontend";
 type Loaded = { kind: Kind; port: number; dataDir?: string; config: any };
@@ -526,28 +527,20 @@ if (spawnSync("kubectl", ["version", "--client"], { stdio: "ignore", timeout: 20
 
 // ---- the image's commands, run as local processes
 
-const running = new Set<ChildProcess>();
-process.on("exit", () => { for (const child of running) child.kill("SIGKILL"); });
 const runTimeoutMs = 20_000;
 
-/** Run `node <prefix> <args>`; the prefix defaults to the image's entry point. */
+/** Run `node <prefix> <args>` (tracked by test/support/processes.ts); the prefix defaults to the image's entry point. */
 function run(args: string[], env: Env, prefix = ["--import", "tsx", "scripts/entrypoint.ts"]): { child: ChildProcess; output: () => string; exited: Promise<number | string> } {
-  const child = spawn(process.execPath, [...prefix, ...args], { cwd: projectRoot, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  running.add(child);
-  let output = "";
-  child.stdout?.on("data", (d: Buffer) => { output += d.toString(); });
-  child.stderr?.on("data", (d: Buffer) => { output += d.toString(); });
-  const exited = new Promise<number | string>((resolve) => child.on("exit", (code, signal) => { running.delete(child); resolve(code ?? signal ?? "unknown"); }));
-  const timer = setTimeout(() => child.kill("SIGKILL"), runTimeoutMs * 3);
-  void exited.then(() => clearTimeout(timer));
-  return { child, output: () => output, exited };
+  const running = runTracked(process.execPath, [...prefix, ...args], { ...process.env, ...env }, { timeoutMs: runTimeoutMs * 3 });
+  const exited = running.exited.then((e) => e.code ?? e.signal ?? "unknown");
+  return { child: running.child, output: running.output, exited };
 }
 
 async function waitListening(p: ReturnType<typeof run>): Promise<void> {
   const deadline = Date.now() + runTimeoutMs;
   while (!/listening.*port=\d+|port=\d+.*listening/.test(p.output())) {
     if (Date.now() > deadline || p.child.exitCode !== null) assert.unreachable(`did not start:\n${p.output()}`);
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
 }
 

@@ -17,12 +17,13 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import type { CatalogClient, Stock, TradeBatchReply, TradeRequest } from "../gen/catalog.ts";
 import { Side, TradeStatus } from "../gen/catalog.ts";
-import { killAllCatalogs, spawnCatalog } from "../catalog/spawn_catalog.ts";
-import type { CatalogProcess } from "../catalog/spawn_catalog.ts";
 import { AppendFile, StorageFailedError, nodeFileIo, readLines, writeFileAtomic } from "../lib/durable_file.ts";
 import type { FileIo } from "../lib/durable_file.ts";
 import { callUnary, grpc, isServiceError } from "../lib/grpc.ts";
-import { Cluster } from "./support/cluster.ts";
+import type { RunningService } from "../lib/service_process.ts";
+import { LocalSystem } from "./support/local_system.ts";
+import { catalogClient } from "./support/grpc_calls.ts";
+import { killAll, startCatalog } from "./support/processes.ts";
 import { reported } from "./support/hooks.ts";
 import { requestJson } from "./support/http.ts";
 import { TradeLoad } from "./support/load.ts";
@@ -118,7 +119,7 @@ function fill(dir: string, roomBytes: number): string {
 const mounts: TinyFs[] = [];
 const clients: CatalogClient[] = [];
 const loads: TradeLoad[] = [];
-const clusters: Cluster[] = [];
+const clusters: LocalSystem[] = [];
 
 function tinyFs(): TinyFs | undefined {
   const mounted = mountTinyFs();
@@ -135,7 +136,7 @@ test.after(reported("cleanup", async () => {
   for (const load of loads.splice(0)) await load.stop();
   // Every process by PID before unmounting: a replica still running would keep the mount busy.
   for (const cluster of clusters.splice(0)) await cluster.stop();
-  killAllCatalogs();
+  killAll();
   for (const m of mounts.splice(0)) m.unmount();
 }));
 
@@ -234,8 +235,8 @@ async function statusOf(p: Promise<unknown>): Promise<{ code: grpc.status; detai
   }
 }
 
-function connect(catalog: CatalogProcess): CatalogClient {
-  const client = catalog.client();
+function connect(catalog: RunningService): CatalogClient {
+  const client = catalogClient(catalog.port);
   clients.push(client);
   return client;
 }
@@ -260,7 +261,7 @@ test("the catalog on a full disk answers UNAVAILABLE, and a restart with room lo
   const fsFull = tinyFs();
   if (fsFull === undefined) return;
   const dataDir = path.join(fsFull.dir, "data");
-  const first = await spawnCatalog({ DATA_DIR: dataDir });
+  const first = await startCatalog({ DATA_DIR: dataDir });
   const client = connect(first);
   let lastNumber = -1;
   let sent = 0;
@@ -299,7 +300,7 @@ test("the catalog on a full disk answers UNAVAILABLE, and a restart with room lo
 
   // More room: the restarted catalog holds exactly the acknowledged trades.
   fs.rmSync(filler);
-  const second = await spawnCatalog({ DATA_DIR: dataDir });
+  const second = await startCatalog({ DATA_DIR: dataDir });
   const after = connect(second);
   const reloaded = await callUnary(after, after.health, {}, callTimeoutMs);
   assert.is(reloaded.lastNumber, lastNumber, "no trade after the last acknowledged one was loaded");
@@ -319,7 +320,7 @@ type ReplicaHealth = { id: number; up: boolean; ready: boolean; role: string; li
 type SystemHealth = { leader: number | null; replicas: ReplicaHealth[] };
 
 /** The frontend's GET /health body (its `error.details` when degraded). */
-async function systemHealth(cluster: Cluster): Promise<SystemHealth> {
+async function systemHealth(cluster: LocalSystem): Promise<SystemHealth> {
   const reply = await requestJson(cluster.url, "GET", "/health");
   return (reply.body?.data ?? reply.body?.error?.details) as SystemHealth;
 }
@@ -328,7 +329,7 @@ async function systemHealth(cluster: Cluster): Promise<SystemHealth> {
  * True when the frontend's leader is ready and replicates to exactly `followers(leader)`: the
  * followers whose log matches the leader's up to its commit point.
  */
-async function leaderReplicatesTo(cluster: Cluster, followers: (leader: number) => readonly number[]): Promise<boolean> {
+async function leaderReplicatesTo(cluster: LocalSystem, followers: (leader: number) => readonly number[]): Promise<boolean> {
   const h = await systemHealth(cluster);
   const leader = h.replicas.find((r) => r.id === h.leader && r.role === "leader" && r.ready);
   return leader !== undefined && [...leader.liveFollowers].sort().join() === followers(leader.id).join();
@@ -339,7 +340,7 @@ function filesIdentical(files: readonly string[]): boolean {
   return contents.every((c) => c.equals(contents[0] as Buffer));
 }
 
-function startLoad(cluster: Cluster, seed: number): TradeLoad {
+function startLoad(cluster: LocalSystem, seed: number): TradeLoad {
   const load = new TradeLoad(cluster.url, tradeConcurrency, seed);
   loads.push(load);
   return load;
@@ -357,7 +358,7 @@ test("an order replica whose disk fills up stops acknowledging and says why; the
   if (fsFull === undefined) return;
   // Replica 1 keeps its log and vote on the tiny file system; the rest share the cluster's dataDir.
   const replicaEnv = { DATA_DIR: fsFull.dir };
-  const cluster = await Cluster.start({ replicaEnv: { 1: replicaEnv } });
+  const cluster = await LocalSystem.start({ replicaEnv: { 1: replicaEnv } });
   clusters.push(cluster);
   const orderFile1 = path.join(fsFull.dir, "orders-1.csv");
   const first = cluster.replicas.get(1);

@@ -8,9 +8,10 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { seededRandom } from "../client/client.ts";
-import { Cluster } from "./support/cluster.ts";
-import type { ClusterOptions } from "./support/cluster.ts";
-import { sleep } from "./support/http.ts";
+import { LocalSystem } from "./support/local_system.ts";
+import type { LocalSystemOptions } from "./support/local_system.ts";
+import { sleep } from "../lib/sleep.ts";
+import { frontendHealth } from "./support/http.ts";
 import { TradeLoad } from "./support/load.ts";
 import { verifyGuarantees } from "./support/verify.ts";
 
@@ -23,7 +24,7 @@ const ackedBetweenFaultsMin = 40;
 const ackedBetweenFaultsSpread = 120;
 
 const Faults = suite("failover");
-let cluster: Cluster | undefined;
+let cluster: LocalSystem | undefined;
 let load: TradeLoad | undefined;
 
 Faults.after.each(async () => {
@@ -39,9 +40,8 @@ async function progress(): Promise<void> {
 
 type Health = { leader: number; replicas: { id: number; liveFollowers: number[] }[] };
 
-async function health(c: Cluster): Promise<Health> {
-  const body = await fetch(`${c.url}/health`).then((r) => r.json()) as { data?: Health; error?: { details: Health } };
-  return (body.data ?? body.error?.details) as Health;
+async function health(c: LocalSystem): Promise<Health> {
+  return await frontendHealth<Health>(c.url) as Health;
 }
 
 /**
@@ -49,7 +49,7 @@ async function health(c: Cluster): Promise<Health> {
  * from a fully replicated system (safety does not need it: an acknowledged order is on a majority
  * whatever happens; it keeps the scenario the same from run to run).
  */
-async function allLive(c: Cluster, timeoutMs = 30_000): Promise<void> {
+async function allLive(c: LocalSystem, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const h = await health(c);
@@ -64,12 +64,12 @@ async function finish(ids: readonly number[] = [1, 2, 3]): Promise<void> {
   const l = load as TradeLoad;
   await l.stop();
   assert.equal(l.errors, [], `clients saw errors (seed=${seed})`);
-  await verifyGuarantees(cluster as Cluster, l.acked, ids);
+  await verifyGuarantees(cluster as LocalSystem, l.acked, ids);
 }
 
-async function run(name: string, body: (c: Cluster) => Promise<void>, options: ClusterOptions = {}): Promise<void> {
+async function run(name: string, body: (c: LocalSystem) => Promise<void>, options: LocalSystemOptions = {}): Promise<void> {
   try {
-    cluster = await Cluster.start(options);
+    cluster = await LocalSystem.start(options);
     load = new TradeLoad(cluster.url, loadConcurrency, seed);
     await progress();
     await body(cluster);

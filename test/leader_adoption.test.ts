@@ -5,10 +5,11 @@
 
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { startService } from "../lib/service_process.ts";
 import type { RunningService } from "../lib/service_process.ts";
-import { Cluster, freePort } from "./support/cluster.ts";
-import { requestJson, sleep } from "./support/http.ts";
+import { freePort } from "../lib/service_process.ts";
+import { LocalSystem } from "./support/local_system.ts";
+import { frontendHealth, requestJson } from "./support/http.ts";
+import { sleep } from "../lib/sleep.ts";
 import { TradeLoad } from "./support/load.ts";
 import { verifyGuarantees } from "./support/verify.ts";
 import { reported } from "./support/hooks.ts";
@@ -18,7 +19,7 @@ const Adoption = suite("leader adoption");
 const restarts = 4;
 const seed = Number(process.env["TEST_SEED"] ?? 7);
 
-let cluster: Cluster | undefined;
+let cluster: LocalSystem | undefined;
 let load: TradeLoad | undefined;
 const extra: RunningService[] = [];
 
@@ -34,16 +35,12 @@ Adoption.after(reported("after", async () => {
 type Health = { leader: number | null; epoch: number; elections: number; replicas: { id: number; epoch: number; role: string; ready: boolean }[] };
 
 async function health(url: string): Promise<Health> {
-  const r = await requestJson(url, "GET", "/health");
-  return (r.body.data ?? r.body.error?.details) as Health;
+  return await frontendHealth<Health>(url) as Health;
 }
 
-async function startFrontend(c: Cluster): Promise<{ service: RunningService; url: string }> {
+async function startFrontend(c: LocalSystem): Promise<{ service: RunningService; url: string }> {
   const port = await freePort();
-  const service = await startService({
-    name: `frontend-${port}`, entry: "frontend/main.ts",
-    env: { PORT: String(port), CATALOG_ADDR: `127.0.0.1:${c.catalogPort}`, ORDER_REPLICAS: c.orderReplicas, LOG_LEVEL: "info", REDIS_URL: "" },
-  });
+  const service = await c.startExtraFrontend(`frontend-${port}`, { PORT: String(port) });
   extra.push(service);
   return { service, url: `http://127.0.0.1:${port}` };
 }
@@ -54,7 +51,7 @@ async function epochs(url: string): Promise<number[]> {
 }
 
 Adoption("frontends started, stopped and crashed under load adopt the leader: one epoch, no client error", async () => {
-  cluster = await Cluster.start();
+  cluster = await LocalSystem.start();
   const c = cluster;
   load = new TradeLoad(c.url, 6, seed);
   await load.waitAcked(30);
@@ -77,7 +74,7 @@ Adoption("frontends started, stopped and crashed under load adopt the leader: on
 });
 
 Adoption("the leader killed with three frontends up: they converge on one new leader, no epoch storm", async () => {
-  const c = cluster as Cluster;
+  const c = cluster as LocalSystem;
   const others = [await startFrontend(c), await startFrontend(c)];
   const urls = [c.url, ...others.map((f) => f.url)];
   const leader = (await health(c.url)).leader as number;

@@ -7,9 +7,10 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import type { RunningService } from "../lib/service_process.ts";
-import { Cluster } from "./support/cluster.ts";
+import { LocalSystem } from "./support/local_system.ts";
 import { lookupTimeoutMs } from "../frontend/limits.ts";
-import { requestJson, sleep } from "./support/http.ts";
+import { requestJson } from "./support/http.ts";
+import { sleep } from "../lib/sleep.ts";
 import type { JsonReply } from "./support/http.ts";
 import { TradeLoad } from "./support/load.ts";
 import { verifyGuarantees } from "./support/verify.ts";
@@ -35,7 +36,7 @@ const lookupStartWaitMs = 5_000;
 
 const Shutdown = suite("graceful shutdown");
 Shutdown.before(() => assert.ok(signalAfterMs < lookupDelayMs && lookupDelayMs < lookupTimeoutMs, "the slow lookup outlives the signal and not the frontend's deadline"));
-let cluster: Cluster | undefined;
+let cluster: LocalSystem | undefined;
 let load: TradeLoad | undefined;
 
 Shutdown.after.each(async () => {
@@ -45,8 +46,8 @@ Shutdown.after.each(async () => {
   load = undefined;
 });
 
-async function start(slowLookups: boolean): Promise<{ c: Cluster; l: TradeLoad }> {
-  cluster = await Cluster.start(slowLookups ? { catalogEnv: { CATALOG_LOOKUP_DELAY_MS: String(lookupDelayMs) }, frontendEnv: { CACHE: "off" } } : {});
+async function start(slowLookups: boolean): Promise<{ c: LocalSystem; l: TradeLoad }> {
+  cluster = await LocalSystem.start(slowLookups ? { catalogEnv: { CATALOG_LOOKUP_DELAY_MS: String(lookupDelayMs) }, frontendEnv: { CACHE: "off" } } : {});
   load = new TradeLoad(cluster.url, loadConcurrency, seed);
   await progress();
   return { c: cluster, l: load };
@@ -58,7 +59,7 @@ async function progress(): Promise<void> {
 }
 
 /** SIGTERM `service` while a slow lookup is in flight; resolves with the exit code and the lookup's reply. */
-async function terminateDuringLookup(c: Cluster, service: RunningService): Promise<{ code: number | string; lookup: JsonReply }> {
+async function terminateDuringLookup(c: LocalSystem, service: RunningService): Promise<{ code: number | string; lookup: JsonReply }> {
   const started = await lookupsStarted(c);
   const lookup = requestJson(c.url, "GET", "/stocks/GameStart");
   await waitFor(async () => (await lookupsStarted(c)) > started, lookupStartWaitMs, "the frontend to start the lookup");
@@ -69,7 +70,7 @@ async function terminateDuringLookup(c: Cluster, service: RunningService): Promi
 }
 
 /** Lookups the frontend sent straight to the catalog (with the cache off, every one; counted as the call starts). */
-async function lookupsStarted(c: Cluster): Promise<number> {
+async function lookupsStarted(c: LocalSystem): Promise<number> {
   const reply = await requestJson(c.url, "GET", "/health");
   const cache = (reply.body?.data ?? reply.body?.error?.details)?.cache as { backend?: string; bypassed?: number } | undefined;
   assert.is(cache?.backend, "off", "the slow-lookup scenarios run with the cache off, so every lookup counts");

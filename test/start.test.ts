@@ -1,13 +1,13 @@
 // `npm start` as a user runs it: every service comes up, the printed URL answers, a trade goes
 // through, and SIGINT (Ctrl-C) stops everything with exit code 0 and no process left behind.
 
-import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { projectRoot } from "../lib/service_process.ts";
-import { freePort, tempDir } from "./support/cluster.ts";
+import { freePort } from "../lib/service_process.ts";
+import { runTracked, tempDir } from "./support/processes.ts";
+import { waitFor } from "./support/wait.ts";
 import { requestJson } from "./support/http.ts";
 
 /** From spawn to the printed URL, and from SIGINT to exit. */
@@ -25,30 +25,20 @@ function alive(pid: number): boolean {
 test("npm start runs the system, prints the URL and stops cleanly on SIGINT", async () => {
   const dataDir = tempDir("start");
   const [frontend, catalog, r1, r2, r3] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
-  const child = spawn(process.execPath, ["--import", "tsx", "scripts/start.ts"], {
-    cwd: projectRoot, stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, DATA_DIR: dataDir, PORT: String(frontend), CATALOG_ADDR: `127.0.0.1:${catalog}`,
-      ORDER_REPLICAS: `1@127.0.0.1:${r1},2@127.0.0.1:${r2},3@127.0.0.1:${r3}` },
-  });
-  let output = "";
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const env = { ...process.env, DATA_DIR: dataDir, PORT: String(frontend), CATALOG_ADDR: `127.0.0.1:${catalog}`,
+    ORDER_REPLICAS: `1@127.0.0.1:${r1},2@127.0.0.1:${r2},3@127.0.0.1:${r3}` };
+  const start = runTracked(process.execPath, ["--import", "tsx", "scripts/start.ts"], env, { timeoutMs: 2 * startTimeoutMs });
+  const { child } = start;
   try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no URL printed:\n${output}`)), startTimeoutMs);
-      const onData = (d: Buffer): void => {
-        output += d.toString();
-        if (output.includes(`is running at http://127.0.0.1:${frontend}`)) { clearTimeout(timer); resolve(); }
-      };
-      child.stdout.on("data", onData);
-      child.stderr.on("data", onData);
-    });
+    await waitFor(() => start.output().includes(`is running at http://127.0.0.1:${frontend}`), startTimeoutMs, "the URL printed")
+      .catch((err: unknown) => { throw new Error(`${String(err)}; output:\n${start.output()}`); });
     const base = `http://127.0.0.1:${frontend}`;
     assert.is((await requestJson(base, "GET", "/stocks/GameStart")).status, 200);
     const buy = await requestJson(base, "POST", "/orders", { name: "GameStart", quantity: 1, type: "buy" });
     assert.is(buy.status, 200, JSON.stringify(buy.body));
-    const pids = [...output.matchAll(/pid=(\d+)/g)].map((m) => Number(m[1]));
+    const pids = [...start.output().matchAll(/pid=(\d+)/g)].map((m) => Number(m[1]));
     child.kill("SIGINT");
-    assert.is(await exited, 0, output);
+    assert.is((await start.exited).code, 0, start.output());
     for (const pid of pids) assert.not.ok(alive(pid), `pid ${pid} still running`);
     for (const file of ["catalog.csv", "orders-1.csv", "orders-2.csv", "orders-3.csv"]) {
       assert.ok(fs.existsSync(path.join(dataDir, file)), `${file} written`);

@@ -3,7 +3,7 @@
 
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { defineCacheConformance, stock, ticketFor } from "./_cache_conformance.ts";
+import { defineCacheConformance, stock, ticketFor } from "../../test/support/cache_conformance.ts";
 import { cacheSizeMax } from "./cache.ts";
 import { LruCache } from "./lru_cache.ts";
 import { NoCache } from "./no_cache.ts";

@@ -8,9 +8,11 @@ import * as net from "node:net";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { Logger } from "../../lib/log.ts";
-import { defineCacheConformance, stock, ticketFor, waitFor } from "./_cache_conformance.ts";
-import type { Started } from "./_test_processes.ts";
-import { freePort, startRedis } from "./_test_processes.ts";
+import { defineCacheConformance, stock, ticketFor } from "../../test/support/cache_conformance.ts";
+import { waitFor } from "../../test/support/wait.ts";
+import { freePort } from "../../lib/service_process.ts";
+import type { Program } from "../../test/support/processes.ts";
+import { startRedis } from "../../test/support/processes.ts";
 import type { CacheEventSink } from "./cache.ts";
 import { RedisCache, redactUrl, redisCallTimeoutMs, redisRepairIntervalMs, withTimeout } from "./redis_cache.ts";
 
@@ -18,7 +20,7 @@ const log = new Logger("redis-cache-test", {}, "error");
 const redisBinary = spawnSync("redis-server", ["--version"]).status === 0;
 const external = process.env["REDIS_URL"];
 
-let shared: Started | undefined;
+let shared: Program | undefined;
 const caches: RedisCache[] = [];
 
 async function sharedUrl(): Promise<string> {
@@ -56,7 +58,7 @@ defineCacheConformance(conformance, async (options) => openCache(await sharedUrl
 conformance.run();
 
 const redis = suite("redis");
-let own: Started | undefined;
+let own: Program | undefined;
 redis.after.each(async () => {
   await closeAll();
   await own?.kill();
@@ -64,7 +66,7 @@ redis.after.each(async () => {
 });
 redis.after(stopShared);
 
-async function ownRedis(port?: number): Promise<{ server: Started; url: string }> {
+async function ownRedis(port?: number): Promise<{ server: Program; url: string }> {
   own = await startRedis(port);
   return { server: own, url: `redis://127.0.0.1:${own.port}` };
 }

@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto";
 import { setImmediate } from "node:timers";
 import { createClient } from "redis";
 import { assert } from "../../lib/assert.ts";
+import { errorText } from "../../lib/grpc.ts";
 import type { Logger } from "../../lib/log.ts";
 import type {
   BackendName, CacheEvent, CacheEventSink, CacheGet, CacheStats, FillOutcome, FillTicket, StockCache, StockView,
@@ -317,10 +318,6 @@ function parseStock(json: unknown, name: string): StockView | undefined {
   } catch {
     return undefined;
   }
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 /** Never log a password from REDIS_URL. */

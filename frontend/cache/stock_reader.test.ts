@@ -4,22 +4,24 @@
 // with CATALOG_LOOKUP_DELAY_MS, and losing the stream to a SIGKILL and regaining it.
 
 import { randomUUID } from "node:crypto";
-import * as fs from "node:fs";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { CatalogClient, Side, TradeStatus } from "../../gen/catalog.ts";
+import { Side, TradeStatus } from "../../gen/catalog.ts";
+import type { CatalogClient } from "../../gen/catalog.ts";
 import type { CatalogHealthReply, CatalogHealthRequest, TradeBatchReply, TradeBatchRequest, TradeReply } from "../../gen/catalog.ts";
-import { callUnary, channelOptions, grpc, isServiceError } from "../../lib/grpc.ts";
+import { callUnary, grpc, isServiceError } from "../../lib/grpc.ts";
 import { Logger } from "../../lib/log.ts";
-import { serviceStartTimeoutMs } from "../../lib/service_process.ts";
-import { waitFor } from "./_cache_conformance.ts";
-import type { Started } from "./_test_processes.ts";
-import { catalogEntry, freePort, startCatalog, startRedis, tempDir } from "./_test_processes.ts";
+import { freePort, serviceStartTimeoutMs } from "../../lib/service_process.ts";
+import type { RunningService } from "../../lib/service_process.ts";
+import { catalogClient } from "../../test/support/grpc_calls.ts";
+import { killAndWait, startCatalog, startRedis, tempDir } from "../../test/support/processes.ts";
+import { waitFor } from "../../test/support/wait.ts";
 import type { StockCache } from "./cache.ts";
 import { LruCache } from "./lru_cache.ts";
 import { RedisCache } from "./redis_cache.ts";
 import type { StockReader } from "./stock_reader.ts";
 import { createStockReader } from "./stock_reader.ts";
+import { sleep } from "../../lib/sleep.ts";
 
 const log = new Logger("stock-reader-test", {}, "error");
 const callTimeoutMs = 5_000;
@@ -28,20 +30,19 @@ const lookupDelayMs = 600;
 /** The lookup deadline where a case waits for a lookup to fail with the catalog down. */
 const downLookupTimeoutMs = 500;
 
-if (!fs.existsSync(catalogEntry)) throw new Error(`${catalogEntry} is missing: these tests need the real catalog`);
-
-const processes: Started[] = [];
+/** Stops every process this file started, newest first (after the last case). */
+const stops: (() => Promise<void>)[] = [];
 const closers: (() => Promise<void> | void)[] = [];
 let redisUrl = process.env["REDIS_URL"];
 
-async function catalog(extraEnv: NodeJS.ProcessEnv = {}, dataDir = tempDir("sb-reader-catalog-"), port = 0): Promise<Started> {
-  const started = await startCatalog(dataDir, port, { HOST: "127.0.0.1", ...extraEnv });
-  processes.push(started);
+async function catalog(extraEnv: Record<string, string> = {}, dataDir = tempDir("reader-catalog", true), port = 0): Promise<RunningService> {
+  const started = await startCatalog({ DATA_DIR: dataDir, PORT: String(port), ...extraEnv });
+  stops.push(() => killAndWait(started));
   return started;
 }
 
 function client(port: number): CatalogClient {
-  const c = new CatalogClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), channelOptions);
+  const c = catalogClient(port);
   closers.push(() => c.close());
   return c;
 }
@@ -56,7 +57,7 @@ async function makeCache(backend: "lru" | "redis"): Promise<StockCache> {
   if (backend === "lru") return new LruCache({ capacity: 3 });
   if (redisUrl === undefined) {
     const redis = await startRedis();
-    processes.push(redis);
+    stops.push(() => redis.kill());
     redisUrl = `redis://127.0.0.1:${redis.port}`;
   }
   const cache = new RedisCache({ url: redisUrl, capacity: 3, log, keyPrefix: `test:${randomUUID()}:{cache}:`, callTimeoutMs: redisTestCallTimeoutMs });
@@ -103,7 +104,7 @@ async function buy(port: number, name: string, quantity: number): Promise<number
  */
 async function lookupSentToCatalog(r: StockReader): Promise<void> {
   await waitFor(async () => (await r.stats()).misses >= 1, 5_000, "the lookup to miss");
-  await new Promise((resolve) => setTimeout(resolve, lookupDelayMs / 4));
+  await sleep(lookupDelayMs / 4);
 }
 
 const test = suite("stock reader (real catalog)");
@@ -111,7 +112,7 @@ test.after.each(async () => {
   for (const close of closers.splice(0).reverse()) await close();
 });
 test.after(async () => {
-  for (const p of processes.splice(0).reverse()) await p.kill();
+  for (const stop of stops.splice(0).reverse()) await stop();
 });
 
 for (const backend of ["lru", "redis"] as const) {
@@ -158,14 +159,14 @@ for (const backend of ["lru", "redis"] as const) {
   });
 
   test(`${backend}: SIGKILL of the catalog: unsubscribed, cache cleared and bypassed; resubscribed after restart`, async () => {
-    const dataDir = tempDir("sb-reader-catalog-");
+    const dataDir = tempDir("reader-catalog", true);
     const first = await catalog({}, dataDir, await freePort());
     const r = await reader(first.port, backend, downLookupTimeoutMs);
     await r.lookup("MenhirCo");
     const version = await buy(first.port, "MenhirCo", 4);
     await r.lookup("MenhirCo");
     assert.is((await r.stats()).size, 1);
-    await first.kill();
+    await killAndWait(first);
     await waitFor(() => !r.isSubscribed(), 10_000, "break detected");
     assert.is((await r.stats()).size, 0);
     const err = await r.lookup("MenhirCo").then(() => undefined, (e: unknown) => e);
@@ -182,12 +183,12 @@ for (const backend of ["lru", "redis"] as const) {
 }
 
 test("a lookup made while the catalog restarts waits for it, within its deadline, instead of failing at once", async () => {
-  const dataDir = tempDir("sb-reader-catalog-");
+  const dataDir = tempDir("reader-catalog", true);
   const first = await catalog({}, dataDir, await freePort());
   // The point is waiting rather than failing at once; the deadline only has to outlast a restart.
   const r = await reader(first.port, "lru", serviceStartTimeoutMs);
   assert.is((await r.lookup("FishCo"))?.name, "FishCo");
-  await first.kill();
+  await killAndWait(first);
   await waitFor(() => !r.isSubscribed(), 10_000, "break detected");
   const during = r.lookup("BardCo").then((stock) => stock?.name, (err: unknown) => `failed: ${String(err)}`);
   await catalog({}, dataDir, first.port);

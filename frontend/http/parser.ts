@@ -8,13 +8,13 @@ import { Buffer } from "node:buffer";
 import { assert, unreachable } from "../../lib/assert.ts";
 import {
   expectsContinue, framingOf, hostError, keepAliveOf, newHeaders, parseFieldLines, parseRequestLine, requestLineLengthError,
-} from "./_head.ts";
-import type { HttpHeaders, HttpVersion, RequestLine } from "./_head.ts";
+} from "./head.ts";
+import type { HttpHeaders, HttpVersion, RequestLine } from "./head.ts";
 import { HttpError } from "./errors.ts";
 import type { HttpLimits } from "./limits.ts";
 import { requestLineBytesMax } from "./limits.ts";
 
-export type { HttpHeaders, HttpVersion } from "./_head.ts";
+export type { HttpHeaders, HttpVersion } from "./head.ts";
 
 export type HttpRequest = {
   readonly method: string;

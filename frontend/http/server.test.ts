@@ -9,7 +9,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { Logger } from "../../lib/log.ts";
 import { waitFor } from "../../test/support/wait.ts";
-import { RawClient } from "./_test_client.ts";
+import { RawClient } from "../../test/support/raw_http_client.ts";
 import type { HttpLimits } from "./limits.ts";
 import type { HttpRequest } from "./parser.ts";
 import { jsonResponse } from "./response.ts";

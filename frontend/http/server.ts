@@ -46,85 +46,100 @@ function sweepIntervalMs(limits: HttpLimits): number {
 export function createHttpServer(options: HttpServerOptions): HttpServer {
   if (typeof options.handler !== "function") throw new TypeError("Cannot create HTTP server: handler must be a function");
   if (typeof options.log?.info !== "function") throw new TypeError("Cannot create HTTP server: log must be a Logger");
-  const limits = resolveLimits(options.limits);
-  const { handler, log } = options;
-  const connections = new Set<Connection>();
-  const server = net.createServer({ allowHalfOpen: true, noDelay: true });
-  let sweep: ReturnType<typeof setInterval> | undefined;
-  let closing: Promise<void> | undefined;
-  let atCapacity = false;
+  return new NetHttpServer(options.handler, options.log, resolveLimits(options.limits));
+}
 
+/** The server behind createHttpServer: its listener, its open connections, and their shutdown. */
+class NetHttpServer implements HttpServer {
+  readonly limits: HttpLimits;
+  private readonly handler: HttpHandler;
+  private readonly log: Logger;
+  private readonly connections = new Set<Connection>();
+  private readonly server = net.createServer({ allowHalfOpen: true, noDelay: true });
+  private sweep: ReturnType<typeof setInterval> | undefined;
+  private closing: Promise<void> | undefined;
+  private atCapacity = false;
   /** Set by close(): resolves it once the listener is closed and the last connection is gone. */
-  let closed: (() => void) | undefined;
-  let listenerClosed = false;
-  const resolveIfClosed = (): void => {
-    if (listenerClosed && connections.size === 0) closed?.();
-  };
+  private closed: (() => void) | undefined;
+  private listenerClosed = false;
 
-  const onClose = (connection: Connection): void => {
-    connections.delete(connection);
-    resolveIfClosed();
-    if (atCapacity && connections.size < limits.connectionsMax) {
-      atCapacity = false;
-      log.info("http connections below the limit again", { connections: connections.size });
-    }
-  };
+  constructor(handler: HttpHandler, log: Logger, limits: HttpLimits) {
+    this.handler = handler;
+    this.log = log;
+    this.limits = limits;
+    this.server.on("connection", (socket: net.Socket) => this.accept(socket));
+  }
 
-  server.on("connection", (socket: net.Socket) => {
-    if (connections.size >= limits.connectionsMax) {
-      if (!atCapacity) log.warn("http connection limit reached, refusing new connections", { connectionsMax: limits.connectionsMax });
-      atCapacity = true;
-      refuse(socket, limits.lingerMs);
+  connectionCount(): number {
+    return this.connections.size;
+  }
+
+  listen(port: number, host: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen({ port, host }, () => {
+        this.server.off("error", reject);
+        // Errors after listening (an accept failing with EMFILE) are logged, not fatal.
+        this.server.on("error", (err) => this.log.error("http server error", { error: err.message }));
+        this.sweep = setInterval(() => this.sweepAll(), sweepIntervalMs(this.limits));
+        this.sweep.unref();
+        const address = this.server.address() as net.AddressInfo;
+        this.log.info("http listening", { host, port: address.port });
+        resolve(address.port);
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    this.closing ??= new Promise<void>((resolve) => {
+      const drainTimer = setTimeout(() => {
+        for (const connection of this.connections) connection.destroy();
+      }, this.limits.drainTimeoutMs);
+      this.closed = () => {
+        clearTimeout(drainTimer);
+        if (this.sweep !== undefined) clearInterval(this.sweep);
+        resolve();
+      };
+      // The listener reports closed when its sockets are; our connections may hear a tick later.
+      this.server.close(() => {
+        this.listenerClosed = true;
+        this.resolveIfClosed();
+      });
+      for (const connection of this.connections) connection.shutdown();
+    });
+    return this.closing;
+  }
+
+  private accept(socket: net.Socket): void {
+    if (this.connections.size >= this.limits.connectionsMax) {
+      if (!this.atCapacity) this.log.warn("http connection limit reached, refusing new connections", { connectionsMax: this.limits.connectionsMax });
+      this.atCapacity = true;
+      refuse(socket, this.limits.lingerMs);
       return;
     }
-    const connection = new Connection(socket, { handler, limits, log, onClose });
-    connections.add(connection);
-    if (closing !== undefined) connection.shutdown();
-  });
+    const onClose = (connection: Connection): void => this.forget(connection);
+    const connection = new Connection(socket, { handler: this.handler, limits: this.limits, log: this.log, onClose });
+    this.connections.add(connection);
+    if (this.closing !== undefined) connection.shutdown();
+  }
 
-  const sweepAll = (): void => {
+  private forget(connection: Connection): void {
+    this.connections.delete(connection);
+    this.resolveIfClosed();
+    if (this.atCapacity && this.connections.size < this.limits.connectionsMax) {
+      this.atCapacity = false;
+      this.log.info("http connections below the limit again", { connections: this.connections.size });
+    }
+  }
+
+  private resolveIfClosed(): void {
+    if (this.listenerClosed && this.connections.size === 0) this.closed?.();
+  }
+
+  private sweepAll(): void {
     const now = Date.now();
-    for (const connection of connections) connection.checkTimeouts(now);
-  };
-
-  return {
-    limits,
-    connectionCount: () => connections.size,
-    listen(port: number, host: string): Promise<number> {
-      return new Promise((resolve, reject) => {
-        server.once("error", reject);
-        server.listen({ port, host }, () => {
-          server.off("error", reject);
-          // Errors after listening (an accept failing with EMFILE) are logged, not fatal.
-          server.on("error", (err) => log.error("http server error", { error: err.message }));
-          sweep = setInterval(sweepAll, sweepIntervalMs(limits));
-          sweep.unref();
-          const address = server.address() as net.AddressInfo;
-          log.info("http listening", { host, port: address.port });
-          resolve(address.port);
-        });
-      });
-    },
-    close(): Promise<void> {
-      closing ??= new Promise<void>((resolve) => {
-        const drainTimer = setTimeout(() => {
-          for (const connection of connections) connection.destroy();
-        }, limits.drainTimeoutMs);
-        closed = () => {
-          clearTimeout(drainTimer);
-          if (sweep !== undefined) clearInterval(sweep);
-          resolve();
-        };
-        // The listener reports closed when its sockets are; our connections may hear a tick later.
-        server.close(() => {
-          listenerClosed = true;
-          resolveIfClosed();
-        });
-        for (const connection of connections) connection.shutdown();
-      });
-      return closing;
-    },
-  };
+    for (const connection of this.connections) connection.checkTimeouts(now);
+  }
 }
 
 /** Over the connection limit: a 503 the client can read, then close, without a Connection. */

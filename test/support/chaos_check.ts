@@ -7,17 +7,17 @@
 import * as fs from "node:fs";
 import * as http from "node:http";
 import { initialQuantity, initialStocks } from "../../catalog/initial_stocks.ts";
-import { CatalogClient } from "../../gen/catalog.ts";
 import type { CatalogHealthReply, Stock } from "../../gen/catalog.ts";
 import { OrderSide } from "../../gen/order.ts";
 import type { OrderRecord } from "../../gen/order.ts";
-import { callUnary, channelOptions, grpc } from "../../lib/grpc.ts";
+import { callUnary } from "../../lib/grpc.ts";
 import { orderLogHeader, parseOrderRow } from "../../order/order_log.ts";
 import type { AckedOrder, Order, PendingOrder, Violation } from "./chaos_clients.ts";
 import { placeOrder, requestIdOf } from "./chaos_clients.ts";
 import type { ChaosSystem } from "./chaos_system.ts";
 import { replicaIds } from "./chaos_system.ts";
-import { sleep } from "./http.ts";
+import { sleep } from "../../lib/sleep.ts";
+import { catalogClient } from "./grpc_calls.ts";
 
 /** After healing, one order must be acknowledged within this (the README's availability claim). */
 export const finalOrderWaitMs = 15_000;
@@ -130,7 +130,7 @@ export function checkLogs(system: ChaosSystem, acked: readonly AckedOrder[], ref
 /** Start a fresh catalog on the stopped system's files; its stocks must be what the log says. */
 export async function checkCatalog(system: ChaosSystem, log: readonly OrderRecord[], violations: Violation[]): Promise<void> {
   const catalog = await system.startExtra("catalog-check", "catalog/main.ts", { PORT: "0" });
-  const client = new CatalogClient(`127.0.0.1:${catalog.port}`, grpc.credentials.createInsecure(), channelOptions);
+  const client = catalogClient(catalog.port);
   try {
     const health = await callUnary<object, CatalogHealthReply>(client, client.health, {}, lookupTimeoutMs);
     if (health.lastNumber !== log.length - 1) {

@@ -10,7 +10,8 @@ import { seededRandom } from "../../client/client.ts";
 import { initialStocks } from "../../catalog/initial_stocks.ts";
 import { requestIdFor } from "../../frontend/api.ts";
 import type { HttpRequest } from "../../frontend/http/parser.ts";
-import { requestJson, sleep } from "./http.ts";
+import { requestJson } from "./http.ts";
+import { sleep } from "../../lib/sleep.ts";
 import type { JsonReply } from "./http.ts";
 
 export type OrderType = "buy" | "sell";

@@ -9,7 +9,7 @@ import { assert } from "../../lib/assert.ts";
 import type { ChaosSystem, FrontendRole, Role } from "./chaos_system.ts";
 import { frontendRoles, replicaIds } from "./chaos_system.ts";
 import type { Violation } from "./chaos_clients.ts";
-import { sleep } from "./http.ts";
+import { sleep } from "../../lib/sleep.ts";
 
 export const faultKinds = [
   "kill-leader", "kill-follower", "kill-two", "stop-leader", "stop-follower", "stop-two",

@@ -12,7 +12,7 @@ import type { ClientResults, Violation } from "./chaos_clients.ts";
 import { faultGapDefault, runFaults } from "./chaos_faults.ts";
 import type { FaultGap, FaultRecord } from "./chaos_faults.ts";
 import { ChaosSystem, frontendRoles } from "./chaos_system.ts";
-import { sleep } from "./http.ts";
+import { sleep } from "../../lib/sleep.ts";
 
 /** Trading clients, split evenly over the two frontends. */
 export const clientCount = 8;

@@ -1,19 +1,18 @@
 // The whole Stock Bazaar as real processes for the chaos command (scripts/chaos.ts): the
-// catalog, three order replicas and two frontends on 127.0.0.1, built on test/support/cluster.ts
-// (frontend "a" is the cluster's own; "b" is started here on a fixed port so it can be killed
-// and restarted at the same address). Every process ever started is tracked by PID and killed
-// on `dispose()` and on process exit, even when a run fails halfway. It injects no faults itself:
-// it only kills, pauses, resumes and restarts what it is told to.
+// catalog, three order replicas and two frontends on 127.0.0.1, built on local_system.ts
+// (frontend "a" is the system's own; "b" is started on a fixed port so it can be killed and
+// restarted at the same address). Every process is started by the LocalSystem, so processes.ts
+// tracks it by PID and kills it on `dispose()` and on process exit, even when a run fails
+// halfway. It injects no faults itself: it only kills, pauses, resumes and restarts what it is
+// told to.
 
 import * as fs from "node:fs";
-import { CatalogClient } from "../../gen/catalog.ts";
 import type { CatalogHealthReply } from "../../gen/catalog.ts";
-import { OrderClient } from "../../gen/order.ts";
 import type { HealthReply } from "../../gen/order.ts";
-import { callUnary, channelOptions, grpc } from "../../lib/grpc.ts";
-import { freePort, startService } from "../../lib/service_process.ts";
+import { freePort } from "../../lib/service_process.ts";
 import type { RunningService } from "../../lib/service_process.ts";
-import { Cluster, tempDir } from "./cluster.ts";
+import { LocalSystem } from "./local_system.ts";
+import { killAllOnSignals, tempDir } from "./processes.ts";
 
 /** The processes of one system, by role: `order-1`…`order-3`, `catalog`, `frontend-a`, `frontend-b`. */
 export type Role = "catalog" | "order-1" | "order-2" | "order-3" | "frontend-a" | "frontend-b";
@@ -23,61 +22,28 @@ export type FrontendRole = (typeof frontendRoles)[number];
 /** A gRPC Health call from the chaos command: short, a paused peer must not stall a poll. */
 export const healthCallTimeoutMs = 500;
 
-/** Every process any chaos system started in this process, for the exit handler. */
-const everyProcess = new Set<RunningService>();
-let exitHandlerInstalled = false;
-
-/** SIGKILL everything still running, synchronously: usable from an 'exit' handler. */
-export function killEveryProcess(): void {
-  for (const s of everyProcess) {
-    if (s.child.exitCode === null && s.child.signalCode === null) {
-      try { process.kill(s.pid, "SIGKILL"); } catch { /* already gone */ }
-    }
-  }
-}
-
-function installExitHandler(): void {
-  if (exitHandlerInstalled) return;
-  exitHandlerInstalled = true;
-  process.on("exit", killEveryProcess);
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    process.once(signal, () => {
-      killEveryProcess();
-      process.exit(130);
-    });
-  }
-}
+let signalHandlersInstalled = false;
 
 export class ChaosSystem {
-  readonly cluster: Cluster;
+  readonly cluster: LocalSystem;
   readonly frontendBPort: number;
   private frontendB: RunningService;
   /** Processes paused by SIGSTOP and not resumed yet. */
   private readonly stopped = new Set<RunningService>();
-  /** Every process started, restarts and the final catalog check included (for logs()). */
-  private readonly started: RunningService[] = [];
-  private readonly catalogClient: CatalogClient;
-  private readonly orderClients = new Map<number, OrderClient>();
 
-  private constructor(cluster: Cluster, frontendBPort: number, frontendB: RunningService) {
+  private constructor(cluster: LocalSystem, frontendBPort: number, frontendB: RunningService) {
     this.cluster = cluster;
     this.frontendBPort = frontendBPort;
     this.frontendB = frontendB;
-    this.catalogClient = new CatalogClient(`127.0.0.1:${cluster.catalogPort}`, grpc.credentials.createInsecure(), channelOptions);
-    for (const [id, port] of cluster.replicaPorts) {
-      this.orderClients.set(id, new OrderClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), channelOptions));
-    }
   }
 
   static async start(): Promise<ChaosSystem> {
-    installExitHandler();
-    const cluster = await Cluster.start({ dataDir: tempDir("chaos") });
-    for (const s of [cluster.catalog, ...cluster.replicas.values(), cluster.frontend]) track(s);
+    if (!signalHandlersInstalled) killAllOnSignals();
+    signalHandlersInstalled = true;
+    const cluster = await LocalSystem.start({ dataDir: tempDir("chaos") });
     try {
       const port = await freePort();
-      const system = new ChaosSystem(cluster, port, await startFrontendB(cluster, port));
-      system.started.push(...[cluster.catalog, ...cluster.replicas.values(), cluster.frontend, system.frontendB].filter(isService));
-      return system;
+      return new ChaosSystem(cluster, port, await startFrontendB(cluster, port));
     } catch (err) {
       await cluster.stop();
       throw err;
@@ -124,13 +90,10 @@ export class ChaosSystem {
 
   /** Start the role's process again (same port, same DATA_DIR); rejects with its output if it cannot. */
   async restart(role: Role): Promise<void> {
-    let s: RunningService;
-    if (role === "catalog") s = await this.cluster.startCatalog();
-    else if (role === "frontend-a") s = await this.cluster.startFrontend();
-    else if (role === "frontend-b") s = this.frontendB = await startFrontendB(this.cluster, this.frontendBPort);
-    else s = await this.cluster.startReplica(Number(role.slice("order-".length)));
-    track(s);
-    this.started.push(s);
+    if (role === "catalog") await this.cluster.startCatalog();
+    else if (role === "frontend-a") await this.cluster.startFrontend();
+    else if (role === "frontend-b") this.frontendB = await startFrontendB(this.cluster, this.frontendBPort);
+    else await this.cluster.startReplica(Number(role.slice("order-".length)));
   }
 
   isUp(role: Role): boolean {
@@ -156,12 +119,11 @@ export class ChaosSystem {
   }
 
   replicaHealth(id: number): Promise<HealthReply | undefined> {
-    const client = this.orderClients.get(id) as OrderClient;
-    return callUnary<object, HealthReply>(client, client.health, {}, healthCallTimeoutMs).catch(() => undefined);
+    return this.cluster.grpc.health(id, healthCallTimeoutMs).catch(() => undefined);
   }
 
   catalogHealth(): Promise<CatalogHealthReply | undefined> {
-    return callUnary<object, CatalogHealthReply>(this.catalogClient, this.catalogClient.health, {}, healthCallTimeoutMs).catch(() => undefined);
+    return this.cluster.grpc.catalogHealth(healthCallTimeoutMs).catch(() => undefined);
   }
 
   /** SIGTERM every service (frontends, then replicas, then the catalog); the exit code of each. */
@@ -179,49 +141,28 @@ export class ChaosSystem {
     return codes;
   }
 
-  /** A process started here for the final checks (a fresh catalog): tracked like the others. */
-  async startExtra(name: string, entry: string, env: Record<string, string>): Promise<RunningService> {
-    const s = await startService({ name, entry, env: { DATA_DIR: this.dataDir, LOG_LEVEL: "info", REDIS_URL: "", ...env } });
-    track(s);
-    this.started.push(s);
-    return s;
+  /** A process for the final checks (a fresh catalog): started, tracked and stopped like the others. */
+  startExtra(name: string, entry: string, env: Record<string, string>): Promise<RunningService> {
+    return this.cluster.startService(name, entry, { LOG_LEVEL: "info", ...env });
   }
 
-  /** Output of every process this system ever started, in start order. */
+  /** Output of every process this system ever started, restarts included, in start order. */
   logs(): string {
-    return this.started.map((s) => `---- ${s.name} (pid ${s.pid})\n${s.output()}`).join("\n");
+    return this.cluster.logs();
   }
 
   /** Kill every process (SIGCONT first, so none stays stopped) and close the gRPC clients. */
   async dispose(keepDataDir: boolean): Promise<void> {
-    this.catalogClient.close();
-    for (const c of this.orderClients.values()) c.close();
-    for (const s of this.started) if (alive(s)) s.kill("SIGCONT");
-    await Promise.all(this.started.map(async (s) => {
-      s.kill("SIGKILL");
-      await s.exited;
-      everyProcess.delete(s);
-    }));
+    for (const s of this.cluster.services) if (alive(s)) s.kill("SIGCONT");
     await this.cluster.stop();
     if (!keepDataDir) fs.rmSync(this.dataDir, { recursive: true, force: true });
   }
-}
-
-function track(s: RunningService | undefined): void {
-  if (s) everyProcess.add(s);
-}
-
-function isService(s: RunningService | undefined): s is RunningService {
-  return s !== undefined;
 }
 
 function alive(s: RunningService): boolean {
   return s.child.exitCode === null && s.child.signalCode === null;
 }
 
-function startFrontendB(cluster: Cluster, port: number): Promise<RunningService> {
-  return startService({
-    name: "frontend-b", entry: "frontend/main.ts",
-    env: { PORT: String(port), CATALOG_ADDR: `127.0.0.1:${cluster.catalogPort}`, ORDER_REPLICAS: cluster.orderReplicas, LOG_LEVEL: "info", REDIS_URL: "" },
-  });
+function startFrontendB(cluster: LocalSystem, port: number): Promise<RunningService> {
+  return cluster.startExtraFrontend("frontend-b", { PORT: String(port) });
 }

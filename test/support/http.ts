@@ -1,8 +1,10 @@
 // Small HTTP helpers for tests: JSON requests over node:http (a separate implementation from
-// the server under test) and raw-socket exchanges for byte-level checks.
+// the server under test), the frontend's /health as it reads it, and raw-socket exchanges for
+// byte-level checks.
 
 import * as http from "node:http";
 import * as net from "node:net";
+import { sleep } from "../../lib/sleep.ts";
 
 export type JsonReply = { status: number; headers: http.IncomingHttpHeaders; body: any };
 
@@ -35,6 +37,12 @@ export function requestJson(base: string, method: string, path: string, body?: u
 /** How long a new frontend may take to confirm its invalidation stream (normally milliseconds). */
 export const cacheInUseWaitMs = 10_000;
 
+/** The frontend's /health body: `data`, or `error.details` when it answers 503 (undefined if neither). */
+export async function frontendHealth<T>(base: string): Promise<T | undefined> {
+  const reply = await requestJson(base, "GET", "/health");
+  return (reply.body?.data ?? reply.body?.error?.details) as T | undefined;
+}
+
 /**
  * A frontend answers HTTP before its invalidation stream is confirmed; until then lookups bypass
  * its cache, and confirming clears it (a shared Redis included). Whoever counts hits or measures
@@ -43,8 +51,7 @@ export const cacheInUseWaitMs = 10_000;
 export async function waitForCacheInUse(base: string): Promise<void> {
   const deadline = Date.now() + cacheInUseWaitMs;
   for (;;) {
-    const reply = await requestJson(base, "GET", "/health");
-    const cache = (reply.body?.data ?? reply.body?.error?.details)?.cache as { backend?: string; subscribed?: boolean; state?: string } | undefined;
+    const cache = (await frontendHealth<{ cache?: { backend?: string; subscribed?: boolean; state?: string } }>(base))?.cache;
     if (cache?.backend === "off" || (cache?.subscribed === true && cache.state === "ok")) return;
     if (Date.now() > deadline) throw new Error(`${base}: cache not in use within ${cacheInUseWaitMs} ms; last /health cache: ${JSON.stringify(cache)}`);
     await sleep(20);
@@ -67,5 +74,3 @@ export function rawExchange(port: number, data: string | Buffer, idleMs = 500): 
     socket.write(data);
   });
 }
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -1,42 +1,84 @@
-// A bounded stream of concurrent trades through the frontend for fault tests: seeded random
-// orders, each with its own Idempotency-Key, every acknowledged order recorded. Errors a
-// client would see are recorded too (a failover should produce none).
+// The one trade load of the tests and benchmarks: a bounded stream of concurrent trades through
+// the frontend, seeded random orders, each with its own Idempotency-Key (sells a little more
+// often than buys so stocks do not run dry). Every acknowledged order is recorded with when it
+// was sent and answered (so a benchmark can measure gaps), and every error a client would see
+// is recorded with when it happened (a failover should produce none).
 
 import * as http from "node:http";
 import { seededRandom } from "../../client/client.ts";
 import { initialStocks } from "../../catalog/initial_stocks.ts";
-import { requestJson, sleep } from "./http.ts";
+import { sleep } from "../../lib/sleep.ts";
+import { requestJson } from "./http.ts";
 
-export type Acked = { number: number; name: string; type: "buy" | "sell"; quantity: number; key: string };
+/** After a failed request (no HTTP answer) a worker waits this long before the next one. */
+const errorBackoffMs = 10;
+/** How often waitAcked checks the count. */
+const waitAckedPollMs = 5;
+
+/** An acknowledged order; times are milliseconds since the load's t0. */
+export type Acked = {
+  readonly number: number;
+  readonly name: string;
+  readonly type: "buy" | "sell";
+  readonly quantity: number;
+  readonly key: string;
+  readonly sentMs: number;
+  readonly answeredMs: number;
+};
+export type LoadFailure = { readonly atMs: number; readonly message: string };
+
+export type LoadOptions = {
+  readonly stocks?: readonly string[];
+  /** Idempotency-Keys are `<prefix>-<seed>-<worker>-<i>` (default "load"). */
+  readonly keyPrefix?: string;
+  /** The origin of every time recorded, a performance.now() value (default: when the load starts). */
+  readonly t0?: number;
+};
 
 export class TradeLoad {
   readonly acked: Acked[] = [];
+  /** 409 insufficient quantity: an answer the API promises, counted apart from errors. */
   readonly rejected: string[] = [];
-  readonly errors: string[] = [];
+  readonly failures: LoadFailure[] = [];
   private running = true;
   private readonly workers: Promise<void>[] = [];
+  private readonly t0: number;
 
-  constructor(base: string, concurrency: number, seed: number, stocks: readonly string[] = initialStocks.map((s) => s.name)) {
-    for (let w = 0; w < concurrency; w++) this.workers.push(this.worker(base, w, seed, stocks));
+  constructor(base: string, concurrency: number, seed: number, options: LoadOptions = {}) {
+    this.t0 = options.t0 ?? performance.now();
+    const stocks = options.stocks ?? initialStocks.map((s) => s.name);
+    const prefix = options.keyPrefix ?? "load";
+    for (let w = 0; w < concurrency; w++) this.workers.push(this.worker(base, w, seed, stocks, prefix));
   }
 
-  private async worker(base: string, w: number, seed: number, stocks: readonly string[]): Promise<void> {
+  /** Milliseconds since t0. */
+  now(): number {
+    return performance.now() - this.t0;
+  }
+
+  /** What a client saw go wrong, as text. */
+  get errors(): string[] {
+    return this.failures.map((f) => f.message);
+  }
+
+  private async worker(base: string, w: number, seed: number, stocks: readonly string[], prefix: string): Promise<void> {
     const random = seededRandom(seed * 1000 + w);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     for (let i = 0; this.running; i++) {
       const name = stocks[Math.floor(random() * stocks.length)] as string;
-      // Sells slightly more often than buys so stocks do not run dry during long runs.
       const type = random() < 0.45 ? "buy" : "sell";
       const quantity = 1 + Math.floor(random() * 3);
-      const key = `load-${seed}-${w}-${i}`;
+      const key = `${prefix}-${seed}-${w}-${i}`;
+      const sentMs = this.now();
       try {
         const reply = await requestJson(base, "POST", "/orders", { name, type, quantity }, { "idempotency-key": key }, agent);
-        if (reply.status === 200) this.acked.push({ number: reply.body.data.transaction_number, name, type, quantity, key });
+        const answeredMs = this.now();
+        if (reply.status === 200) this.acked.push({ number: reply.body.data.transaction_number, name, type, quantity, key, sentMs, answeredMs });
         else if (reply.status === 409) this.rejected.push(key);
-        else this.errors.push(`${key}: HTTP ${reply.status} ${JSON.stringify(reply.body)}`);
+        else this.failures.push({ atMs: answeredMs, message: `${key}: HTTP ${reply.status} ${JSON.stringify(reply.body)}` });
       } catch (err) {
-        this.errors.push(`${key}: ${String(err)}`);
-        await sleep(10);
+        this.failures.push({ atMs: this.now(), message: `${key}: ${String(err)}` });
+        await sleep(errorBackoffMs);
       }
     }
     agent.destroy();
@@ -47,12 +89,17 @@ export class TradeLoad {
     const deadline = Date.now() + timeoutMs;
     while (this.acked.length < n) {
       if (Date.now() > deadline) throw new Error(`only ${this.acked.length} of ${n} orders acknowledged in ${timeoutMs} ms; errors: ${this.errors.slice(0, 5).join("; ")}`);
-      await sleep(5);
+      await sleep(waitAckedPollMs);
     }
   }
 
-  async stop(): Promise<void> {
+  /** Stop sending; requests in flight finish on their own. Synchronous, for a Scope's killNow. */
+  halt(): void {
     this.running = false;
+  }
+
+  async stop(): Promise<void> {
+    this.halt();
     await Promise.all(this.workers);
   }
 }

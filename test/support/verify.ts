@@ -5,8 +5,9 @@
 import * as fs from "node:fs";
 import * as assert from "uvu/assert";
 import { initialQuantity, initialStocks } from "../../catalog/initial_stocks.ts";
-import type { Cluster } from "./cluster.ts";
-import { requestJson, sleep } from "./http.ts";
+import type { LocalSystem } from "./local_system.ts";
+import { requestJson } from "./http.ts";
+import { sleep } from "../../lib/sleep.ts";
 import type { Acked } from "./load.ts";
 
 export type LogRow = { number: number; epoch: number; name: string; type: string; quantity: number; requestId: string };
@@ -21,7 +22,7 @@ export function readOrderLog(file: string): LogRow[] {
 }
 
 /** Wait until every replica file is byte-identical (recovery and catch-up run in the background). */
-export async function waitFilesIdentical(cluster: Cluster, ids: readonly number[], timeoutMs = 30_000): Promise<Buffer> {
+export async function waitFilesIdentical(cluster: LocalSystem, ids: readonly number[], timeoutMs = 30_000): Promise<Buffer> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const files = ids.map((id) => fs.existsSync(cluster.orderFile(id)) ? fs.readFileSync(cluster.orderFile(id)) : Buffer.alloc(0));
@@ -34,7 +35,7 @@ export async function waitFilesIdentical(cluster: Cluster, ids: readonly number[
   }
 }
 
-export async function verifyGuarantees(cluster: Cluster, acked: readonly Acked[], ids: readonly number[] = [1, 2, 3]): Promise<void> {
+export async function verifyGuarantees(cluster: LocalSystem, acked: readonly Acked[], ids: readonly number[] = [1, 2, 3]): Promise<void> {
   await waitFilesIdentical(cluster, ids);
   const log = readOrderLog(cluster.orderFile(ids[0] as number));
 

@@ -1,35 +1,35 @@
 // Starting what the benchmarks measure, always owned by a Scope: a Stock Bazaar back end
 // (catalog and order replicas, real processes on free 127.0.0.1 ports, via test/support's
-// Cluster), frontends with any environment in front of it, and the bare reference server.
+// LocalSystem), frontends with any environment in front of it, and the bare reference server.
 // Also CPU-time probes by PID, so results can show CPU per request next to wall-clock rates.
 
 import * as fs from "node:fs";
-import { startService } from "../lib/service_process.ts";
-import type { RunningService } from "../lib/service_process.ts";
-import { Cluster } from "../test/support/cluster.ts";
-import { requestJson, waitForCacheInUse } from "../test/support/http.ts";
-import type { ReferenceBodies } from "./_reference_server.ts";
-import type { Scope } from "./_scope.ts";
+import type { RunningService } from "../../lib/service_process.ts";
+import { LocalSystem } from "../../test/support/local_system.ts";
+import { startTracked } from "../../test/support/processes.ts";
+import { frontendHealth, waitForCacheInUse } from "../../test/support/http.ts";
+import type { ReferenceBodies } from "./reference_server.ts";
+import type { Scope } from "./scope.ts";
 
 /** Clock ticks per second in /proc/<pid>/stat; 100 on every Linux configuration we run on. */
 const procTicksPerSecond = 100;
 
 /** A catalog and order replicas without a frontend; the Scope stops them and removes their data. */
-export async function startBackend(scope: Scope, replicaIds: readonly number[] = [1, 2, 3]): Promise<Cluster> {
-  const cluster = await Cluster.start({ replicaIds, noFrontend: true });
-  return ownCluster(scope, cluster);
+export async function startBackend(scope: Scope, replicaIds: readonly number[] = [1, 2, 3]): Promise<LocalSystem> {
+  const cluster = await LocalSystem.start({ replicaIds, noFrontend: true });
+  return ownSystem(scope, cluster);
 }
 
 /** A whole system (frontend included) as the tests start it, for experiments that kill parts of it. */
-export async function startCluster(scope: Scope, frontendEnv: Record<string, string> = {}): Promise<Cluster> {
-  const cluster = await Cluster.start({ frontendEnv });
-  return ownCluster(scope, cluster);
+export async function startSystem(scope: Scope, frontendEnv: Record<string, string> = {}): Promise<LocalSystem> {
+  const cluster = await LocalSystem.start({ frontendEnv });
+  return ownSystem(scope, cluster);
 }
 
-function ownCluster(scope: Scope, cluster: Cluster): Cluster {
+function ownSystem(scope: Scope, cluster: LocalSystem): LocalSystem {
   scope.own({
-    name: `cluster in ${cluster.dataDir}`,
-    // Cluster.stop() sends every SIGKILL synchronously before it awaits the exits.
+    name: `system in ${cluster.dataDir}`,
+    // LocalSystem.stop() sends every SIGKILL synchronously before it awaits the exits.
     killNow: () => void cluster.stop(),
     close: async () => {
       await cluster.stop();
@@ -46,17 +46,10 @@ export type FrontendOptions = {
 };
 
 /** A frontend process on a free port in front of `cluster`'s catalog and replicas. */
-export async function startFrontend(scope: Scope, cluster: Cluster, options: FrontendOptions): Promise<RunningService> {
-  const service = await startService({
-    name: options.name,
-    entry: "frontend/main.ts",
-    env: {
-      HOST: "127.0.0.1", PORT: "0", CATALOG_ADDR: `127.0.0.1:${cluster.catalogPort}`, ORDER_REPLICAS: cluster.orderReplicas,
-      // info: the frontend announces its port in an info line (and logs nothing per request at info).
-      LOG_LEVEL: "info", REDIS_URL: "", ...options.env,
-    },
-    ...(options.onLine ? { onLine: options.onLine } : {}),
-  });
+export async function startFrontend(scope: Scope, cluster: LocalSystem, options: FrontendOptions): Promise<RunningService> {
+  // Logs at info (the default here): the frontend announces its port in an info line, and logs
+  // nothing per request at info.
+  const service = await cluster.startExtraFrontend(options.name, { HOST: "127.0.0.1", ...options.env }, options.onLine);
   scope.ownService(service);
   // Measurements and the cache timeline start with the cache in use.
   await waitForCacheInUse(`http://127.0.0.1:${service.port}`);
@@ -65,11 +58,11 @@ export async function startFrontend(scope: Scope, cluster: Cluster, options: Fro
 
 export type ReferenceMode = "node" | "ours";
 
-/** The bare reference server (bench/_reference_server.ts) in its own process. */
+/** The bare reference server (bench/lib/reference_server.ts) in its own process. */
 export async function startReference(scope: Scope, mode: ReferenceMode, bodies: ReferenceBodies): Promise<RunningService> {
-  const service = await startService({
+  const service = await startTracked({
     name: `reference-${mode}`,
-    entry: "bench/_reference_server.ts",
+    entry: "bench/lib/reference_server.ts",
     env: { BENCH_REFERENCE_MODE: mode, BENCH_REFERENCE_BODIES: JSON.stringify(bodies), LOG_LEVEL: "warn" },
   });
   return scope.ownService(service);
@@ -99,7 +92,7 @@ export function cpuSecondsOf(pids: readonly number[]): number | undefined {
 }
 
 /** Every process of a back end plus its frontend, for CPU accounting. */
-export function systemPids(cluster: Cluster, frontend: RunningService): number[] {
+export function systemPids(cluster: LocalSystem, frontend: RunningService): number[] {
   const pids = [frontend.pid];
   if (cluster.catalog) pids.push(cluster.catalog.pid);
   for (const replica of cluster.replicas.values()) pids.push(replica.pid);
@@ -108,10 +101,8 @@ export function systemPids(cluster: Cluster, frontend: RunningService): number[]
 
 /** The frontend's /health body (`data`, or `error.details` when it reports 503). */
 export async function health(port: number): Promise<HealthBody> {
-  const reply = await requestJson(`http://127.0.0.1:${port}`, "GET", "/health");
-  const body = reply.body as { data?: HealthBody; error?: { details?: HealthBody } };
-  const data = body.data ?? body.error?.details;
-  if (data === undefined) throw new Error(`GET /health: unexpected reply ${reply.status} ${JSON.stringify(reply.body)}`);
+  const data = await frontendHealth<HealthBody>(`http://127.0.0.1:${port}`);
+  if (data === undefined) throw new Error(`GET /health on port ${port}: neither data nor error details`);
   return data;
 }
 

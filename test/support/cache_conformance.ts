@@ -3,9 +3,8 @@
 
 import type { Test } from "uvu";
 import * as assert from "uvu/assert";
-import type { CacheEvent, CacheGet, FillTicket, StockCache, StockView } from "./cache.ts";
-import { waitFor } from "../../test/support/wait.ts";
-export { waitFor };
+import type { CacheEvent, CacheGet, FillTicket, StockCache, StockView } from "../../frontend/cache/cache.ts";
+import { waitFor } from "./wait.ts";
 
 export type CacheFactory = (options: {
   readonly capacity: number;

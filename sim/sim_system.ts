@@ -2,8 +2,8 @@
 // (order/core.ts) on simulated disks, a catalog running the real sequencing and trade rules
 // (catalog/sequence.ts, catalog/trade.ts) on a simulated journal, frontends running the real
 // leader choice (lib/leader_choice.ts) with the frontend's retry rules, and clients placing
-// orders. Faults (crashes, pauses, torn writes, failed fsyncs, a lossy network) come from
-// sim/faults.ts; the invariants are checked as the events happen (see `Checker`).
+// orders. Faults (crashes, pauses, torn writes, failed fsyncs, a lossy network) are drawn by
+// sim/scenario.ts; the invariants are checked as the events happen (see `Checker`).
 
 import { assert } from "../lib/assert.ts";
 import { chooseLeader } from "../lib/leader_choice.ts";
@@ -74,9 +74,9 @@ class SimCatalog {
   private queue: { request: TradeBatchRequest; respond: (r: TradeBatchReply | CatalogRefusal) => void }[] = [];
   private writing: { rows: AppliedTrade[]; epoch: number } | undefined;
   private readonly initial: ReadonlyMap<string, StockState>;
-  private readonly world: ClusterWorld;
+  private readonly world: SimSystem;
 
-  constructor(world: ClusterWorld, initial: ReadonlyMap<string, StockState>) {
+  constructor(world: SimSystem, initial: ReadonlyMap<string, StockState>) {
     this.world = world;
     this.initial = initial;
     this.load();
@@ -208,9 +208,9 @@ class SimReplica {
   private diskBroken = false;
   private calls = new Map<number, Pending>();
   private nextCall = 1;
-  private readonly world: ClusterWorld;
+  private readonly world: SimSystem;
 
-  constructor(world: ClusterWorld, id: number) {
+  constructor(world: SimSystem, id: number) {
     this.world = world;
     this.id = id;
     this.proc = new Proc(`replica-${id}`);
@@ -379,13 +379,13 @@ class SimFrontend {
   private leader: number | undefined;
   private selecting: (() => void)[] | undefined;
   private waitedFor: { id: number; epoch: number; since: number } | undefined;
-  private readonly world: ClusterWorld;
+  private readonly world: SimSystem;
   /** Client callbacks in flight: a crash answers them "unknown" (the connection dropped). */
   private open = new Map<number, (o: Outcome) => void>();
   private nextOpen = 1;
   elections = 0;
 
-  constructor(world: ClusterWorld, index: number) {
+  constructor(world: SimSystem, index: number) {
     this.world = world;
     this.proc = new Proc(`frontend-${index}`);
   }
@@ -559,7 +559,7 @@ class SimFrontend {
   }
 }
 
-export type ClusterOptions = {
+export type SimSystemOptions = {
   readonly seed: number;
   readonly tracing: boolean;
   readonly net: NetProfile;
@@ -571,7 +571,7 @@ export type ClusterOptions = {
 };
 
 /** Everything one seed runs: the processes, the network, the disks and the checks. */
-export class ClusterWorld {
+export class SimSystem {
   readonly sched = new Scheduler();
   readonly rng: Rng;
   readonly net: Network;
@@ -586,7 +586,7 @@ export class ClusterWorld {
   readonly traceLines: string[];
   private readonly fsyncMs: readonly [number, number];
 
-  constructor(options: ClusterOptions, initial: ReadonlyMap<string, StockState>, traceLines: string[] = []) {
+  constructor(options: SimSystemOptions, initial: ReadonlyMap<string, StockState>, traceLines: string[] = []) {
     this.traceLines = traceLines;
     this.rng = new Rng(options.seed);
     this.tracing = options.tracing;

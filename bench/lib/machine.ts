@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { projectRoot } from "../lib/service_process.ts";
+import { projectRoot } from "../../lib/service_process.ts";
 
 /** A probe (git) that takes longer than this is skipped: the result just says "unknown". */
 const probeTimeoutMs = 3_000;

@@ -1,13 +1,13 @@
 // The report's four plots, each a pure function from an experiment's result to SVG text:
 // latency vs p (cache on and off), throughput against the reference, the failover timeline,
-// and the cache's contents over time. Built from the primitives in _svg.ts.
+// and the cache's contents over time. Built from the primitives in svg.ts.
 
-import type { CacheTimelineResult } from "./cache_timeline.ts";
-import type { FailoverResult } from "./failover.ts";
-import type { LatencyPoint, LatencyVsPResult } from "./latency_vs_p.ts";
-import type { ThroughputResult } from "./throughput.ts";
-import type { Box, LegendItem } from "./_svg.ts";
-import { axes, circle, legend, line, linear, niceMax, niceTicks, palette, polyline, rect, svgDocument, text } from "./_svg.ts";
+import type { CacheTimelineResult } from "../cache_timeline.ts";
+import type { FailoverResult } from "../failover.ts";
+import type { LatencyPoint, LatencyVsPResult } from "../latency_vs_p.ts";
+import type { ThroughputResult } from "../throughput.ts";
+import type { Box, LegendItem } from "./svg.ts";
+import { axes, circle, legend, line, linear, niceMax, niceTicks, palette, polyline, rect, svgDocument, text } from "./svg.ts";
 
 const modeColor = { on: palette.blue, off: palette.orange } as const;
 

@@ -4,7 +4,7 @@
 // while the root also reaps what was shared between experiments.
 
 import * as fs from "node:fs";
-import type { RunningService } from "../lib/service_process.ts";
+import type { RunningService } from "../../lib/service_process.ts";
 
 /** Something to tear down: `killNow` must act synchronously (it runs in signal and exit handlers). */
 export type Owned = {

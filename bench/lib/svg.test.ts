@@ -3,7 +3,7 @@
 
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { escapeXml, niceMax, niceTicks } from "./_svg.ts";
+import { escapeXml, niceMax, niceTicks } from "./svg.ts";
 
 const svg = suite("svg");
 

@@ -3,10 +3,10 @@
 // with a cache-on and a cache-off frontend, each started once, on first use, for the
 // experiments that do not kill anything.
 
-import type { RunningService } from "../lib/service_process.ts";
-import type { Cluster } from "../test/support/cluster.ts";
-import type { Scope } from "./_scope.ts";
-import { startBackend, startFrontend } from "./_systems.ts";
+import type { RunningService } from "../../lib/service_process.ts";
+import type { LocalSystem } from "../../test/support/local_system.ts";
+import type { Scope } from "./scope.ts";
+import { startBackend, startFrontend } from "./systems.ts";
 
 export type SharedFrontend = "cache-on" | "cache-off";
 
@@ -20,7 +20,7 @@ export type BenchContext = {
   /** One progress line to the terminal (stdout). */
   log(line: string): void;
   /** The shared back end; owned by the root scope, so it outlives one experiment. */
-  backend(): Promise<Cluster>;
+  backend(): Promise<LocalSystem>;
   /** A frontend in front of the shared back end (cache-on: CACHE_SIZE=5; cache-off: CACHE_SIZE=0). */
   frontend(kind: SharedFrontend): Promise<RunningService>;
 };
@@ -34,7 +34,7 @@ export class SharedSystem {
   private readonly root: Scope;
   private scope: Scope;
   private generation = 0;
-  private backendStart: Promise<Cluster> | undefined;
+  private backendStart: Promise<LocalSystem> | undefined;
   private readonly frontends = new Map<SharedFrontend, Promise<RunningService>>();
   private frontendQueue: Promise<unknown> = Promise.resolve();
 
@@ -58,7 +58,7 @@ export class SharedSystem {
     await old.close();
   }
 
-  backend(): Promise<Cluster> {
+  backend(): Promise<LocalSystem> {
     if (!this.backendStart) {
       this.backendStart = startBackend(this.scope);
       this.backendStart.catch(() => {
@@ -94,4 +94,3 @@ export function ratio(x: number, y: number): number {
 }
 
 export const round1 = (x: number): number => Math.round(x * 10) / 10;
-export const round3 = (x: number): number => Math.round(x * 1000) / 1000;

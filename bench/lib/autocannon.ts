@@ -4,7 +4,7 @@
 
 import type { EventEmitter } from "node:events";
 import { createRequire } from "node:module";
-import type { Scope } from "./_scope.ts";
+import type { Scope } from "./scope.ts";
 
 export type LoadRequest = {
   method?: string;

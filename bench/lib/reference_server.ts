@@ -9,9 +9,9 @@
 // `listening port=<n>` so lib/service_process.ts can start it like a service.
 
 import * as http from "node:http";
-import { createHttpServer } from "../frontend/http/server.ts";
-import { jsonContentType } from "../frontend/http/response.ts";
-import { Logger } from "../lib/log.ts";
+import { createHttpServer } from "../../frontend/http/server.ts";
+import { jsonContentType } from "../../frontend/http/response.ts";
+import { Logger } from "../../lib/log.ts";
 
 export type ReferenceBodies = { readonly stocks: Readonly<Record<string, string>>; readonly order: string };
 
