@@ -627,7 +627,8 @@ export class ReplicaCore {
     this.dispatchCatalog();
   }
 
-  private servingRefusal(): Failure | undefined {
+  /** Why this replica cannot serve Place and Get now (not leader, not ready, disk failed), or undefined. */
+  servingRefusal(): Failure | undefined {
     if (this.failed !== undefined) return this.diskFailure();
     if (this.role !== "leader") return { code: "NOT_LEADER", message: `not leader (leader is ${this.leaderId || "unknown"})` };
     if (!this.leadership?.ready) return { code: "NOT_READY", message: "establishing leadership; retry shortly" };

@@ -116,10 +116,10 @@ export class ReplicaShell {
     for (const p of this.deps.peers) p.close();
   }
 
+  /** The core's own rule, before any order is handed to it: a whole call is refused at once. */
   private refuseUnlessServing(): void {
-    const h = this.core.health();
-    if (h.role !== "leader") throw new OrderError("NOT_LEADER", `not leader (leader is ${h.leaderId || "unknown"})`);
-    if (!h.ready) throw new OrderError("NOT_READY", "establishing leadership; retry shortly");
+    const refusal = this.core.servingRefusal();
+    if (refusal) throw new OrderError(refusal.code, refusal.message);
   }
 
   private await(call: CallId): Promise<CallResult> {
