@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # One image for every Stock Bazaar service; the first argument picks the service:
 #   docker run stock-bazaar catalog | order | frontend | client [options] | healthcheck <service> [--live]
-# Services are configured by environment variables (SPEC section 9); see compose.yaml and
+# Services are configured by environment variables (README "Configuration"); see compose.yaml and
 # deploy/k8s/. Node 20 runs the TypeScript sources through tsx, a runtime dependency.
 
 ARG NODE_IMAGE=node:20-bookworm-slim

@@ -2,7 +2,7 @@
 // is killed with SIGKILL several times (the leader every other time, otherwise a random
 // replica, which may be the leader again) and restarted each time. Reported: per kill, the
 // time until the next successful trade and the longest stretch with no successful trade; the
-// errors clients saw (there should be none); and the final consistency check of SPEC §10
+// errors clients saw (there should be none); and the final consistency check of README: Guarantees
 // (replica files byte-identical, numbers 0..n-1, every acknowledged order present, catalog
 // quantities equal to what the log says). Measures; a failed check is reported, not thrown.
 

@@ -42,7 +42,7 @@ const sectionTitles: Record<ExperimentName, string> = {
   failover: "## 3. Failover under load",
   cache_timeline: "## 4. Cache replacement in action",
 };
-/** The failover goal SPEC and the issue name: the longest time with no trade after a leader dies. */
+/** The failover goal: the longest time with no trade after a leader dies. */
 const failoverGapGoalMs = 500;
 /** The trade throughput the replication issue asks for (3 replicas, fsync everywhere). */
 const tradesGoalPerSecond = 3_000;

@@ -1,4 +1,4 @@
-// `npm run bench`: the evaluation of SPEC section 8 with one command. Runs each experiment
+// `npm run bench`: the evaluation of README "Benchmarks" with one command. Runs each experiment
 // (throughput vs a reference, latency vs p, failover, cache replacement) under a time bound,
 // writes the results as JSON (bench/results/<timestamp>.json and <out>/evaluation.json) and
 // the report (<out>/evaluation.md with SVG plots), and says where they are. Measures only:

@@ -1,4 +1,4 @@
-// The catalog a fresh DATA_DIR starts with (SPEC §2): Gaulish companies, 100 shares each, at
+// The catalog a fresh DATA_DIR starts with (README "Architecture"): Gaulish companies, 100 shares each, at
 // fixed prices. Changing this list changes only new deployments; an existing catalog.csv wins.
 
 export type InitialStock = { readonly name: string; readonly price: number };

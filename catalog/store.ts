@@ -227,7 +227,7 @@ export class Store {
     if (plan.applied.length > 0) this.commitCount++;
     this.logEpochs(plan);
     // Invalidations go out before the replies: by the time a trader can see its reply, the
-    // push to every frontend is already queued on its stream (read-your-writes, SPEC §6).
+    // push to every frontend is already queued on its stream (read-your-writes, README: The cache).
     this.publish(plan.changed);
     this.answer(jobs, plan);
     this.tradesSinceCheckpoint += plan.applied.length;

@@ -1,4 +1,4 @@
-// The load-and-verify client of SPEC section 7, as a library (client/run.ts is its CLI and the
+// The load-and-verify client (README "Tests"), as a library (client/run.ts is its CLI and the
 // benchmarks call it directly). Each session keeps ONE keep-alive connection: look up a random
 // stock; if its quantity > 0, with probability p trade it on the same connection; record every
 // successful order; at the end read every recorded order back and compare.

@@ -1,4 +1,4 @@
-// CLI of the load-and-verify client (SPEC section 7):
+// CLI of the load-and-verify client (README "Tests"):
 //   node --import tsx client/run.ts --host 127.0.0.1 --port 8080 --p 0.5 --iterations 200 --sessions 5 --seed 42 [--json]
 // Exits 1 on any mismatch or failed request, 2 on bad options.
 

@@ -1,4 +1,4 @@
-// The public REST API of SPEC section 2: the route table, request validation and the JSON
+// The public REST API (docs/api.md): the route table, request validation and the JSON
 // shapes. Errors are thrown as ApiError and turned into responses in one place (errors.ts).
 
 import { createHash, randomUUID } from "node:crypto";

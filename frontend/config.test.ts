@@ -8,7 +8,7 @@ import { httpLimitVariable, loadFrontendConfig, loadHttpLimits } from "./config.
 import { defaultLimits } from "./http/limits.ts";
 import { thrown } from "../test/support/throws.ts";
 
-test("defaults follow SPEC 9", () => {
+test("defaults follow README: Configuration", () => {
   const config = loadFrontendConfig({});
   assert.is(config.port, 8080);
   assert.is(config.host, "127.0.0.1");

@@ -1,4 +1,4 @@
-// Frontend configuration from the environment (SPEC section 9). Cache settings are read by
+// Frontend configuration from the environment (README "Configuration"). Cache settings are read by
 // cache/, the HTTP limits by http/limits.ts; this file holds the rest.
 
 import type { Env, HostPort, Replica } from "../lib/config.ts";

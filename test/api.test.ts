@@ -1,4 +1,4 @@
-// The public REST API of SPEC section 2, end to end: the real catalog, three real replicas and
+// The public REST API (docs/api.md) end to end: the real catalog, three real replicas and
 // the real frontend, driven over real HTTP. Every success and every error shape.
 
 import { test } from "uvu";

@@ -1,4 +1,4 @@
-// The frontend cache end to end (SPEC 6, guarantee 4): real catalog, replicas and frontends
+// The frontend cache end to end (README: The cache, guarantee 4): real catalog, replicas and frontends
 // over real HTTP. A hit after a miss; read-your-writes through the frontend that traded; the
 // push reaching a second frontend; LRU replacement visible on /health; two frontends sharing
 // a real Redis.

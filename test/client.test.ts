@@ -1,4 +1,4 @@
-// The load-and-verify client (SPEC 7) against the real system, and its verdicts: exit 0 when
+// The load-and-verify client (client/run.ts) against the real system, and its verdicts: exit 0 when
 // every recorded order reads back, 1 on a mismatch (shown with a server that lies), 2 on bad
 // options.
 

@@ -1,5 +1,5 @@
 // A wrong or missing setting stops a service at start with one line naming the variable and
-// exit code 2 (SPEC section 9). Real processes, real environment.
+// exit code 2 (README "Configuration"). Real processes, real environment.
 
 import { test } from "uvu";
 import * as assert from "uvu/assert";

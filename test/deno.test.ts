@@ -1,8 +1,8 @@
 // The whole system under Deno 2, from the same sources: the catalog, three replicas and the
 // frontend started with `deno run` and only the permissions the README gives, the client run
 // under Deno against them, and the order leader SIGKILLed while the client trades, then
-// restarted. The client must still verify every order it placed, the guarantees of SPEC
-// section 10 must hold, and stopping every service with SIGTERM must lose nothing.
+// restarted. The client must still verify every order it placed, the guarantees of
+// README "Guarantees" must hold, and stopping every service with SIGTERM must lose nothing.
 // Skipped, with a message, only when the `deno` dev dependency's binary is missing.
 //
 // Known Deno bug: Deno's node:http2 can abort inside nghttp2 while it handles a GOAWAY

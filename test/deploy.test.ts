@@ -138,7 +138,7 @@ test("compose.yaml: catalog, three replicas, frontend and redis; only the fronte
   for (const name of [...appServices, "redis"]) assert.match(String(services[name].restart), /^(always|unless-stopped|on-failure)/, `${name} restart policy`);
   for (const name of appServices) {
     assert.is(services[name].build, ".", `${name} is built from the Dockerfile`);
-    assert.is(envOf(services[name])["HOST"], "0.0.0.0", `${name} binds every interface in its container (SPEC 9)`);
+    assert.is(envOf(services[name])["HOST"], "0.0.0.0", `${name} binds every interface in its container (README: Configuration)`);
   }
 });
 
@@ -318,7 +318,7 @@ test("Dockerfile: multi-stage, runtime dependencies only, non-root, one entry po
   assert.equal(entry, ["node", "--import", "tsx", "scripts/entrypoint.ts"]);
   const cmd = JSON.parse((final.find((l) => /^CMD\s/i.test(l)) as string).replace(/^CMD\s+/i, ""));
   assert.ok(isContainerCommand(cmd[0]), `default CMD ${cmd[0]} is an image command`);
-  assert.ok(final.some((l) => /HOST=0\.0\.0\.0/.test(l)), "containers bind every interface by default (SPEC 9)");
+  assert.ok(final.some((l) => /HOST=0\.0\.0\.0/.test(l)), "containers bind every interface by default (README: Configuration)");
   assert.ok(final.some((l) => /chown\s+node:node\s+\/data/.test(l)), "the data folder belongs to the unprivileged user");
 
   // Every file an image command imports is in the build context and copied to the same place,

@@ -1,4 +1,4 @@
-// Fault injection with real processes and SIGKILL (SPEC section 10, guarantees 1-3): kill the
+// Fault injection with real processes and SIGKILL (README "Guarantees" 1-3): kill the
 // leader at random moments under concurrent trade load, kill followers, kill two replicas (trades
 // wait for a majority) and restart them in different orders, kill the catalog. Clients must see
 // no error, and after each

@@ -1,4 +1,4 @@
-// Graceful shutdown on SIGTERM (SPEC section 9), service by service, under a stream of trades:
+// Graceful shutdown on SIGTERM (README "Configuration"), service by service, under a stream of trades:
 // the service stops accepting, finishes the requests in flight, flushes, and exits 0; no
 // acknowledged order is lost, and after a restart the guarantees of section 10 hold. A slow
 // catalog lookup (CATALOG_LOOKUP_DELAY_MS, test only) keeps a request in flight at the moment

@@ -5,7 +5,7 @@
 //
 // ## Why the cache never returns pre-trade data (read this before changing any backend)
 //
-// Facts from the catalog (SPEC §3, protos/PROTOCOL.md): `version` of a stock grows by one per
+// Facts from the catalog (README "The cache", protos/PROTOCOL.md): `version` of a stock grows by one per
 // trade; a trade is installed (visible to Lookup) before the catalog pushes
 // Invalidation{name, version = the NEW version}; a subscriber is registered before the catalog
 // sends the stream's response headers (the frontend treats those headers as "subscribed").

@@ -1,4 +1,4 @@
-// SPEC section 10's guarantees 1-3 checked from outside after a fault run: every acknowledged
+// The guarantees 1-3 of README "Guarantees", checked from outside after a fault run: every acknowledged
 // order reads back with its content; numbers 0..n-1 with no gap or duplicate; every replica's
 // file byte-identical; catalog quantity = initial − Σ buys + Σ sells over the log.
 
