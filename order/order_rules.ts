@@ -9,6 +9,7 @@ import { orderQuantityProblem, requestIdProblem, stockNameSizeProblem } from "..
 
 // A field is written unquoted, so it may not hold the separator, a quote or a line break. The
 // request id and the sizes follow the rules every service shares (lib/protocol.ts).
+// deno-lint-ignore no-control-regex -- control characters are exactly what a name may not hold
 const namePattern = /^[^\x00-\x1f\x7f,"]+$/;
 
 /** Why a stock name cannot be stored, or undefined when it can. */

@@ -91,7 +91,7 @@ export function grpcUnaryEmpty(host: string, port: number, methodPath: string, t
   return new Promise((resolve, reject) => {
     const session = http2.connect(`http://${authority(host, port)}`);
     let settled = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined = undefined;
     const finish = (err: Error | undefined, bytes?: Uint8Array): void => {
       if (settled) return;
       settled = true;

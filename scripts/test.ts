@@ -30,7 +30,7 @@ function findTests(dir: string): string[] {
 type FileResult = { file: string; passed: number; failed: number; output: string; code: number | null };
 
 function parseTotals(output: string): { total: number; passed: number } | undefined {
-  // biome-ignore lint: ANSI escapes
+  // deno-lint-ignore no-control-regex -- strips ANSI colour escapes
   const plain = output.replace(/\u001b\[[0-9;]*m/g, "");
   const total = /Total:\s+(\d+)/.exec(plain);
   const passed = /Passed:\s+(\d+)/.exec(plain);

@@ -19,6 +19,7 @@ test.after(async () => {
   await cluster.stop();
 });
 
+// deno-lint-ignore no-explicit-any -- parsed JSON and headers, read field by field
 function assertError(reply: { status: number; body: any; headers: any }, status: number): void {
   assert.is(reply.status, status, JSON.stringify(reply.body));
   assert.is(reply.body.error.code, status);

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any no-control-regex -- parsed YAML documents are untyped; \u0000 marks a glob segment
 // The deployment files held to the code: compose.yaml, the Dockerfile and deploy/k8s/ are
 // parsed, and every service's command, environment, ports, probes and volumes are checked
 // against what the services' own configuration loaders, the image's entry point and the

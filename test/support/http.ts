@@ -6,6 +6,7 @@ import * as http from "node:http";
 import * as net from "node:net";
 import { sleep } from "../../lib/sleep.ts";
 
+// deno-lint-ignore no-explicit-any -- a test reads the parsed JSON field by field
 export type JsonReply = { status: number; headers: http.IncomingHttpHeaders; body: any };
 
 /** Per-request deadline in tests, so a hung server fails the test instead of hanging it. */
