@@ -48,7 +48,13 @@ export type TimelineStep = {
 export type CacheTimelineResult = {
   readonly experiment: "cache_timeline";
   readonly meta: Meta;
-  readonly parameters: { readonly capacity: number; readonly stocks: readonly string[]; readonly randomSteps: number; readonly hotStocks: readonly string[]; readonly hotShare: number };
+  readonly parameters: {
+    readonly capacity: number;
+    readonly stocks: readonly string[];
+    readonly randomSteps: number;
+    readonly hotStocks: readonly string[];
+    readonly hotShare: number;
+  };
   readonly steps: TimelineStep[];
   readonly final: CacheStatsBody;
   /** Evictions counted by /health equal the evict events logged, and every step matches the model. */
@@ -61,7 +67,21 @@ export type CacheTimelineResult = {
 function scriptedSteps(): Step[] {
   const [a, b, c, d, e, f, g] = stockNames as [string, string, string, string, string, string, string];
   const look = (name: string): Step => ({ kind: "lookup", name });
-  return [look(a), look(b), look(c), look(d), look(e), look(a), look(b), look(f), look(g), look(a), { kind: "trade", name: a }, look(a), look(c)];
+  return [
+    look(a),
+    look(b),
+    look(c),
+    look(d),
+    look(e),
+    look(a),
+    look(b),
+    look(f),
+    look(g),
+    look(a),
+    { kind: "trade", name: a },
+    look(a),
+    look(c),
+  ];
 }
 
 function randomSteps(count: number, seed: number): Step[] {
@@ -80,7 +100,7 @@ export function parseCacheLine(line: string): CacheEventLine | undefined {
   const fields: Record<string, string> = {};
   for (const m of line.slice(0, match.index).matchAll(/(\w+)=("(?:[^"\\]|\\.)*"|\S+)/g)) {
     const raw = m[2] as string;
-    fields[m[1] as string] = raw.startsWith("\"") ? (JSON.parse(raw) as string) : raw;
+    fields[m[1] as string] = raw.startsWith('"') ? (JSON.parse(raw) as string) : raw;
   }
   return { kind: match[1] as string, name: fields["name"], fields };
 }
@@ -107,7 +127,8 @@ export async function runCacheTimeline(ctx: BenchContext): Promise<CacheTimeline
   const events: CacheEventLine[] = [];
   const rawLog: string[] = [];
   const frontend = await startFrontend(ctx.scope, backend, {
-    name: "frontend-cache-log", env: { CACHE_SIZE: String(capacity), CACHE_LOG: "1", LOG_LEVEL: "info" },
+    name: "frontend-cache-log",
+    env: { CACHE_SIZE: String(capacity), CACHE_LOG: "1", LOG_LEVEL: "info" },
     onLine: (line) => {
       const event = parseCacheLine(line);
       if (!event) return;
@@ -127,9 +148,13 @@ export async function runCacheTimeline(ctx: BenchContext): Promise<CacheTimeline
       ? await requestJson(base, "GET", `/stocks/${encodeURIComponent(request.name)}`)
       : await requestJson(base, "POST", "/orders", { name: request.name, quantity: 1, type: "sell" });
     // The frontend logs a lookup's hit, or its fill (after any eviction), before it answers.
-    await waitFor(events, from, request.kind === "trade"
-      ? (e) => e.kind === "drop" && e.name === request.name
-      : (e) => (e.kind === "hit" || e.kind === "fill") && e.name === request.name);
+    await waitFor(
+      events,
+      from,
+      request.kind === "trade"
+        ? (e) => e.kind === "drop" && e.name === request.name
+        : (e) => (e.kind === "hit" || e.kind === "fill") && e.name === request.name,
+    );
     const mine = events.slice(from);
     const stats = (await health(frontend.port)).cache;
     const next = modelStep(model, request);
@@ -138,18 +163,30 @@ export async function runCacheTimeline(ctx: BenchContext): Promise<CacheTimeline
     const same = JSON.stringify(stats.keys) === JSON.stringify(model) && JSON.stringify(evicted) === JSON.stringify(next.evicted);
     agrees &&= same;
     steps.push({
-      index, request, status: reply.status,
+      index,
+      request,
+      status: reply.status,
       outcome: request.kind === "trade" ? "trade" : mine.some((e) => e.kind === "hit") ? "hit" : "miss",
-      evicted, keys: stats.keys, modelKeys: model, events: mine,
+      evicted,
+      keys: stats.keys,
+      modelKeys: model,
+      events: mine,
     });
   }
   const final = (await health(frontend.port)).cache;
   const evictionsLogged = events.filter((e) => e.kind === "evict").length;
-  ctx.log(`  ${steps.length} requests: ${final.hits} hits, ${final.misses} misses, ${final.evictions} evictions (${evictionsLogged} logged); ` +
-    `LRU model agrees: ${agrees && evictionsLogged === final.evictions}; cached now [${final.keys.join(", ")}]`);
+  ctx.log(
+    `  ${steps.length} requests: ${final.hits} hits, ${final.misses} misses, ${final.evictions} evictions (${evictionsLogged} logged); ` +
+      `LRU model agrees: ${agrees && evictionsLogged === final.evictions}; cached now [${final.keys.join(", ")}]`,
+  );
   return {
-    experiment: "cache_timeline", meta: runMeta,
+    experiment: "cache_timeline",
+    meta: runMeta,
     parameters: { capacity, stocks: stockNames, randomSteps: randomCount, hotStocks, hotShare },
-    steps, final, modelAgrees: agrees && evictionsLogged === final.evictions, evictionsLogged, rawLog,
+    steps,
+    final,
+    modelAgrees: agrees && evictionsLogged === final.evictions,
+    evictionsLogged,
+    rawLog,
   };
 }

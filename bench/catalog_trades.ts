@@ -126,7 +126,9 @@ async function main(): Promise<void> {
       `  batches             ${trades.batches} (${(trades.ok / Math.max(1, trades.batches)).toFixed(1)} trades per batch)`,
       `  catalog flushes     ${trades.flushes ?? "?"} (includes the few of start and shutdown)`,
       `Store.tradeBatch in one process (no gRPC), same callers and time`,
-      `  trades/s            ${(inProcess.ok / seconds).toFixed(0)} (${(inProcess.ok / Math.max(1, inProcess.flushes)).toFixed(1)} trades per flush)`,
+      `  trades/s            ${(inProcess.ok / seconds).toFixed(0)} (${
+        (inProcess.ok / Math.max(1, inProcess.flushes)).toFixed(1)
+      } trades per flush)`,
       `raw append + fdatasync of one file, same disk, ${seconds} s`,
       `  fdatasync/s         ${syncsPerSecond.toFixed(0)}`,
       `ratio trades/s : fdatasync/s = ${(tradesPerSecond / syncsPerSecond).toFixed(2)}`,

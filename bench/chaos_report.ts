@@ -27,9 +27,13 @@ export type ChaosDocument = {
  * leader waited for every live follower, and answered alone when none was live), commit 48b8a82.
  */
 export const previousProtocol = {
-  commit: "48b8a82", tradesPerSecond: 6_164, singleReplicaTradesPerSecond: 7_147, leaderKillGapMs: 152,
+  commit: "48b8a82",
+  tradesPerSecond: 6_164,
+  singleReplicaTradesPerSecond: 7_147,
+  leaderKillGapMs: 152,
   /** Trades ÷ the reference server in the same run, and 3 replicas ÷ 1: ratios, less noisy than rates. */
-  tradeOverReference: 0.414, replicatedOverSingle: 0.862,
+  tradeOverReference: 0.414,
+  replicatedOverSingle: 0.862,
 } as const;
 
 export function readChaos(dir: string): ChaosDocument | undefined {
@@ -50,7 +54,9 @@ export function chaosSection(doc: ChaosDocument): string[] {
   const first = doc.options.seed;
   const converge = runs.map((r) => r.convergeMs ?? 0).sort((a, b) => a - b);
   return [
-    `\`npm run chaos -- --runs ${doc.options.runs} --seed ${first} --seconds ${doc.options.seconds}\` at commit \`${doc.commit ?? "unknown"}\` (${doc.node}, ${doc.platform}, finished ${doc.finishedAt}).`,
+    `\`npm run chaos -- --runs ${doc.options.runs} --seed ${first} --seconds ${doc.options.seconds}\` at commit \`${
+      doc.commit ?? "unknown"
+    }\` (${doc.node}, ${doc.platform}, finished ${doc.finishedAt}).`,
     "Each run starts the whole system as real processes (catalog, 3 replicas, 2 frontends), drives 8 keep-alive clients",
     "trading with `Idempotency-Key` over both frontends, injects seeded faults — SIGKILL and restart, SIGSTOP/SIGCONT of the",
     "leader, a follower, two replicas at once, the catalog and a frontend, torn last lines in killed replicas' logs — then",
@@ -66,9 +72,13 @@ export function chaosSection(doc: ChaosDocument): string[] {
     `| orders acknowledged | ${n(sum((r) => r.acked))} |`,
     `| orders whose outcome a client never learned (retries ran out) | ${n(sum((r) => r.unknown))} |`,
     `| read-your-writes checks | ${n(sum((r) => r.rywChecks))} |`,
-    `| faults | ${n(sum((r) => r.faults.length))}: ${[...kinds].sort().map(([k, c]) => `${k} ${c}`).join(", ")}; ${torn} with a torn last line |`,
+    `| faults | ${n(sum((r) => r.faults.length))}: ${
+      [...kinds].sort().map(([k, c]) => `${k} ${c}`).join(", ")
+    }; ${torn} with a torn last line |`,
     `| after healing: time to the next acknowledged order, worst run | ${n(Math.max(...runs.map((r) => r.finalOrderMs ?? 0)))} ms |`,
-    `| after healing: time until every log equals the catalog's sequence, median / worst | ${n(converge[Math.floor(converge.length / 2)] ?? 0)} / ${n(converge[converge.length - 1] ?? 0)} ms |`,
+    `| after healing: time until every log equals the catalog's sequence, median / worst | ${
+      n(converge[Math.floor(converge.length / 2)] ?? 0)
+    } / ${n(converge[converge.length - 1] ?? 0)} ms |`,
   ];
 }
 
@@ -79,12 +89,36 @@ export function protocolSection(t: ThroughputResult | undefined, f: FailoverResu
   const rows: string[] = [];
   if (t) {
     const trade = t.comparisons.find((c) => c.scenario === "trade");
-    if (trade) rows.push(`| **trades ÷ the reference server in the same run** (the least noisy figure) | ${trade.ratio}× | ${p.tradeOverReference}× | ${ratio(trade.ratio, p.tradeOverReference)} |`);
-    rows.push(`| 3 replicas ÷ 1 replica, same run | ${t.trades.replicatedOverSingle}× | ${p.replicatedOverSingle}× | ${ratio(t.trades.replicatedOverSingle, p.replicatedOverSingle)} |`);
-    rows.push(`| trades/s, 3 replicas, ${t.parameters.connections.trade} clients | ${n(t.trades.replicatedPerSecond)} | ${n(p.tradesPerSecond)} | ${ratio(t.trades.replicatedPerSecond, p.tradesPerSecond)} |`);
-    rows.push(`| trades/s, 1 replica | ${n(t.trades.single.okPerSecond)} | ${n(p.singleReplicaTradesPerSecond)} | ${ratio(t.trades.single.okPerSecond, p.singleReplicaTradesPerSecond)} |`);
+    if (trade) {
+      rows.push(
+        `| **trades ÷ the reference server in the same run** (the least noisy figure) | ${trade.ratio}× | ${p.tradeOverReference}× | ${
+          ratio(trade.ratio, p.tradeOverReference)
+        } |`,
+      );
+    }
+    rows.push(
+      `| 3 replicas ÷ 1 replica, same run | ${t.trades.replicatedOverSingle}× | ${p.replicatedOverSingle}× | ${
+        ratio(t.trades.replicatedOverSingle, p.replicatedOverSingle)
+      } |`,
+    );
+    rows.push(
+      `| trades/s, 3 replicas, ${t.parameters.connections.trade} clients | ${n(t.trades.replicatedPerSecond)} | ${n(p.tradesPerSecond)} | ${
+        ratio(t.trades.replicatedPerSecond, p.tradesPerSecond)
+      } |`,
+    );
+    rows.push(
+      `| trades/s, 1 replica | ${n(t.trades.single.okPerSecond)} | ${n(p.singleReplicaTradesPerSecond)} | ${
+        ratio(t.trades.single.okPerSecond, p.singleReplicaTradesPerSecond)
+      } |`,
+    );
   }
-  if (f) rows.push(`| longest time with no trade after SIGKILL of the leader | ${Math.round(f.leaderKillLongestGapMs)} ms | ${p.leaderKillGapMs} ms | ${ratio(f.leaderKillLongestGapMs, p.leaderKillGapMs)} |`);
+  if (f) {
+    rows.push(
+      `| longest time with no trade after SIGKILL of the leader | ${Math.round(f.leaderKillLongestGapMs)} ms | ${p.leaderKillGapMs} ms | ${
+        ratio(f.leaderKillLongestGapMs, p.leaderKillGapMs)
+      } |`,
+    );
+  }
   return [
     `Measured against the last report of the previous protocol (commit \`${p.commit}\`, same machine kind). Absolute rates`,
     "from different runs on a shared machine differ a lot on their own (the reference server itself can move by a third),",

@@ -32,8 +32,24 @@ export type Parameters = {
   readonly bucketMs: number;
 };
 
-const fullParameters: Parameters = { concurrency: 8, kills: 6, settleMs: 2_500, downMs: 1_000, downJitterMs: 1_000, gapWindowMs: 3_000, bucketMs: 100 };
-const quickParameters: Parameters = { concurrency: 4, kills: 2, settleMs: 300, downMs: 200, downJitterMs: 0, gapWindowMs: 1_000, bucketMs: 100 };
+const fullParameters: Parameters = {
+  concurrency: 8,
+  kills: 6,
+  settleMs: 2_500,
+  downMs: 1_000,
+  downJitterMs: 1_000,
+  gapWindowMs: 3_000,
+  bucketMs: 100,
+};
+const quickParameters: Parameters = {
+  concurrency: 4,
+  kills: 2,
+  settleMs: 300,
+  downMs: 200,
+  downJitterMs: 0,
+  gapWindowMs: 1_000,
+  bucketMs: 100,
+};
 /** A restarted replica must report ready within this long. */
 const replicaReadyTimeoutMs = 30_000;
 const readyPollMs = 25;
@@ -125,9 +141,19 @@ async function waitReady(port: number, id: number): Promise<void> {
   }
 }
 
-type RawEvent = Omit<KillEvent, "firstTradeAfterKillMs" | "longestGapAfterKillMs" | "longestGapAroundRestartMs" | "slowestTradeAfterKillMs">;
+type RawEvent = Omit<
+  KillEvent,
+  "firstTradeAfterKillMs" | "longestGapAfterKillMs" | "longestGapAroundRestartMs" | "slowestTradeAfterKillMs"
+>;
 
-async function killAndRestart(ctx: BenchContext, cluster: LocalSystem, load: TradeLoad, victim: number, leaderBefore: number | null, downMs: number): Promise<RawEvent> {
+async function killAndRestart(
+  ctx: BenchContext,
+  cluster: LocalSystem,
+  load: TradeLoad,
+  victim: number,
+  leaderBefore: number | null,
+  downMs: number,
+): Promise<RawEvent> {
   const port = cluster.frontendPort;
   const killAtMs = load.now();
   await cluster.kill(cluster.replicas.get(victim));
@@ -139,9 +165,24 @@ async function killAndRestart(ctx: BenchContext, cluster: LocalSystem, load: Tra
   const readyAtMs = load.now();
   const leaderAfter = await leaderOf(port);
   const role = victim === leaderBefore ? "leader" : "follower";
-  ctx.log(`  killed replica ${victim} (${role}) at ${(killAtMs / 1000).toFixed(2)} s, restarted after ${Math.round(restartAtMs - killAtMs)} ms, ` +
-    `ready ${Math.round(readyAtMs - restartAtMs)} ms later; leader now ${leaderAfter}; acked so far ${load.acked.length}, errors ${load.failures.length}`);
-  return { victim, role, leaderBefore, leaderAfter, killAtMs: round1(killAtMs), restartAtMs: round1(restartAtMs), listeningAtMs: round1(listeningAtMs), readyAtMs: round1(readyAtMs) };
+  ctx.log(
+    `  killed replica ${victim} (${role}) at ${(killAtMs / 1000).toFixed(2)} s, restarted after ${
+      Math.round(restartAtMs - killAtMs)
+    } ms, ` +
+      `ready ${
+        Math.round(readyAtMs - restartAtMs)
+      } ms later; leader now ${leaderAfter}; acked so far ${load.acked.length}, errors ${load.failures.length}`,
+  );
+  return {
+    victim,
+    role,
+    leaderBefore,
+    leaderAfter,
+    killAtMs: round1(killAtMs),
+    restartAtMs: round1(restartAtMs),
+    listeningAtMs: round1(listeningAtMs),
+    readyAtMs: round1(readyAtMs),
+  };
 }
 
 function analyse(raw: RawEvent, load: TradeLoad, answered: readonly number[], params: Parameters, endMs: number): KillEvent {
@@ -169,7 +210,8 @@ async function checkConsistency(cluster: LocalSystem, load: TradeLoad): Promise<
   const log = readOrderLog(cluster.orderFile(1));
   const inLog = new Set(log.map((r) => r.number));
   return {
-    ok: error === undefined, error,
+    ok: error === undefined,
+    error,
     filesIdentical: files.every((f) => f.equals(files[0] as Buffer)),
     fileBytes: files.map((f) => f.length),
     logRows: log.length,
@@ -178,7 +220,13 @@ async function checkConsistency(cluster: LocalSystem, load: TradeLoad): Promise<
 }
 
 /** longestGap over the windows in which no replica was down or catching up. */
-function quietLongestGap(answered: readonly number[], events: readonly KillEvent[], firstKillAtMs: number, params: Parameters, endMs: number): number {
+function quietLongestGap(
+  answered: readonly number[],
+  events: readonly KillEvent[],
+  firstKillAtMs: number,
+  params: Parameters,
+  endMs: number,
+): number {
   const windows: [number, number][] = [[params.settleMs / 2, firstKillAtMs]];
   events.forEach((e, i) => windows.push([e.readyAtMs + params.settleMs / 2, events[i + 1]?.killAtMs ?? endMs]));
   return Math.max(0, ...windows.filter(([from, to]) => to - from > 0).map(([from, to]) => quietGap(answered, from, to)));
@@ -232,18 +280,30 @@ export async function runFailover(ctx: BenchContext): Promise<FailoverResult> {
   const endMs = load.now();
   const answered = load.acked.map((a) => a.answeredMs).sort((a, b) => a - b);
   const events = raw.map((r) => analyse(r, load, answered, params, endMs));
-  ctx.log(`  load stopped: ${load.acked.length} acknowledged, ${load.rejected.length} rejected (409), ${load.errors.length} errors; checking consistency`);
+  ctx.log(
+    `  load stopped: ${load.acked.length} acknowledged, ${load.rejected.length} rejected (409), ${load.errors.length} errors; checking consistency`,
+  );
   const consistency = await checkConsistency(cluster, load);
-  ctx.log(`  consistency: ${consistency.ok ? "OK" : `FAILED: ${consistency.error}`} (${consistency.logRows} orders in the log, files identical: ${consistency.filesIdentical})`);
+  ctx.log(
+    `  consistency: ${
+      consistency.ok ? "OK" : `FAILED: ${consistency.error}`
+    } (${consistency.logRows} orders in the log, files identical: ${consistency.filesIdentical})`,
+  );
   const leaderGaps = events.filter((e) => e.role === "leader").map((e) => e.longestGapAfterKillMs);
   return {
-    experiment: "failover", meta: runMeta, parameters: params, durationMs: Math.round(endMs),
-    acked: load.acked.length, rejected: load.rejected.length, errors: load.failures.length,
+    experiment: "failover",
+    meta: runMeta,
+    parameters: params,
+    durationMs: Math.round(endMs),
+    acked: load.acked.length,
+    rejected: load.rejected.length,
+    errors: load.failures.length,
     firstErrors: load.failures.slice(0, 10).map((e) => `${(e.atMs / 1000).toFixed(2)} s: ${e.message}`),
     tradeLatency: summarize(load.acked.map((a) => a.answeredMs - a.sentMs)),
     baselineLongestGapMs: quietLongestGap(answered, events, firstKillAtMs, params, endMs),
     leaderKillLongestGapMs: leaderGaps.length > 0 ? Math.max(...leaderGaps) : 0,
-    events, consistency,
+    events,
+    consistency,
     timeline: { bucketMs: params.bucketMs, okPerBucket: buckets(answered, params.bucketMs, endMs) },
   };
 }

@@ -71,7 +71,10 @@ function startChild(side: Side): Promise<{ child: ChildProcess; port: number }> 
       const match = /PORT (\d+)/.exec(output);
       if (match) resolve({ child: server.child, port: Number(match[1]) });
     };
-    const server = runTracked(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "serve", side], process.env, { onOutput, ipc: true });
+    const server = runTracked(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "serve", side], process.env, {
+      onOutput,
+      ipc: true,
+    });
     server.child.on("exit", (code) => reject(new Error(`${side} server exited with ${code}:\n${server.output()}`)));
   });
 }
@@ -116,19 +119,30 @@ async function measure(side: Side, options: Options): Promise<Measurement> {
   }
 }
 
-const cli = new CommandLine("http_vs_node", "usage: node --import tsx bench/http_vs_node.ts [--connections 50] [--duration 5] [--pipelining 1] [--rounds 3]");
+const cli = new CommandLine(
+  "http_vs_node",
+  "usage: node --import tsx bench/http_vs_node.ts [--connections 50] [--duration 5] [--pipelining 1] [--rounds 3]",
+);
 
 function parseOptions(argv: string[]): Options {
   const values = cli.parse(argv, { connections: "string", duration: "string", pipelining: "string", rounds: "string" });
-  const positive = (name: keyof Options, fallback: number): number => cli.number(name, values[name], { fallback, min: 1, max: Number.MAX_SAFE_INTEGER });
-  return { connections: positive("connections", 50), duration: positive("duration", 5), pipelining: positive("pipelining", 1), rounds: positive("rounds", 3) };
+  const positive = (name: keyof Options, fallback: number): number =>
+    cli.number(name, values[name], { fallback, min: 1, max: Number.MAX_SAFE_INTEGER });
+  return {
+    connections: positive("connections", 50),
+    duration: positive("duration", 5),
+    pipelining: positive("pipelining", 1),
+    rounds: positive("rounds", 3),
+  };
 }
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   const cpuModel = os.cpus()[0]?.model ?? "unknown cpu";
   console.log(`node ${process.version}, ${os.platform()} ${os.arch()}, ${os.availableParallelism()} x ${cpuModel}`);
-  console.log(`autocannon: ${options.connections} connections, pipelining ${options.pipelining}, ${options.duration} s per run, ${options.rounds} rounds`);
+  console.log(
+    `autocannon: ${options.connections} connections, pipelining ${options.pipelining}, ${options.duration} s per run, ${options.rounds} rounds`,
+  );
   for (const side of ["ours", "node"] as const) {
     const { child, port } = await startChild(side);
     console.log(`${side} wire: ${await rawResponse(port)}`);
@@ -142,7 +156,9 @@ async function main(): Promise<void> {
       runs[side].push(m);
       const r = m.result;
       console.log(
-        `round ${round} ${side.padEnd(4)}: ${r.requests.average.toFixed(0)} req/s, server CPU ${m.cpuMicrosPerRequest.toFixed(1)} us/req, ` +
+        `round ${round} ${side.padEnd(4)}: ${r.requests.average.toFixed(0)} req/s, server CPU ${
+          m.cpuMicrosPerRequest.toFixed(1)
+        } us/req, ` +
           `latency p50 ${r.latency.p50} ms p99 ${r.latency.p99} ms, errors ${r.errors}, non-2xx ${r.non2xx}`,
       );
     }
@@ -150,7 +166,9 @@ async function main(): Promise<void> {
   const rps = (side: Side): number => median(runs[side].map((m) => m.result.requests.average));
   const cpu = (side: Side): number => median(runs[side].map((m) => m.cpuMicrosPerRequest));
   console.log(
-    `median: ours ${rps("ours").toFixed(0)} req/s, node:http ${rps("node").toFixed(0)} req/s, ratio ours/node ${(rps("ours") / rps("node")).toFixed(2)}`,
+    `median: ours ${rps("ours").toFixed(0)} req/s, node:http ${rps("node").toFixed(0)} req/s, ratio ours/node ${
+      (rps("ours") / rps("node")).toFixed(2)
+    }`,
   );
   console.log(
     `median server CPU: ours ${cpu("ours").toFixed(1)} us/req, node:http ${cpu("node").toFixed(1)} us/req, ` +

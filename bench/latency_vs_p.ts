@@ -28,8 +28,22 @@ export type Parameters = {
 const ps = [0, 0.2, 0.4, 0.6, 0.8] as const;
 const sessions = 5;
 const cacheSizeOn = cacheSizeDefault;
-const fullParameters: Parameters = { sessions, ps, iterationsPerSession: 300, warmupIterations: 30, cacheSizeOn, stocks: defaultStockNames.length };
-const quickParameters: Parameters = { sessions, ps, iterationsPerSession: 10, warmupIterations: 0, cacheSizeOn, stocks: defaultStockNames.length };
+const fullParameters: Parameters = {
+  sessions,
+  ps,
+  iterationsPerSession: 300,
+  warmupIterations: 30,
+  cacheSizeOn,
+  stocks: defaultStockNames.length,
+};
+const quickParameters: Parameters = {
+  sessions,
+  ps,
+  iterationsPerSession: 10,
+  warmupIterations: 0,
+  cacheSizeOn,
+  stocks: defaultStockNames.length,
+};
 
 export type LatencyPoint = {
   readonly p: number;
@@ -55,7 +69,14 @@ export type LatencyVsPResult = {
   readonly points: LatencyPoint[];
 };
 
-async function measure(ctx: BenchContext, port: number, cache: CacheMode, p: number, iterations: number, seed: number): Promise<LatencyPoint> {
+async function measure(
+  ctx: BenchContext,
+  port: number,
+  cache: CacheMode,
+  p: number,
+  iterations: number,
+  seed: number,
+): Promise<LatencyPoint> {
   const before = (await health(port)).cache;
   const started = performance.now();
   const r = await runClient({ host: "127.0.0.1", port, p, iterations, sessions, seed, stocks: defaultStockNames });
@@ -63,15 +84,28 @@ async function measure(ctx: BenchContext, port: number, cache: CacheMode, p: num
   const after = (await health(port)).cache;
   const lookups = after.hits - before.hits + (after.misses - before.misses);
   const point: LatencyPoint = {
-    p, cache, lookup: r.latency.lookup, trade: r.latency.trade, query: r.latency.query,
-    orders: r.orders, rejected: r.rejected, errors: r.errors.length, mismatches: r.mismatches.length,
+    p,
+    cache,
+    lookup: r.latency.lookup,
+    trade: r.latency.trade,
+    query: r.latency.query,
+    orders: r.orders,
+    rejected: r.rejected,
+    errors: r.errors.length,
+    mismatches: r.mismatches.length,
     firstProblems: [...r.errors, ...r.mismatches].slice(0, 5),
     cacheHitRate: cache === "on" && lookups > 0 ? Math.round(((after.hits - before.hits) / lookups) * 1000) / 1000 : undefined,
     durationS,
   };
   const f = (s: LatencySummary): string => `mean ${s.meanMs.toFixed(2)} p50 ${s.p50Ms.toFixed(2)} p99 ${s.p99Ms.toFixed(2)} ms`;
-  ctx.log(`  p=${p.toFixed(1)} cache ${cache.padEnd(3)} lookup ${f(r.latency.lookup)} | trade ${f(r.latency.trade)} (n=${r.latency.trade.count})` +
-    `${point.cacheHitRate !== undefined ? ` | hit rate ${point.cacheHitRate}` : ""}${point.errors + point.mismatches > 0 ? ` | ${point.errors} errors ${point.mismatches} mismatches` : ""}`);
+  ctx.log(
+    `  p=${p.toFixed(1)} cache ${cache.padEnd(3)} lookup ${f(r.latency.lookup)} | trade ${
+      f(r.latency.trade)
+    } (n=${r.latency.trade.count})` +
+      `${point.cacheHitRate !== undefined ? ` | hit rate ${point.cacheHitRate}` : ""}${
+        point.errors + point.mismatches > 0 ? ` | ${point.errors} errors ${point.mismatches} mismatches` : ""
+      }`,
+  );
   return point;
 }
 
@@ -86,7 +120,15 @@ export async function runLatencyVsP(ctx: BenchContext): Promise<LatencyVsPResult
   const seed = (): number => ctx.seed * 1000 + run++;
   if (params.warmupIterations > 0) {
     for (const f of Object.values(frontends)) {
-      await runClient({ host: "127.0.0.1", port: f.port, p: 0.5, iterations: params.warmupIterations, sessions, seed: seed(), stocks: defaultStockNames });
+      await runClient({
+        host: "127.0.0.1",
+        port: f.port,
+        p: 0.5,
+        iterations: params.warmupIterations,
+        sessions,
+        seed: seed(),
+        stocks: defaultStockNames,
+      });
     }
   }
   const points: LatencyPoint[] = [];

@@ -25,7 +25,11 @@ const warmupMs = 1_000;
 const stocks = ["GameStart", "FishCo", "BoarCo", "MenhirCo", "PotionCo", "DruidCo"];
 
 /** CPU microseconds per acknowledged order, per process, over the measured window. */
-function cpuPerOrder(before: Map<string, number | undefined>, after: Map<string, number | undefined>, orders: number): Record<string, number> {
+function cpuPerOrder(
+  before: Map<string, number | undefined>,
+  after: Map<string, number | undefined>,
+  orders: number,
+): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [name, start] of before) {
     const end = after.get(name);
@@ -48,11 +52,20 @@ type Run = {
 };
 
 /** One caller: sells and buys of one share, alternating, so quantities stay near 100. */
-async function caller(cluster: LocalSystem, leader: number, index: number, from: number, until: number, run: { ok: number; failed: number; latencies: number[] }): Promise<void> {
+async function caller(
+  cluster: LocalSystem,
+  leader: number,
+  index: number,
+  from: number,
+  until: number,
+  run: { ok: number; failed: number; latencies: number[] },
+): Promise<void> {
   for (let i = 0; Date.now() < until; i++) {
     const started = performance.now();
     const reply = await cluster.grpc.place(leader, {
-      requestId: `bench-${index}-${i}`, name: stocks[index % stocks.length] as string, quantity: 1,
+      requestId: `bench-${index}-${i}`,
+      name: stocks[index % stocks.length] as string,
+      quantity: 1,
       side: i % 2 === 0 ? OrderSide.ORDER_SIDE_SELL : OrderSide.ORDER_SIDE_BUY,
     }, 10_000).catch(() => undefined);
     if (Date.now() < from) continue;
@@ -131,7 +144,9 @@ const result = {
   ratio: Number((replicated.ordersPerSecond / Math.max(1, single.ordersPerSecond)).toFixed(2)),
 };
 for (const r of [replicated, single]) {
-  process.stdout.write(`${r.replicas} replica(s): ${r.ordersPerSecond} orders/s (p50 ${r.latencyMsP50} ms, p99 ${r.latencyMsP99} ms, ${r.failed} failed, logs identical: ${r.logsIdentical})\n`);
+  process.stdout.write(
+    `${r.replicas} replica(s): ${r.ordersPerSecond} orders/s (p50 ${r.latencyMsP50} ms, p99 ${r.latencyMsP99} ms, ${r.failed} failed, logs identical: ${r.logsIdentical})\n`,
+  );
   process.stdout.write(`  CPU µs per order: ${Object.entries(r.cpuUsPerOrder).map(([k, v]) => `${k} ${v}`).join(", ")}\n`);
 }
 process.stdout.write(`replicated / single = ${result.ratio}\n${JSON.stringify(result)}\n`);

@@ -16,7 +16,12 @@ import type { ChaosDocument } from "./chaos_report.ts";
 export const experimentNames = ["throughput", "latency_vs_p", "failover", "cache_timeline"] as const;
 export type ExperimentName = typeof experimentNames[number];
 
-type ResultOf = { throughput: ThroughputResult; latency_vs_p: LatencyVsPResult; failover: FailoverResult; cache_timeline: CacheTimelineResult };
+type ResultOf = {
+  throughput: ThroughputResult;
+  latency_vs_p: LatencyVsPResult;
+  failover: FailoverResult;
+  cache_timeline: CacheTimelineResult;
+};
 export type FailedExperiment = { readonly experiment: ExperimentName; readonly failed: true; readonly error: string; readonly meta: Meta };
 export type ExperimentResult = ResultOf[ExperimentName] | FailedExperiment;
 
@@ -71,7 +76,15 @@ function headlineRows(ev: Evaluation): [string, string, string][] {
     const c = (s: string) => t.comparisons.find((x) => x.scenario === s);
     const add = (s: string, label: string, how: string) => {
       const x = c(s);
-      if (x) rows.push([label, `${x.ratio}×`, `${n(x.system.okPerSecond)} vs ${n(x.reference.okPerSecond)} req/s${x.cpuRatio ? ` (CPU per request: ${x.cpuRatio}×)` : ""}; ${how}`]);
+      if (x) {
+        rows.push([
+          label,
+          `${x.ratio}×`,
+          `${n(x.system.okPerSecond)} vs ${n(x.reference.okPerSecond)} req/s${
+            x.cpuRatio ? ` (CPU per request: ${x.cpuRatio}×)` : ""
+          }; ${how}`,
+        ]);
+      }
     };
     add("http_fixed", "HTTP server vs node:http, fixed JSON route", "above 1: the hand-written server is faster");
     add("lookup_cached", "cached lookup vs reference", "frontend + cache");
@@ -79,12 +92,31 @@ function headlineRows(ev: Evaluation): [string, string, string][] {
     add("trade", "trade vs reference", "frontend + catalog + 3 replicas, fsync on the catalog and a majority");
     add("mix", "mix vs reference", "1 trade : 4 lookups");
     rows.push(["cached ÷ uncached lookup", `${t.cachedOverUncached}×`, "what the cache buys"]);
-    rows.push(["trades/s ÷ fdatasync/s", `${t.trades.tradesOverFdatasync}×`, `${n(t.trades.replicatedPerSecond)} trades/s vs ${n(t.trades.fdatasyncPerSecond)} fdatasync/s of one file; above 1 only through group commit`]);
-    rows.push(["3 replicas ÷ 1 replica (trades)", `${t.trades.replicatedOverSingle}×`, `${n(t.trades.replicatedPerSecond)} vs ${n(t.trades.single.okPerSecond)} trades/s at ${t.parameters.connections.trade} clients: the cost of replication to a majority`]);
-    rows.push([`trades/s, 3 replicas, at ${t.parameters.connections.trade} clients`, n(t.trades.replicatedPerSecond), `goal ≥ ${n(tradesGoalPerSecond)}; acknowledged once fsynced on the catalog and on a majority of the 3 replicas`]);
+    rows.push([
+      "trades/s ÷ fdatasync/s",
+      `${t.trades.tradesOverFdatasync}×`,
+      `${n(t.trades.replicatedPerSecond)} trades/s vs ${
+        n(t.trades.fdatasyncPerSecond)
+      } fdatasync/s of one file; above 1 only through group commit`,
+    ]);
+    rows.push([
+      "3 replicas ÷ 1 replica (trades)",
+      `${t.trades.replicatedOverSingle}×`,
+      `${n(t.trades.replicatedPerSecond)} vs ${
+        n(t.trades.single.okPerSecond)
+      } trades/s at ${t.parameters.connections.trade} clients: the cost of replication to a majority`,
+    ]);
+    rows.push([
+      `trades/s, 3 replicas, at ${t.parameters.connections.trade} clients`,
+      n(t.trades.replicatedPerSecond),
+      `goal ≥ ${n(tradesGoalPerSecond)}; acknowledged once fsynced on the catalog and on a majority of the 3 replicas`,
+    ]);
     if ((t.trades.sweep ?? []).length > 0) {
-      rows.push(["trades/s by clients, 3 replicas (1 replica)", t.trades.sweep.map((pt) => `${pt.connections}: ${n(pt.replicated.okPerSecond)}`).join(", "),
-        `1 replica: ${t.trades.sweep.map((pt) => `${pt.connections}: ${n(pt.single.okPerSecond)}`).join(", ")}; batches grow with clients`]);
+      rows.push([
+        "trades/s by clients, 3 replicas (1 replica)",
+        t.trades.sweep.map((pt) => `${pt.connections}: ${n(pt.replicated.okPerSecond)}`).join(", "),
+        `1 replica: ${t.trades.sweep.map((pt) => `${pt.connections}: ${n(pt.single.okPerSecond)}`).join(", ")}; batches grow with clients`,
+      ]);
     }
   }
   const l = done(ev, "latency_vs_p");
@@ -93,16 +125,38 @@ function headlineRows(ev: Evaluation): [string, string, string][] {
       const pts = l.points.filter((p) => p.cache === mode);
       return pts.reduce((s, p) => s + p.lookup.meanMs, 0) / Math.max(1, pts.length);
     };
-    rows.push(["lookup latency, cache on ÷ off", `${(mean("on") / Math.max(1e-9, mean("off"))).toFixed(2)}×`, `mean over all p: ${ms(mean("on"))} vs ${ms(mean("off"))} ms`]);
+    rows.push([
+      "lookup latency, cache on ÷ off",
+      `${(mean("on") / Math.max(1e-9, mean("off"))).toFixed(2)}×`,
+      `mean over all p: ${ms(mean("on"))} vs ${ms(mean("off"))} ms`,
+    ]);
   }
   const f = done(ev, "failover");
   if (f) {
-    rows.push(["failover: longest time with no trade after SIGKILL of the leader", `${ms(f.leaderKillLongestGapMs)} ms`, `goal well under ${failoverGapGoalMs} ms; with every replica up, the longest gap was ${ms(f.baselineLongestGapMs)} ms`]);
-    rows.push(["failover: errors clients saw", String(f.errors), `${n(f.acked)} trades acknowledged through ${f.events.length} SIGKILLs (should be 0)`]);
-    rows.push(["failover: consistency check", f.consistency.ok ? "passed" : "FAILED", "replica files identical, nothing lost, catalog matches the log"]);
+    rows.push([
+      "failover: longest time with no trade after SIGKILL of the leader",
+      `${ms(f.leaderKillLongestGapMs)} ms`,
+      `goal well under ${failoverGapGoalMs} ms; with every replica up, the longest gap was ${ms(f.baselineLongestGapMs)} ms`,
+    ]);
+    rows.push([
+      "failover: errors clients saw",
+      String(f.errors),
+      `${n(f.acked)} trades acknowledged through ${f.events.length} SIGKILLs (should be 0)`,
+    ]);
+    rows.push([
+      "failover: consistency check",
+      f.consistency.ok ? "passed" : "FAILED",
+      "replica files identical, nothing lost, catalog matches the log",
+    ]);
   }
   const c = done(ev, "cache_timeline");
-  if (c) rows.push(["cache: evictions are exactly LRU", c.modelAgrees ? "yes" : "NO", `${c.final.evictions} evictions in ${c.steps.length} requests, compared with a textbook LRU`]);
+  if (c) {
+    rows.push([
+      "cache: evictions are exactly LRU",
+      c.modelAgrees ? "yes" : "NO",
+      `${c.final.evictions} evictions in ${c.steps.length} requests, compared with a textbook LRU`,
+    ]);
+  }
   return rows;
 }
 
@@ -120,9 +174,16 @@ function metaLines(ev: Evaluation): string[] {
   const m = ev.meta.machine;
   return [
     ...table(["", ""], [
-      ["runtime", ev.meta.runtime], ["CPU", `${m.cores} × ${m.cpuModel}`], ["memory", `${m.memoryGiB} GiB`], ["platform", m.platform],
-      ["load average at start (1, 5, 15 min)", m.loadAverageStart.join(", ")], ["file system of the data files", m.dataFileSystem],
-      ["commit measured", `\`${ev.meta.commit}\``], ["seed", String(ev.seed)], ["command", `\`${ev.command}\``], ["total run time", `${ev.durationS} s`],
+      ["runtime", ev.meta.runtime],
+      ["CPU", `${m.cores} × ${m.cpuModel}`],
+      ["memory", `${m.memoryGiB} GiB`],
+      ["platform", m.platform],
+      ["load average at start (1, 5, 15 min)", m.loadAverageStart.join(", ")],
+      ["file system of the data files", m.dataFileSystem],
+      ["commit measured", `\`${ev.meta.commit}\``],
+      ["seed", String(ev.seed)],
+      ["command", `\`${ev.command}\``],
+      ["total run time", `${ev.durationS} s`],
     ]),
     "",
     "Everything runs on this one machine: the services, the reference servers and the load generators (autocannon, the",
@@ -133,7 +194,9 @@ function metaLines(ev: Evaluation): string[] {
 
 /** When the experiment ran and how busy the machine was (1-minute load average, start → end). */
 function measuredAt(m: Meta, ev: Evaluation): string[] {
-  const load = `1-minute load average ${m.machine.loadAverageStart[0]}${m.loadAverageEnd ? ` at the start, ${m.loadAverageEnd[0]} at the end` : ""}, on ${m.machine.cores} cores`;
+  const load = `1-minute load average ${m.machine.loadAverageStart[0]}${
+    m.loadAverageEnd ? ` at the start, ${m.loadAverageEnd[0]} at the end` : ""
+  }, on ${m.machine.cores} cores`;
   if (m.startedAt >= ev.meta.startedAt) return [`_Measured ${m.startedAt}; ${load}._`, ""];
   return [`_Measured earlier (${m.startedAt}; ${load}); kept from a previous run because this run used \`--only\`._`, ""];
 }
@@ -156,20 +219,46 @@ function throughputSection(ev: Evaluation, t: ThroughputResult): string[] {
     "",
     `![Throughput against the reference](${svgFiles.throughput})`,
     "",
-    ...table(["workload", "conns", "system ok/s", "p50 / p90 / p99 ms", "reference req/s", "p50 / p90 / p99 ms", "ratio", "CPU µs/req system / ref", "CPU ratio", "cache hit rate"],
+    ...table(
+      [
+        "workload",
+        "conns",
+        "system ok/s",
+        "p50 / p90 / p99 ms",
+        "reference req/s",
+        "p50 / p90 / p99 ms",
+        "ratio",
+        "CPU µs/req system / ref",
+        "CPU ratio",
+        "cache hit rate",
+      ],
       t.comparisons.map((c, i) => [
-        c.scenario, c.connections, n(c.system.okPerSecond), lat(c.system.latencyMs), n(c.reference.okPerSecond), lat(c.reference.latencyMs),
-        `**${c.ratio}×**`, `${cpu(c.system.cpuUsPerRequest)} / ${cpu(c.reference.cpuUsPerRequest)}`, c.cpuRatio ? `${c.cpuRatio}×` : "–",
+        c.scenario,
+        c.connections,
+        n(c.system.okPerSecond),
+        lat(c.system.latencyMs),
+        n(c.reference.okPerSecond),
+        lat(c.reference.latencyMs),
+        `**${c.ratio}×**`,
+        `${cpu(c.system.cpuUsPerRequest)} / ${cpu(c.reference.cpuUsPerRequest)}`,
+        c.cpuRatio ? `${c.cpuRatio}×` : "–",
         (hit[i] ?? []).length > 0 ? (hit[i] ?? []).join(", ") : "–",
-      ])),
+      ]),
+    ),
     "",
     ...t.comparisons.map((c) => `- **${c.scenario}**: ${c.description}.${nonOk(c.system.statuses, c.system.errors)}`),
     "",
     "### Trades: fsync, group commit and replication",
     "",
     ...table(["figure", "value"], [
-      [`trades/s, 3 replicas (fsync on the catalog and on a majority of replicas before the answer), ${t.parameters.connections.trade} clients`, `${n(t.trades.replicatedPerSecond)} (goal ≥ ${n(tradesGoalPerSecond)})`],
-      [`trades/s, 1 replica (\`ORDER_REPLICAS\` naming one replica), ${t.parameters.connections.trade} clients`, `${n(t.trades.single.okPerSecond)} (p50 / p90 / p99 ${lat(t.trades.single.latencyMs)} ms)`],
+      [
+        `trades/s, 3 replicas (fsync on the catalog and on a majority of replicas before the answer), ${t.parameters.connections.trade} clients`,
+        `${n(t.trades.replicatedPerSecond)} (goal ≥ ${n(tradesGoalPerSecond)})`,
+      ],
+      [
+        `trades/s, 1 replica (\`ORDER_REPLICAS\` naming one replica), ${t.parameters.connections.trade} clients`,
+        `${n(t.trades.single.okPerSecond)} (p50 / p90 / p99 ${lat(t.trades.single.latencyMs)} ms)`,
+      ],
       ["3 replicas ÷ 1 replica", `**${t.trades.replicatedOverSingle}×**`],
       [`raw append + fdatasync of one file, same disk, ${p.fdatasyncS} s`, `${n(t.trades.fdatasyncPerSecond)} /s`],
       ["trades/s ÷ fdatasync/s", `**${t.trades.tradesOverFdatasync}×**`],
@@ -189,19 +278,29 @@ function throughputSection(ev: Evaluation, t: ThroughputResult): string[] {
 function tradeSweepSection(t: ThroughputResult): string[] {
   const sweep = t.trades.sweep ?? [];
   if (sweep.length === 0) return [];
-  const side = (r: SideRun): string[] => [n(r.okPerSecond), `${r.latencyMs.p50} / ${r.latencyMs.p99}`, r.cpuUsPerRequest === undefined ? "–" : String(r.cpuUsPerRequest)];
+  const side = (
+    r: SideRun,
+  ): string[] => [
+    n(r.okPerSecond),
+    `${r.latencyMs.p50} / ${r.latencyMs.p99}`,
+    r.cpuUsPerRequest === undefined ? "–" : String(r.cpuUsPerRequest),
+  ];
   return [
     "",
     `#### Trades/s by concurrent clients (one ${t.parameters.tradeSweep.durationS} s run per point and side)`,
     "",
-    ...table(["clients", "3 replicas ok/s", "p50 / p99 ms", "CPU µs/trade", "1 replica ok/s", "p50 / p99 ms", "CPU µs/trade", "3 ÷ 1"],
-      sweep.map((pt) => [pt.connections, ...side(pt.replicated), ...side(pt.single), `**${pt.ratio}×**`])),
+    ...table(
+      ["clients", "3 replicas ok/s", "p50 / p99 ms", "CPU µs/trade", "1 replica ok/s", "p50 / p99 ms", "CPU µs/trade", "3 ÷ 1"],
+      sweep.map((pt) => [pt.connections, ...side(pt.replicated), ...side(pt.single), `**${pt.ratio}×**`]),
+    ),
     "",
     "Each batch (one catalog call, one `Append` per follower, one fsync per process, a handful of process wake-ups) costs",
     "far more CPU than an order's own work, and a batch holds the orders that arrived while the previous one was in",
     "flight. With few clients, batches are small and that fixed cost dominates; with more clients, batches grow, the CPU",
     "per trade falls and trades/s rises until the cores are saturated, while latency grows with the queue. The headline",
-    `figures above use ${t.parameters.connections.trade} clients; the goal is ≥ ${n(tradesGoalPerSecond)} acknowledged 3-way-replicated trades/s.`,
+    `figures above use ${t.parameters.connections.trade} clients; the goal is ≥ ${
+      n(tradesGoalPerSecond)
+    } acknowledged 3-way-replicated trades/s.`,
   ];
 }
 
@@ -222,7 +321,9 @@ function cpuCeiling(t: ThroughputResult): string[] {
 function nonOk(statuses: Record<string, number>, errors: number): string {
   const other = Object.entries(statuses).filter(([code]) => !code.startsWith("2"));
   if (other.length === 0 && errors === 0) return "";
-  return ` Non-2xx answers: ${other.map(([code, k]) => `${k} × ${code}`).join(", ") || "none"}${code409(statuses)}; connection errors/timeouts: ${errors}.`;
+  return ` Non-2xx answers: ${other.map(([code, k]) => `${k} × ${code}`).join(", ") || "none"}${
+    code409(statuses)
+  }; connection errors/timeouts: ${errors}.`;
 }
 
 function code409(statuses: Record<string, number>): string {
@@ -231,7 +332,9 @@ function code409(statuses: Record<string, number>): string {
 
 function latencySection(ev: Evaluation, l: LatencyVsPResult): string[] {
   const p = l.parameters;
-  const s = (x: { meanMs: number; p50Ms: number; p99Ms: number; count: number }) => (x.count === 0 ? "–" : `${ms(x.meanMs)} / ${ms(x.p50Ms)} / ${ms(x.p99Ms)}`);
+  const s = (
+    x: { meanMs: number; p50Ms: number; p99Ms: number; count: number },
+  ) => (x.count === 0 ? "–" : `${ms(x.meanMs)} / ${ms(x.p50Ms)} / ${ms(x.p99Ms)}`);
   const problems = l.points.reduce((k, pt) => k + pt.errors + pt.mismatches, 0);
   const orders = l.points.reduce((k, pt) => k + pt.orders, 0);
   return [
@@ -244,8 +347,12 @@ function latencySection(ev: Evaluation, l: LatencyVsPResult): string[] {
     "",
     `![Latency vs p](${svgFiles.latency_vs_p})`,
     "",
-    ...table(["p", "cache", "lookup mean / p50 / p99 ms", "trade mean / p50 / p99 ms", "trades", "409", "hit rate", "errors"],
-      l.points.map((pt) => [pt.p, pt.cache, s(pt.lookup), s(pt.trade), pt.trade.count, pt.rejected, pt.cacheHitRate ?? "–", pt.errors + pt.mismatches])),
+    ...table(
+      ["p", "cache", "lookup mean / p50 / p99 ms", "trade mean / p50 / p99 ms", "trades", "409", "hit rate", "errors"],
+      l.points.map((
+        pt,
+      ) => [pt.p, pt.cache, s(pt.lookup), s(pt.trade), pt.trade.count, pt.rejected, pt.cacheHitRate ?? "–", pt.errors + pt.mismatches]),
+    ),
     "",
     problems === 0
       ? `Every one of the ${n(orders)} orders the clients placed read back with its content (the client's own verification).`
@@ -258,28 +365,66 @@ function failoverSection(ev: Evaluation, f: FailoverResult): string[] {
   const leaderKills = f.events.filter((e) => e.role === "leader").length;
   return [
     ...measuredAt(f.meta, ev),
-    `A whole system (catalog, 3 replicas, frontend) under ${f.parameters.concurrency} concurrent clients sending trades for ${(f.durationMs / 1000).toFixed(1)} s. `,
-    `${f.events.length} times a replica was killed with SIGKILL (${leaderKills} times the leader), kept down for ${f.parameters.downMs}${f.parameters.downJitterMs ? `–${f.parameters.downMs + f.parameters.downJitterMs}` : ""} ms`,
+    `A whole system (catalog, 3 replicas, frontend) under ${f.parameters.concurrency} concurrent clients sending trades for ${
+      (f.durationMs / 1000).toFixed(1)
+    } s. `,
+    `${f.events.length} times a replica was killed with SIGKILL (${leaderKills} times the leader), kept down for ${f.parameters.downMs}${
+      f.parameters.downJitterMs ? `–${f.parameters.downMs + f.parameters.downJitterMs}` : ""
+    } ms`,
     "and restarted; the next kill came after the restarted replica was ready again. A gap is the longest time in which",
     "no trade was acknowledged, measured from the last acknowledgement before the kill.",
     "",
     `![Failover timeline](${svgFiles.failover})`,
     "",
-    ...table(["#", "kill at (s)", "victim", "role", "leader after", "first trade after kill (ms)", "longest gap (ms)", "slowest trade sent then (ms)", "restart → ready (ms)", "gap during catch-up (ms)"],
-      f.events.map((e, i) => [i + 1, (e.killAtMs / 1000).toFixed(2), e.victim, e.role, e.leaderAfter ?? "–", e.firstTradeAfterKillMs === null ? "none" : ms(e.firstTradeAfterKillMs),
-        `**${ms(e.longestGapAfterKillMs)}**`, ms(e.slowestTradeAfterKillMs), ms(e.readyAtMs - e.restartAtMs), ms(e.longestGapAroundRestartMs)])),
+    ...table(
+      [
+        "#",
+        "kill at (s)",
+        "victim",
+        "role",
+        "leader after",
+        "first trade after kill (ms)",
+        "longest gap (ms)",
+        "slowest trade sent then (ms)",
+        "restart → ready (ms)",
+        "gap during catch-up (ms)",
+      ],
+      f.events.map((
+        e,
+        i,
+      ) => [
+        i + 1,
+        (e.killAtMs / 1000).toFixed(2),
+        e.victim,
+        e.role,
+        e.leaderAfter ?? "–",
+        e.firstTradeAfterKillMs === null ? "none" : ms(e.firstTradeAfterKillMs),
+        `**${ms(e.longestGapAfterKillMs)}**`,
+        ms(e.slowestTradeAfterKillMs),
+        ms(e.readyAtMs - e.restartAtMs),
+        ms(e.longestGapAroundRestartMs),
+      ]),
+    ),
     "",
     ...table(["figure", "value"], [
-      ["trades acknowledged", n(f.acked)], ["409 insufficient quantity (expected answers)", n(f.rejected)],
+      ["trades acknowledged", n(f.acked)],
+      ["409 insufficient quantity (expected answers)", n(f.rejected)],
       ["errors clients saw (should be 0)", `**${f.errors}**`],
-      ["trade latency mean / p50 / p99 (ms), whole run", `${ms(f.tradeLatency.meanMs)} / ${ms(f.tradeLatency.p50Ms)} / ${ms(f.tradeLatency.p99Ms)}`],
+      [
+        "trade latency mean / p50 / p99 (ms), whole run",
+        `${ms(f.tradeLatency.meanMs)} / ${ms(f.tradeLatency.p50Ms)} / ${ms(f.tradeLatency.p99Ms)}`,
+      ],
       ["longest gap while every replica was up (the machine's own noise)", `${ms(f.baselineLongestGapMs)} ms`],
       ["longest gap after a leader SIGKILL", `**${ms(f.leaderKillLongestGapMs)} ms** (goal: well under ${failoverGapGoalMs} ms)`],
     ]),
     "",
-    `**Consistency check: ${c.ok ? "passed" : "FAILED"}.** Replica files byte-identical: ${c.filesIdentical ? "yes" : "no"} (${c.fileBytes.map(n).join(", ")} bytes); ` +
-      `${n(c.logRows)} orders numbered 0..${c.logRows - 1} with no gap or duplicate; acknowledged orders missing from the log: ${c.ackedMissing}; ` +
-      `every stock's catalog quantity equals 100 − Σ buys + Σ sells over the log${c.ok ? "" : ` — **${c.error}**`}.`,
+    `**Consistency check: ${c.ok ? "passed" : "FAILED"}.** Replica files byte-identical: ${c.filesIdentical ? "yes" : "no"} (${
+      c.fileBytes.map(n).join(", ")
+    } bytes); ` +
+    `${n(c.logRows)} orders numbered 0..${
+      c.logRows - 1
+    } with no gap or duplicate; acknowledged orders missing from the log: ${c.ackedMissing}; ` +
+    `every stock's catalog quantity equals 100 − Σ buys + Σ sells over the log${c.ok ? "" : ` — **${c.error}**`}.`,
     ...(f.firstErrors.length > 0 ? ["", "First errors clients saw:", "", ...f.firstErrors.map((e) => `- \`${e}\``)] : []),
   ];
 }
@@ -288,14 +433,26 @@ function cacheSection(ev: Evaluation, c: CacheTimelineResult): string[] {
   return [
     ...measuredAt(c.meta, ev),
     `A fresh frontend with the in-process LRU of ${c.parameters.capacity} entries and \`CACHE_LOG=1\`, one request at a time: a scripted`,
-    `opening (fill the cache, reorder it with hits, evict, trade a cached stock), then ${c.parameters.randomSteps} seeded lookups, ${c.parameters.hotShare * 100}%`,
+    `opening (fill the cache, reorder it with hits, evict, trade a cached stock), then ${c.parameters.randomSteps} seeded lookups, ${
+      c.parameters.hotShare * 100
+    }%`,
     `of them on ${c.parameters.hotStocks.join(", ")}. After each request the cached names come from \`GET /health\` and the events from`,
     `the frontend's log. A textbook LRU run beside it ${c.modelAgrees ? "**agrees at every step**" : "**disagrees** (see the JSON)"}.`,
     "",
     `![Cache contents over time](${svgFiles.cache_timeline})`,
     "",
-    ...table(["#", "request", "result", "evicted", "cached after (least → most recently used)"],
-      c.steps.map((s) => [s.index + 1, `${s.request.kind === "trade" ? "POST /orders sell" : "GET"} ${s.request.name}`, s.outcome, s.evicted.join(", ") || "", s.keys.join(", ")])),
+    ...table(
+      ["#", "request", "result", "evicted", "cached after (least → most recently used)"],
+      c.steps.map((
+        s,
+      ) => [
+        s.index + 1,
+        `${s.request.kind === "trade" ? "POST /orders sell" : "GET"} ${s.request.name}`,
+        s.outcome,
+        s.evicted.join(", ") || "",
+        s.keys.join(", "),
+      ]),
+    ),
     "",
     `Totals from \`/health\`: ${c.final.hits} hits, ${c.final.misses} misses, ${c.final.evictions} evictions (${c.evictionsLogged} evict events logged).`,
     "",
@@ -338,11 +495,20 @@ function markdown(ev: Evaluation, chaos: ChaosDocument | undefined): string {
     `Generated by \`${ev.command}\` at ${ev.generatedAt}; do not edit by hand, rerun the command. Raw results: [evaluation.json](evaluation.json).`,
     "",
     ...(ev.quick ? ["> **Quick run**: tiny durations that only exercise the experiments. These timings mean nothing.", ""] : []),
-    "## Machine and settings", "", ...metaLines(ev), "",
-    "## Headline figures", "", ...table(["figure", "value", "how to read it"], headlineRows(ev)), "",
+    "## Machine and settings",
+    "",
+    ...metaLines(ev),
+    "",
+    "## Headline figures",
+    "",
+    ...table(["figure", "value", "how to read it"], headlineRows(ev)),
+    "",
   ];
   const sections: { [K in ExperimentName]: (ev: Evaluation, r: ResultOf[K]) => string[] } = {
-    throughput: throughputSection, latency_vs_p: latencySection, failover: failoverSection, cache_timeline: cacheSection,
+    throughput: throughputSection,
+    latency_vs_p: latencySection,
+    failover: failoverSection,
+    cache_timeline: cacheSection,
   };
   for (const name of experimentNames) {
     const r = ev.experiments[name];
@@ -352,7 +518,9 @@ function markdown(ev: Evaluation, chaos: ChaosDocument | undefined): string {
     else lines.push(...(sections[name] as (ev: Evaluation, r: ExperimentResult) => string[])(ev, r));
     lines.push("");
   }
-  if (!ev.quick) lines.push("## 5. The quorum protocol: what moved", "", ...protocolSection(done(ev, "throughput"), done(ev, "failover")), "");
+  if (!ev.quick) {
+    lines.push("## 5. The quorum protocol: what moved", "", ...protocolSection(done(ev, "throughput"), done(ev, "failover")), "");
+  }
   if (chaos) lines.push("## 6. Safety: chaos campaign against real processes", "", ...chaosSection(chaos), "");
   lines.push(...reproduceSection(ev), "");
   return lines.join("\n");
@@ -395,10 +563,14 @@ export function checkReport(ev: Evaluation, out: string, ran: readonly Experimen
     }
     if (!md.includes(sectionTitles[name])) problems.push(`the report has no section for ${name}`);
     const svg = path.join(out, svgFiles[name]);
-    if (!md.includes(`](${svgFiles[name]})`) || !fs.existsSync(svg) || !fs.readFileSync(svg, "utf8").startsWith("<svg")) problems.push(`plot ${svg} missing`);
+    if (!md.includes(`](${svgFiles[name]})`) || !fs.existsSync(svg) || !fs.readFileSync(svg, "utf8").startsWith("<svg")) {
+      problems.push(`plot ${svg} missing`);
+    }
   }
   const l = done(ev, "latency_vs_p");
-  if (l && ran.includes("latency_vs_p") && l.points.some((p) => p.mismatches > 0)) problems.push("latency_vs_p: the client found orders that did not read back as placed");
+  if (l && ran.includes("latency_vs_p") && l.points.some((p) => p.mismatches > 0)) {
+    problems.push("latency_vs_p: the client found orders that did not read back as placed");
+  }
   const f = done(ev, "failover");
   if (f && ran.includes("failover") && !f.consistency.ok) problems.push(`failover: consistency check failed: ${f.consistency.error}`);
   return problems;

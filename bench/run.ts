@@ -48,13 +48,18 @@ const runners: Record<ExperimentName, (ctx: BenchContext) => Promise<ExperimentR
 
 type Options = { quick: boolean; out: string; only: ExperimentName[]; seed: number; reportOnly: boolean };
 
-const cli = new CommandLine("bench", `usage: npm run bench -- [--quick] [--out <dir>] [--only ${experimentNames.join(",")}] [--seed <n>] [--report-only]`);
+const cli = new CommandLine(
+  "bench",
+  `usage: npm run bench -- [--quick] [--out <dir>] [--only ${experimentNames.join(",")}] [--seed <n>] [--report-only]`,
+);
 
 function parseOptions(argv: string[]): Options {
   const values = cli.parse(argv, { quick: "boolean", out: "string", only: "string", seed: "string", "report-only": "boolean" });
   const only = values.only === undefined ? [...experimentNames] : values.only.split(",").filter((n) => n !== "");
   for (const name of only) {
-    if (!(experimentNames as readonly string[]).includes(name)) cli.fail(`--only: unknown experiment "${name}" (known: ${experimentNames.join(", ")})`);
+    if (!(experimentNames as readonly string[]).includes(name)) {
+      cli.fail(`--only: unknown experiment "${name}" (known: ${experimentNames.join(", ")})`);
+    }
   }
   if (only.length === 0) cli.fail("--only must name at least one experiment");
   const seed = cli.number("seed", values.seed, { fallback: 42, min: 0, max: Number.MAX_SAFE_INTEGER });
@@ -75,7 +80,9 @@ function previous(out: string): Evaluation["experiments"] {
 async function runOne(root: Scope, shared: SharedSystem, options: Options, name: ExperimentName): Promise<ExperimentResult> {
   const scope = root.child(name);
   const ctx: BenchContext = {
-    quick: options.quick, seed: options.seed, scope,
+    quick: options.quick,
+    seed: options.seed,
+    scope,
     log: (line) => process.stdout.write(`${line}\n`),
     backend: () => shared.backend(),
     frontend: (kind) => shared.frontend(kind),
@@ -129,8 +136,10 @@ async function main(): Promise<number> {
   const started = Date.now();
   const startMeta = meta();
   const m = startMeta.machine;
-  process.stdout.write(`bench: ${options.quick ? "QUICK (timings meaningless) " : ""}${options.only.join(", ")}; ${startMeta.runtime}, ` +
-    `${m.cores} x ${m.cpuModel}, load ${m.loadAverageStart.join(" ")}, seed ${options.seed}\n`);
+  process.stdout.write(
+    `bench: ${options.quick ? "QUICK (timings meaningless) " : ""}${options.only.join(", ")}; ${startMeta.runtime}, ` +
+      `${m.cores} x ${m.cpuModel}, load ${m.loadAverageStart.join(" ")}, seed ${options.seed}\n`,
+  );
   const shared = new SharedSystem(root);
   const experiments: Evaluation["experiments"] = options.only.length < experimentNames.length ? previous(options.out) : {};
   try {
@@ -139,9 +148,13 @@ async function main(): Promise<number> {
     await root.close();
   }
   const evaluation: Evaluation = {
-    generatedAt: new Date().toISOString(), quick: options.quick, seed: options.seed,
+    generatedAt: new Date().toISOString(),
+    quick: options.quick,
+    seed: options.seed,
     command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
-    durationS: Math.round((Date.now() - started) / 100) / 10, meta: startMeta, experiments,
+    durationS: Math.round((Date.now() - started) / 100) / 10,
+    meta: startMeta,
+    experiments,
   };
   const stamp = evaluation.generatedAt.replace(/[:.]/g, "-");
   const resultsDir = path.join(projectRoot, "bench", "results");
@@ -154,7 +167,9 @@ async function main(): Promise<number> {
   const files = writeReport(evaluation, options.out);
   const problems = checkReport(evaluation, options.out, options.only);
   process.stdout.write(`\n${headlines(evaluation).join("\n")}\n\n`);
-  process.stdout.write(`report:  ${shown(path.join(options.out, "evaluation.md"))} (with ${files.filter((f) => f.endsWith(".svg")).length} SVG plots)\n`);
+  process.stdout.write(
+    `report:  ${shown(path.join(options.out, "evaluation.md"))} (with ${files.filter((f) => f.endsWith(".svg")).length} SVG plots)\n`,
+  );
   process.stdout.write(`results: ${shown(resultsFile)} and ${shown(path.join(options.out, "evaluation.json"))}\n`);
   process.stdout.write(`total:   ${evaluation.durationS} s\n`);
   for (const p of problems) process.stdout.write(`problem: ${p}\n`);

@@ -43,7 +43,10 @@ export type Parameters = {
 };
 
 const fullParameters: Parameters = {
-  durationS: 4, warmupS: 1, rounds: 3, fdatasyncS: 3,
+  durationS: 4,
+  warmupS: 1,
+  rounds: 3,
+  fdatasyncS: 3,
   // Trades get more connections: every batch (one catalog call, one Append per follower, one
   // fsync per process) costs far more than an order's own work, and a batch holds the orders
   // that waited for the previous one, so trades/s rises with concurrent clients until the CPU
@@ -52,7 +55,10 @@ const fullParameters: Parameters = {
   tradeSweep: { connections: [16, 64, 256, 512], durationS: 3, warmupS: 1 },
 };
 const quickParameters: Parameters = {
-  durationS: 0.5, warmupS: 0, rounds: 1, fdatasyncS: 0.3,
+  durationS: 0.5,
+  warmupS: 0,
+  rounds: 1,
+  fdatasyncS: 0.3,
   connections: { http_fixed: 8, lookup_cached: 8, lookup_uncached: 8, trade: 16, mix: 8 },
   tradeSweep: { connections: [4, 16], durationS: 0.5, warmupS: 0 },
 };
@@ -63,9 +69,13 @@ export type Scenario = typeof scenarios[number];
 const descriptions: Record<Scenario, string> = {
   http_fixed: "the hand-written HTTP/1.1 server (frontend/http) answering a fixed JSON route, vs node:http answering the same bytes",
   lookup_cached: `GET /stocks/{name} over ${hotStocks.length} stocks, all in the cache (CACHE_SIZE=5)`,
-  lookup_uncached: `GET /stocks/{name} over ${hotStocks.length} stocks with the cache off (CACHE_SIZE=0): every lookup is a gRPC call to the catalog`,
-  trade: "POST /orders, every request a new order (no Idempotency-Key), sells and buys alternating per stock; fsync on the catalog and on all 3 replicas",
-  mix: `1 trade in ${mixTradeEvery} requests, the rest lookups (${mixHotShare * 100}% on ${hotStocks.length} hot stocks, the rest on the other ${stockNames.length - hotStocks.length}), cache on (CACHE_SIZE=5)`,
+  lookup_uncached:
+    `GET /stocks/{name} over ${hotStocks.length} stocks with the cache off (CACHE_SIZE=0): every lookup is a gRPC call to the catalog`,
+  trade:
+    "POST /orders, every request a new order (no Idempotency-Key), sells and buys alternating per stock; fsync on the catalog and on all 3 replicas",
+  mix: `1 trade in ${mixTradeEvery} requests, the rest lookups (${
+    mixHotShare * 100
+  }% on ${hotStocks.length} hot stocks, the rest on the other ${stockNames.length - hotStocks.length}), cache on (CACHE_SIZE=5)`,
 };
 
 /** One autocannon run against one side, plus CPU and cache figures where they apply. */
@@ -148,7 +158,9 @@ function orderBodies(): () => string {
 function tradeRequests(): LoadRequest[] {
   const next = orderBodies();
   return [{
-    method: "POST", path: "/orders", headers: { "content-type": jsonContentType },
+    method: "POST",
+    path: "/orders",
+    headers: { "content-type": jsonContentType },
     setupRequest: (request) => ({ ...request, body: next() }),
   }];
 }
@@ -172,10 +184,15 @@ function mixRequests(seed: number): LoadRequest[] {
 
 function requestsFor(scenario: Scenario, seed: number): LoadRequest[] {
   switch (scenario) {
-    case "http_fixed": return lookupRequests(["GameStart"]);
-    case "lookup_cached": case "lookup_uncached": return lookupRequests(hotStocks);
-    case "trade": return tradeRequests();
-    case "mix": return mixRequests(seed);
+    case "http_fixed":
+      return lookupRequests(["GameStart"]);
+    case "lookup_cached":
+    case "lookup_uncached":
+      return lookupRequests(hotStocks);
+    case "trade":
+      return tradeRequests();
+    case "mix":
+      return mixRequests(seed);
   }
 }
 
@@ -202,7 +219,12 @@ async function measureSide(ctx: BenchContext, target: Target, scenario: Scenario
   const spec = { url: `http://127.0.0.1:${target.port}`, connections: timing.connections };
   const label = `${scenario} c${timing.connections} ${target.label}`;
   if (timing.warmupS > 0) {
-    await runLoad(ctx.scope, { ...spec, label: `${label} warm-up`, durationS: timing.warmupS, requests: requestsFor(scenario, ctx.seed + round) });
+    await runLoad(ctx.scope, {
+      ...spec,
+      label: `${label} warm-up`,
+      durationS: timing.warmupS,
+      requests: requestsFor(scenario, ctx.seed + round),
+    });
   }
   const cacheBefore = target.frontendPort === undefined ? undefined : (await health(target.frontendPort)).cache;
   const cpuBefore = cpuSecondsOf(target.pids);
@@ -211,14 +233,25 @@ async function measureSide(ctx: BenchContext, target: Target, scenario: Scenario
   const cacheAfter = target.frontendPort === undefined ? undefined : (await health(target.frontendPort)).cache;
   const lookups = cacheBefore && cacheAfter ? (cacheAfter.hits - cacheBefore.hits) + (cacheAfter.misses - cacheBefore.misses) : 0;
   const side: SideRun = {
-    ...run, round,
-    cpuUsPerRequest: cpuBefore !== undefined && cpuAfter !== undefined && run.requests > 0 ? round1(((cpuAfter - cpuBefore) * 1e6) / run.requests) : undefined,
-    cacheHitRate: cacheBefore && cacheAfter && lookups > 0 && cacheAfter.capacity > 0 ? Math.round(((cacheAfter.hits - cacheBefore.hits) / lookups) * 1000) / 1000 : undefined,
+    ...run,
+    round,
+    cpuUsPerRequest: cpuBefore !== undefined && cpuAfter !== undefined && run.requests > 0
+      ? round1(((cpuAfter - cpuBefore) * 1e6) / run.requests)
+      : undefined,
+    cacheHitRate: cacheBefore && cacheAfter && lookups > 0 && cacheAfter.capacity > 0
+      ? Math.round(((cacheAfter.hits - cacheBefore.hits) / lookups) * 1000) / 1000
+      : undefined,
   };
   const other = Object.entries(run.statuses).filter(([code]) => !code.startsWith("2")).map(([code, n]) => `${code}:${n}`).join(" ");
-  ctx.log(`  ${scenario} c${timing.connections} round ${round} ${target.label.padEnd(14)} ${String(run.okPerSecond).padStart(6)} ok/s  latency p50 ${run.latencyMs.p50} p90 ${run.latencyMs.p90} p99 ${run.latencyMs.p99} ms` +
-    `${side.cpuUsPerRequest !== undefined ? `  cpu ${side.cpuUsPerRequest} µs/req` : ""}${side.cacheHitRate !== undefined ? `  hit rate ${side.cacheHitRate}` : ""}` +
-    `${other ? `  non-2xx ${other}` : ""}${run.errors ? `  errors ${run.errors}` : ""}`);
+  ctx.log(
+    `  ${scenario} c${timing.connections} round ${round} ${target.label.padEnd(14)} ${
+      String(run.okPerSecond).padStart(6)
+    } ok/s  latency p50 ${run.latencyMs.p50} p90 ${run.latencyMs.p90} p99 ${run.latencyMs.p99} ms` +
+      `${side.cpuUsPerRequest !== undefined ? `  cpu ${side.cpuUsPerRequest} µs/req` : ""}${
+        side.cacheHitRate !== undefined ? `  hit rate ${side.cacheHitRate}` : ""
+      }` +
+      `${other ? `  non-2xx ${other}` : ""}${run.errors ? `  errors ${run.errors}` : ""}`,
+  );
   return side;
 }
 
@@ -227,10 +260,13 @@ function summarize(label: string, runs: SideRun[]): SideSummary {
   for (const r of runs) for (const [code, n] of Object.entries(r.statuses)) statuses[code] = (statuses[code] ?? 0) + n;
   const cpu = runs.map((r) => r.cpuUsPerRequest).filter((x): x is number => x !== undefined);
   return {
-    label, runs,
+    label,
+    runs,
     okPerSecond: Math.round(median(runs.map((r) => r.okPerSecond))),
     latencyMs: {
-      p50: median(runs.map((r) => r.latencyMs.p50)), p90: median(runs.map((r) => r.latencyMs.p90)), p99: median(runs.map((r) => r.latencyMs.p99)),
+      p50: median(runs.map((r) => r.latencyMs.p50)),
+      p90: median(runs.map((r) => r.latencyMs.p90)),
+      p99: median(runs.map((r) => r.latencyMs.p99)),
     },
     cpuUsPerRequest: cpu.length === runs.length && cpu.length > 0 ? round1(median(cpu)) : undefined,
     statuses,
@@ -305,9 +341,15 @@ export async function runThroughput(ctx: BenchContext): Promise<ThroughputResult
     const system = summaryOf(scenario, sys.label);
     const referenceSummary = summaryOf(scenario, ref.label);
     return {
-      scenario, description: descriptions[scenario], connections: params.connections[scenario],
-      system, reference: referenceSummary, ratio: ratio(system.okPerSecond, referenceSummary.okPerSecond),
-      cpuRatio: system.cpuUsPerRequest && referenceSummary.cpuUsPerRequest ? ratio(referenceSummary.cpuUsPerRequest, system.cpuUsPerRequest) : undefined,
+      scenario,
+      description: descriptions[scenario],
+      connections: params.connections[scenario],
+      system,
+      reference: referenceSummary,
+      ratio: ratio(system.okPerSecond, referenceSummary.okPerSecond),
+      cpuRatio: system.cpuUsPerRequest && referenceSummary.cpuUsPerRequest
+        ? ratio(referenceSummary.cpuUsPerRequest, system.cpuUsPerRequest)
+        : undefined,
     };
   });
   const byScenario = (s: Scenario): Comparison => comparisons.find((c) => c.scenario === s) as Comparison;
@@ -317,11 +359,18 @@ export async function runThroughput(ctx: BenchContext): Promise<ThroughputResult
   const singleSummary = summaryOf("trade", "1 replica");
   const replicated = byScenario("trade").system.okPerSecond;
   return {
-    experiment: "throughput", meta: runMeta, parameters: params, comparisons,
+    experiment: "throughput",
+    meta: runMeta,
+    parameters: params,
+    comparisons,
     cachedOverUncached: ratio(byScenario("lookup_cached").system.okPerSecond, byScenario("lookup_uncached").system.okPerSecond),
     trades: {
-      replicatedPerSecond: replicated, single: singleSummary, replicatedOverSingle: ratio(replicated, singleSummary.okPerSecond),
-      fdatasyncPerSecond: syncs, tradesOverFdatasync: ratio(replicated, syncs), sweep,
+      replicatedPerSecond: replicated,
+      single: singleSummary,
+      replicatedOverSingle: ratio(replicated, singleSummary.okPerSecond),
+      fdatasyncPerSecond: syncs,
+      tradesOverFdatasync: ratio(replicated, syncs),
+      sweep,
     },
   };
 }

@@ -8,19 +8,22 @@
 import * as fs from "node:fs";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import type {
-  CatalogClient,
-  Invalidation,
-  Stock,
-  TradeBatchReply,
-  TradeBatchRequest,
-  TradeRequest,
-} from "../gen/catalog.ts";
+import type { CatalogClient, Invalidation, Stock, TradeBatchReply, TradeBatchRequest, TradeRequest } from "../gen/catalog.ts";
 import { Side, TradeStatus } from "../gen/catalog.ts";
 import { callUnary, grpc } from "../lib/grpc.ts";
 import { StreamCaller } from "../lib/stream_calls.ts";
 import { readCatalog } from "./catalog_file.ts";
-import { ForgottenTradesError, InvalidArgumentError, OverloadedError, SequenceAheadError, StaleEpochError, StockNotFoundError, StorageError, StoreClosedError, UncommittedWindowError } from "./errors.ts";
+import {
+  ForgottenTradesError,
+  InvalidArgumentError,
+  OverloadedError,
+  SequenceAheadError,
+  StaleEpochError,
+  StockNotFoundError,
+  StorageError,
+  StoreClosedError,
+  UncommittedWindowError,
+} from "./errors.ts";
 import { readJournal } from "./journal.ts";
 import { tradeBatchMax } from "../lib/protocol.ts";
 import { catalogPath, journalPath } from "./persistence.ts";
@@ -89,7 +92,11 @@ test("a bad setting stops the catalog with exit code 2 and one line naming the v
     [{ LOG_LEVEL: "loud" }, "LOG_LEVEL"],
     [{ HOST: "bad host!" }, "HOST"],
   ];
-  const results = await Promise.all(cases.map(([env]) => runToExit("catalog/main.ts", { HOST: "127.0.0.1", PORT: "0", DATA_DIR: tempDir("catalog-proc", true), ...env }, { timeoutMs: 30_000 })));
+  const results = await Promise.all(
+    cases.map(([env]) =>
+      runToExit("catalog/main.ts", { HOST: "127.0.0.1", PORT: "0", DATA_DIR: tempDir("catalog-proc", true), ...env }, { timeoutMs: 30_000 })
+    ),
+  );
   for (const [i, [env, variable]] of cases.entries()) {
     const result = results[i] as Awaited<ReturnType<typeof runToExit>>;
     assert.is(result.code, 2, `${JSON.stringify(env)}: ${result.output}`);
@@ -109,7 +116,10 @@ test("a corrupt catalog.csv stops the catalog, naming the file and line", async 
 
 test("a journal of an older version stops the catalog with one line naming the file and the old format", async () => {
   const dir = tempDir("catalog-proc", true);
-  fs.writeFileSync(journalPath(dir), "request_id,name,side,quantity,quantity_after,volume_after,version_after\ng1,GameStart,buy,1,99,1,1\n");
+  fs.writeFileSync(
+    journalPath(dir),
+    "request_id,name,side,quantity,quantity_after,volume_after,version_after\ng1,GameStart,buy,1,99,1,1\n",
+  );
   const result = await runToExit("catalog/main.ts", { HOST: "127.0.0.1", PORT: "0", DATA_DIR: dir }, { timeoutMs: 15_000 });
   assert.is(result.code, 1);
   const lines = result.output.trim().split("\n");
@@ -132,17 +142,28 @@ test("lookup, TradeBatch (unary and streamed), refusals, health and pushed inval
   await new Promise((resolve) => stream.once("metadata", resolve));
 
   const bought = await batch(client, header(2, -1), [{ requestId: "g1", name: "GameStart", side: Side.SIDE_BUY, quantity: 1 }]);
-  assert.equal([bought.results[0]?.status, bought.results[0]?.number, bought.results[0]?.stock?.quantity, bought.lastNumber], [TradeStatus.TRADE_OK, 0, 99, 0]);
+  assert.equal([bought.results[0]?.status, bought.results[0]?.number, bought.results[0]?.stock?.quantity, bought.lastNumber], [
+    TradeStatus.TRADE_OK,
+    0,
+    99,
+    0,
+  ]);
   await waitFor(() => seen.length === 1, 5_000, "GameStart invalidation");
   assert.equal(seen, [{ name: "GameStart", version: 1 }]);
 
   const streamed = new StreamCaller<TradeBatchRequest, TradeBatchReply>(() => client.tradeBatches());
-  const both = await streamed.call({ ...header(2, 0), trades: [
-    { requestId: "b1", name: "FishCo", side: Side.SIDE_SELL, quantity: 2 },
-    { requestId: "b2", name: "FishCo", side: Side.SIDE_SELL, quantity: 3 },
-    { requestId: "b3", name: "NoSuchCo", side: Side.SIDE_SELL, quantity: 3 },
-  ] }, callTimeoutMs);
-  assert.equal(both.results.map((r) => [r.status, r.number]), [[TradeStatus.TRADE_OK, 1], [TradeStatus.TRADE_OK, 2], [TradeStatus.TRADE_UNKNOWN_STOCK, 0]]);
+  const both = await streamed.call({
+    ...header(2, 0),
+    trades: [
+      { requestId: "b1", name: "FishCo", side: Side.SIDE_SELL, quantity: 2 },
+      { requestId: "b2", name: "FishCo", side: Side.SIDE_SELL, quantity: 3 },
+      { requestId: "b3", name: "NoSuchCo", side: Side.SIDE_SELL, quantity: 3 },
+    ],
+  }, callTimeoutMs);
+  assert.equal(both.results.map((r) => [r.status, r.number]), [[TradeStatus.TRADE_OK, 1], [TradeStatus.TRADE_OK, 2], [
+    TradeStatus.TRADE_UNKNOWN_STOCK,
+    0,
+  ]]);
   const behind = await streamed.call({ ...header(2, 1), trades: [] }, callTimeoutMs);
   assert.equal(behind.missing, [{ number: 2, epoch: 2, requestId: "b2", name: "FishCo", side: Side.SIDE_SELL, quantity: 3 }]);
   const stale = streamed.call({ ...header(1, 2), trades: [] }, callTimeoutMs);
@@ -153,12 +174,21 @@ test("lookup, TradeBatch (unary and streamed), refusals, health and pushed inval
   await waitFor(() => seen.length === 3, 5_000, "BoarCo invalidation");
   assert.equal(seen, [{ name: "GameStart", version: 1 }, { name: "FishCo", version: 2 }, { name: "BoarCo", version: 1 }]);
 
-  const tooMany = Array.from({ length: tradeBatchMax + 1 }, (_, i) => ({ requestId: `x${i}`, name: "FishCo", side: Side.SIDE_SELL, quantity: 1 }));
+  const tooMany = Array.from(
+    { length: tradeBatchMax + 1 },
+    (_, i) => ({ requestId: `x${i}`, name: "FishCo", side: Side.SIDE_SELL, quantity: 1 }),
+  );
   assert.is(await failureCode(batch(client, header(2, 3), tooMany)), grpc.status.INVALID_ARGUMENT);
   assert.is(await failureCode(batch(client, header(0, 3), [])), grpc.status.INVALID_ARGUMENT);
   assert.is(await failureCode(batch(client, header(1, 3), [])), grpc.status.FAILED_PRECONDITION);
   assert.is(await failureCode(batch(client, header(2, 4), [])), grpc.status.DATA_LOSS);
-  assert.equal(await callUnary(client, client.health, {}, callTimeoutMs), { stocks: 12, subscribers: 1, tradesApplied: 4, lastNumber: 3, epoch: 2 });
+  assert.equal(await callUnary(client, client.health, {}, callTimeoutMs), {
+    stocks: 12,
+    subscribers: 1,
+    tradesApplied: 4,
+    lastNumber: 3,
+    epoch: 2,
+  });
   stream.cancel();
   await waitFor(() => catalog.output().includes("subscriber left"), 5_000, "the subscriber to leave");
   assert.is((await callUnary(client, client.health, {}, callTimeoutMs)).subscribers, 0);
@@ -183,7 +213,7 @@ test("CATALOG_LOOKUP_DELAY_MS holds a lookup's reply past a later trade's invali
 const names = ["GameStart", "FishCo", "BoarCo", "MenhirCo"];
 
 async function tradeUntilFailure(leader: TradeBatcher, worker: number, next: () => number): Promise<void> {
-  for (let i = 0; ; i++) {
+  for (let i = 0;; i++) {
     const request: TradeRequest = {
       requestId: `w${worker}-${i}`,
       name: names[Math.floor(next() * names.length)] as string,
@@ -244,7 +274,9 @@ async function stopDuringTrades(signal: NodeJS.Signals): Promise<void> {
   assert.ok(missingIds.every((id) => inFlightIds.includes(id)), "only the batch in flight can be missing");
   assert.equal(missingIds, inFlightIds.filter((id) => missingIds.includes(id)), "in its order");
   if (process.env["TEST_VERBOSE"]) {
-    process.stderr.write(`${signal}: numbered ${leader.numbered.size}, in flight ${inFlightIds.length} (${missingIds.length} of them applied)\n`);
+    process.stderr.write(
+      `${signal}: numbered ${leader.numbered.size}, in flight ${inFlightIds.length} (${missingIds.length} of them applied)\n`,
+    );
   }
   const byId = new Map(leader.inFlight.map((t) => [t.requestId, t]));
   const applied = [...leader.numbered.values(), ...missingIds.map((id) => byId.get(id) as TradeRequest)];

@@ -50,7 +50,9 @@ export function formatCatalog(table: ReadonlyMap<string, StockState>, lastNumber
 function parseLastNumber(line: string | undefined): number {
   const corrupt = (message: string): CorruptFileError => new CorruptFileError(catalogFileName, 1, message);
   if (line === catalogHeader) {
-    throw corrupt("the format is from an older version of the catalog (no last_number line), which this version does not read; move the old DATA_DIR aside to start afresh");
+    throw corrupt(
+      "the format is from an older version of the catalog (no last_number line), which this version does not read; move the old DATA_DIR aside to start afresh",
+    );
   }
   const [key, value, ...rest] = (line ?? "").split(",");
   if (key !== lastNumberKey || value === undefined || rest.length > 0) throw corrupt(`expected "${lastNumberKey},<number>"`);

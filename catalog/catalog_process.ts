@@ -35,7 +35,10 @@ async function bind(server: grpc.Server, config: CatalogConfig): Promise<number>
   try {
     return await bindServer(server, config.host, config.port);
   } catch (err) {
-    throw new ConfigError("PORT", `${config.port} cannot be bound on HOST ${config.host}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new ConfigError(
+      "PORT",
+      `${config.port} cannot be bound on HOST ${config.host}: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
 }
 

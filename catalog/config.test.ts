@@ -26,7 +26,13 @@ test("defaults: 127.0.0.1:50051, ./data, info, no lookup delay", () => {
 });
 
 test("every variable is read", () => {
-  const config = readCatalogConfig({ HOST: "0.0.0.0", PORT: "0", DATA_DIR: "/tmp/x", LOG_LEVEL: "debug", CATALOG_LOOKUP_DELAY_MS: String(lookupDelayMsMax) });
+  const config = readCatalogConfig({
+    HOST: "0.0.0.0",
+    PORT: "0",
+    DATA_DIR: "/tmp/x",
+    LOG_LEVEL: "debug",
+    CATALOG_LOOKUP_DELAY_MS: String(lookupDelayMsMax),
+  });
   assert.equal(config, { host: "0.0.0.0", port: 0, dataDir: "/tmp/x", logLevel: "debug", lookupDelayMs: lookupDelayMsMax });
 });
 

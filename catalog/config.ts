@@ -21,8 +21,6 @@ export type CatalogConfig = {
   readonly lookupDelayMs: number;
 };
 
-
-
 export function readCatalogConfig(env: Env): CatalogConfig {
   return {
     host: envHost(env),

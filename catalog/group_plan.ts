@@ -9,13 +9,7 @@
 import type { SequencedTrade, TradeBatchReply, TradeRequest } from "../gen/catalog.ts";
 import { Side } from "../gen/catalog.ts";
 import { assert } from "../lib/assert.ts";
-import {
-  ForgottenTradesError,
-  InvalidArgumentError,
-  SequenceAheadError,
-  StaleEpochError,
-  UncommittedWindowError,
-} from "./errors.ts";
+import { ForgottenTradesError, InvalidArgumentError, SequenceAheadError, StaleEpochError, UncommittedWindowError } from "./errors.ts";
 import { LayeredMap } from "./layered_map.ts";
 import type { SequenceDecision, SequenceView } from "./sequence.ts";
 import { decideBatch } from "./sequence.ts";
@@ -116,11 +110,16 @@ function planCall(
 /** The typed error a refusing decision becomes (server.ts maps each to its gRPC status). */
 function refusal(decision: Exclude<SequenceDecision, { kind: "apply" } | { kind: "missing" }>): Error {
   switch (decision.kind) {
-    case "invalid": return new InvalidArgumentError(decision.message);
-    case "stale": return new StaleEpochError(decision.message);
-    case "ahead": return new SequenceAheadError(decision.message);
-    case "forgotten": return new ForgottenTradesError(decision.message);
-    case "window": return new UncommittedWindowError(decision.message);
+    case "invalid":
+      return new InvalidArgumentError(decision.message);
+    case "stale":
+      return new StaleEpochError(decision.message);
+    case "ahead":
+      return new SequenceAheadError(decision.message);
+    case "forgotten":
+      return new ForgottenTradesError(decision.message);
+    case "window":
+      return new UncommittedWindowError(decision.message);
   }
 }
 

@@ -19,7 +19,9 @@ type Harness = { hub: InvalidationHub; client: CatalogClient; connect(): Catalog
 async function start(options: { subscribersMax?: number; backlogMax?: number }): Promise<Harness> {
   const hub = new InvalidationHub(log, options);
   const server = new grpc.Server();
-  const unused = (): never => { throw new Error("not used by this test"); };
+  const unused = (): never => {
+    throw new Error("not used by this test");
+  };
   const impl: CatalogServer = {
     lookup: unused,
     tradeBatch: unused,
@@ -38,16 +40,30 @@ async function start(options: { subscribersMax?: number; backlogMax?: number }):
   const clients: CatalogClient[] = [];
   // A private subchannel pool gives each client its own HTTP/2 connection (and flow control).
   const connect = (): CatalogClient => {
-    const client = new CatalogClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure(),
-      { ...channelOptions, "grpc.use_local_subchannel_pool": 1 });
+    const client = new CatalogClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), {
+      ...channelOptions,
+      "grpc.use_local_subchannel_pool": 1,
+    });
     clients.push(client);
     return client;
   };
   const client = connect();
-  return { hub, client, connect, close: () => { for (const c of clients) c.close(); server.forceShutdown(); } };
+  return {
+    hub,
+    client,
+    connect,
+    close: () => {
+      for (const c of clients) c.close();
+      server.forceShutdown();
+    },
+  };
 }
 
-type Subscription = { stream: grpc.ClientReadableStream<Invalidation>; seen: Invalidation[]; ended: Promise<grpc.ServiceError | undefined> };
+type Subscription = {
+  stream: grpc.ClientReadableStream<Invalidation>;
+  seen: Invalidation[];
+  ended: Promise<grpc.ServiceError | undefined>;
+};
 
 async function subscribe(client: CatalogClient, name: string): Promise<Subscription> {
   const stream = client.invalidations({ subscriber: name });
@@ -99,7 +115,9 @@ test("subscribers are bounded: one past subscribersMax is refused", async () => 
     await subscribe(h.client, "a");
     await subscribe(h.client, "b");
     let refused: unknown;
-    await subscribe(h.client, "c").catch((err: unknown) => { refused = err; });
+    await subscribe(h.client, "c").catch((err: unknown) => {
+      refused = err;
+    });
     assert.is((refused as grpc.ServiceError | undefined)?.code, grpc.status.RESOURCE_EXHAUSTED);
     assert.is(h.hub.size, 2);
   } finally {
@@ -143,7 +161,9 @@ test("closeAll ends every stream with UNAVAILABLE and refuses new subscribers", 
     h.hub.closeAll();
     assert.is((await a.ended)?.code, grpc.status.UNAVAILABLE);
     let refused: unknown;
-    await subscribe(h.client, "late").catch((err: unknown) => { refused = err; });
+    await subscribe(h.client, "late").catch((err: unknown) => {
+      refused = err;
+    });
     assert.ok(refused, "a subscriber after closeAll is refused");
   } finally {
     h.close();

@@ -61,8 +61,11 @@ function checkSequence(rows: JournalContents["rows"]): void {
 
 function checkHeader(header: string): void {
   if (header === journalHeaderUnnumbered) {
-    throw new CorruptFileError(journalFileName, 1,
-      "the format is from an older version of the catalog (rows without number and epoch), which this version does not read; move the old DATA_DIR aside to start afresh");
+    throw new CorruptFileError(
+      journalFileName,
+      1,
+      "the format is from an older version of the catalog (rows without number and epoch), which this version does not read; move the old DATA_DIR aside to start afresh",
+    );
   }
   if (header !== journalHeader) throw new CorruptFileError(journalFileName, 1, `header is not "${journalHeader}"`);
 }

@@ -82,15 +82,20 @@ test("restart after close: the stocks, the numbering, the kept trades and the ep
   const missing = await second.tradeBatch(header(4, -1), []);
   assert.equal(missing.missing.map((t) => [t.number, t.epoch, t.requestId]), [[0, 4, "keep-1"], [1, 4, "keep-2"]]);
   const next = await send(second, 4, 1, [sell("GameStart", 1, "keep-3"), buy("GameStart", 1, "keep-1")]);
-  assert.equal(next.results.map((r) => [r.status, r.number]), [[TradeStatus.TRADE_OK, 2], [TradeStatus.TRADE_INVALID, 0]],
-    "numbering continues; a numbered id is still known");
+  assert.equal(
+    next.results.map((r) => [r.status, r.number]),
+    [[TradeStatus.TRADE_OK, 2], [TradeStatus.TRADE_INVALID, 0]],
+    "numbering continues; a numbered id is still known",
+  );
   await second.close();
 });
 
 test("restart after a crash: the journal replays every acknowledged trade with its number and epoch", async () => {
   const dir = tempDir("catalog-persist", true);
   const crashed = await open(dir);
-  for (let i = 0; i < 20; i++) await send(crashed, 1 + Math.floor(i / 10), i - 1, [i % 2 === 0 ? sell("BoarCo", 2, `c${i}`) : buy("BoarCo", 1, `c${i}`)]);
+  for (let i = 0; i < 20; i++) {
+    await send(crashed, 1 + Math.floor(i / 10), i - 1, [i % 2 === 0 ? sell("BoarCo", 2, `c${i}`) : buy("BoarCo", 1, `c${i}`)]);
+  }
   // Abandoned without close(): catalog.csv is still the one written at open.
   assert.equal(parseCatalog(fs.readFileSync(catalogPath(dir), "utf8")).lastNumber, -1);
   const store = await open(dir);
@@ -192,7 +197,10 @@ test("a catalog.csv of an older version (no last_number line) is refused as such
 
 test("a journal of an older version (rows without number and epoch) is refused as such, not migrated", async () => {
   const dir = tempDir("catalog-persist", true);
-  fs.writeFileSync(journalPath(dir), "request_id,name,side,quantity,quantity_after,volume_after,version_after\nj1,GameStart,buy,1,99,1,1\n");
+  fs.writeFileSync(
+    journalPath(dir),
+    "request_id,name,side,quantity,quantity_after,volume_after,version_after\nj1,GameStart,buy,1,99,1,1\n",
+  );
   const err = await openFails(dir);
   assert.is(err.file, "catalog-journal.csv");
   assert.match(err.message, /^catalog-journal\.csv line 1: the format is from an older version of the catalog/);
@@ -250,8 +258,11 @@ test("compaction keeps the most recent trades across a restart, and no more", as
   assert.equal(kept.missing.map((t) => t.requestId), ["r7", "r8", "r9", "r10", "r11"]);
   await rejects(second.tradeBatch(header(1, 5), []), ForgottenTradesError);
   const again = await send(second, 1, 11, [sell("PotionCo", 1, "r7"), sell("PotionCo", 1, "r0")]);
-  assert.equal(again.results.map((r) => [r.status, r.number]), [[TradeStatus.TRADE_INVALID, 0], [TradeStatus.TRADE_OK, 12]],
-    "a kept id is refused; the oldest was forgotten");
+  assert.equal(
+    again.results.map((r) => [r.status, r.number]),
+    [[TradeStatus.TRADE_INVALID, 0], [TradeStatus.TRADE_OK, 12]],
+    "a kept id is refused; the oldest was forgotten",
+  );
   await second.close();
 });
 

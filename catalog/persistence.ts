@@ -57,12 +57,18 @@ function checkCoverage(lastNumber: number, rows: Rows): void {
   const last = rows[rows.length - 1];
   if (first === undefined || last === undefined) return;
   if (first.row.number > lastNumber + 1) {
-    throw new CorruptFileError(journalFileName, first.line,
-      `number ${first.row.number} does not follow ${catalogFileName}'s last_number ${lastNumber} (rows missing, or ${catalogFileName} is older than the journal)`);
+    throw new CorruptFileError(
+      journalFileName,
+      first.line,
+      `number ${first.row.number} does not follow ${catalogFileName}'s last_number ${lastNumber} (rows missing, or ${catalogFileName} is older than the journal)`,
+    );
   }
   if (last.row.number < lastNumber) {
-    throw new CorruptFileError(journalFileName, last.line,
-      `the journal ends at number ${last.row.number}, before ${catalogFileName}'s last_number ${lastNumber} (rows missing)`);
+    throw new CorruptFileError(
+      journalFileName,
+      last.line,
+      `the journal ends at number ${last.row.number}, before ${catalogFileName}'s last_number ${lastNumber} (rows missing)`,
+    );
   }
 }
 
@@ -81,7 +87,9 @@ export function replayJournal(stocks: StockTable, lastNumber: number, rows: Rows
     if (before === undefined) throw corrupt(`stock "${row.name}" is not in ${catalogFileName}`);
     if (row.number <= lastNumber) {
       if (row.versionAfter > before.version) {
-        throw corrupt(`${row.name} version_after ${row.versionAfter} is newer than version ${before.version} in ${catalogFileName}, which claims to include number ${row.number}`);
+        throw corrupt(
+          `${row.name} version_after ${row.versionAfter} is newer than version ${before.version} in ${catalogFileName}, which claims to include number ${row.number}`,
+        );
       }
       continue;
     }
@@ -148,7 +156,12 @@ export async function loadDurableState(dir: string, retainedTradesMax: number): 
  * retained trades. The caller guarantees that every state in `stocks` is already durable in the
  * journal, that `sequence` matches it, and that no append runs meanwhile.
  */
-export async function checkpoint(dir: string, stocks: ReadonlyMap<string, StockState>, sequence: SequenceState, journal: Journal): Promise<void> {
+export async function checkpoint(
+  dir: string,
+  stocks: ReadonlyMap<string, StockState>,
+  sequence: SequenceState,
+  journal: Journal,
+): Promise<void> {
   await writeCatalog(catalogPath(dir), stocks, sequence.lastNumber);
   await journal.rewrite(sequence.trades());
 }

@@ -27,17 +27,28 @@ test("readers hold the lock together; a writer waits for them and excludes later
 test("a writer queued before a reader goes first (no writer starvation)", async () => {
   const lock = new RwLock();
   const events: string[] = [];
-  const first = lock.withRead(async () => { await tick(); events.push("r1"); });
-  const write = lock.withWrite(() => { events.push("w"); });
-  const second = lock.withRead(() => { events.push("r2"); });
+  const first = lock.withRead(async () => {
+    await tick();
+    events.push("r1");
+  });
+  const write = lock.withWrite(() => {
+    events.push("w");
+  });
+  const second = lock.withRead(() => {
+    events.push("r2");
+  });
   await Promise.all([first, write, second]);
   assert.equal(events, ["r1", "w", "r2"]);
 });
 
 test("the lock is released when the function throws or rejects", async () => {
   const lock = new RwLock();
-  await lock.withWrite(() => { throw new RangeError("sync"); }).catch((err: unknown) => assert.instance(err, RangeError));
-  await lock.withRead(async () => { throw new TypeError("async"); }).catch((err: unknown) => assert.instance(err, TypeError));
+  await lock.withWrite(() => {
+    throw new RangeError("sync");
+  }).catch((err: unknown) => assert.instance(err, RangeError));
+  await lock.withRead(async () => {
+    throw new TypeError("async");
+  }).catch((err: unknown) => assert.instance(err, TypeError));
   assert.is(await lock.withWrite(() => 42), 42);
 });
 

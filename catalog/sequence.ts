@@ -9,7 +9,7 @@
 // before, so every order at number n in any replica's log is the catalog's trade n. Logs can
 // be shorter than the catalog's sequence, never different from it.
 
-import { uncommittedOrdersMax, missingTradesPageMax } from "../lib/protocol.ts";
+import { missingTradesPageMax, uncommittedOrdersMax } from "../lib/protocol.ts";
 import type { AppliedTrade } from "./trade.ts";
 
 /** What the decision reads of the catalog's sequence. */

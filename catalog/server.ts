@@ -8,7 +8,17 @@ import type { CatalogServer, Stock, TradeBatchReply, TradeBatchRequest } from ".
 import type { StreamCallServer } from "../lib/stream_calls.ts";
 import { grpc, statusError, unaryHandler } from "../lib/grpc.ts";
 import { sleep } from "../lib/sleep.ts";
-import { ForgottenTradesError, InvalidArgumentError, OverloadedError, SequenceAheadError, StaleEpochError, StockNotFoundError, StorageError, StoreClosedError, UncommittedWindowError } from "./errors.ts";
+import {
+  ForgottenTradesError,
+  InvalidArgumentError,
+  OverloadedError,
+  SequenceAheadError,
+  StaleEpochError,
+  StockNotFoundError,
+  StorageError,
+  StoreClosedError,
+  UncommittedWindowError,
+} from "./errors.ts";
 import type { InvalidationHub } from "./invalidations.ts";
 import type { Store } from "./store.ts";
 
@@ -61,12 +71,13 @@ export function createCatalogServer(store: Store, hub: InvalidationHub, options:
       }
     },
     tradeBatches: options.streams.handler((request: TradeBatchRequest) => tradeBatch(store, request), toStatus),
-    health: unaryHandler(() => store.health().then((h) => ({
-      stocks: h.stocks,
-      subscribers: hub.size,
-      tradesApplied: h.tradesApplied,
-      lastNumber: h.lastNumber,
-      epoch: h.epoch,
-    })), toStatus),
+    health: unaryHandler(() =>
+      store.health().then((h) => ({
+        stocks: h.stocks,
+        subscribers: hub.size,
+        tradesApplied: h.tradesApplied,
+        lastNumber: h.lastNumber,
+        epoch: h.epoch,
+      })), toStatus),
   };
 }

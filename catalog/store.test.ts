@@ -13,7 +13,17 @@ import { Side, TradeStatus } from "../gen/catalog.ts";
 import { Logger } from "../lib/log.ts";
 import { missingTradesPageMax, uncommittedOrdersMax } from "../lib/protocol.ts";
 import { EpochFile } from "./epoch_file.ts";
-import { ForgottenTradesError, InvalidArgumentError, OverloadedError, SequenceAheadError, StaleEpochError, StockNotFoundError, StorageError, StoreClosedError, UncommittedWindowError } from "./errors.ts";
+import {
+  ForgottenTradesError,
+  InvalidArgumentError,
+  OverloadedError,
+  SequenceAheadError,
+  StaleEpochError,
+  StockNotFoundError,
+  StorageError,
+  StoreClosedError,
+  UncommittedWindowError,
+} from "./errors.ts";
 import { initialStocks } from "./initial_stocks.ts";
 import { Journal } from "./journal.ts";
 import { stockNameBytesMax, tradeBatchMax } from "../lib/protocol.ts";
@@ -109,11 +119,18 @@ test("insufficient quantity: TRADE_INSUFFICIENT_QUANTITY with the stock as it is
 test("unknown stock and invalid trades change nothing and take no number", async () => {
   const leader = new Leader(await openStore());
   const reply = await leader.send([
-    buy("NoSuchCo", 1), trade("MenhirCo", Side.SIDE_UNSPECIFIED, 1), buy("MenhirCo", 0), sell("MenhirCo", -3), buy("MenhirCo", 1, ""),
+    buy("NoSuchCo", 1),
+    trade("MenhirCo", Side.SIDE_UNSPECIFIED, 1),
+    buy("MenhirCo", 0),
+    sell("MenhirCo", -3),
+    buy("MenhirCo", 1, ""),
   ]);
   assert.equal(reply.results.map((r) => [r.status, r.number]), [
-    [TradeStatus.TRADE_UNKNOWN_STOCK, 0], [TradeStatus.TRADE_INVALID, 0], [TradeStatus.TRADE_INVALID, 0],
-    [TradeStatus.TRADE_INVALID, 0], [TradeStatus.TRADE_INVALID, 0],
+    [TradeStatus.TRADE_UNKNOWN_STOCK, 0],
+    [TradeStatus.TRADE_INVALID, 0],
+    [TradeStatus.TRADE_INVALID, 0],
+    [TradeStatus.TRADE_INVALID, 0],
+    [TradeStatus.TRADE_INVALID, 0],
   ]);
   assert.is(reply.lastNumber, -1);
   assert.equal(await leader.store.health(), { stocks: initialStocks.length, tradesApplied: 0, lastNumber: -1, epoch: 1 });
@@ -132,7 +149,9 @@ test("numbering: applied trades take consecutive numbers across batches, failed 
   const leader = new Leader(await openStore());
   const first = await leader.send([sell("DruidCo", 1), buy("DruidCo", 500), sell("DruidCo", 2)]);
   assert.equal(first.results.map((r) => [r.status, r.number]), [
-    [TradeStatus.TRADE_OK, 0], [TradeStatus.TRADE_INSUFFICIENT_QUANTITY, 0], [TradeStatus.TRADE_OK, 1],
+    [TradeStatus.TRADE_OK, 0],
+    [TradeStatus.TRADE_INSUFFICIENT_QUANTITY, 0],
+    [TradeStatus.TRADE_OK, 1],
   ]);
   assert.is(first.lastNumber, 1);
   const second = await leader.send([buy("NoSuchCo", 1), buy("DruidCo", 3)]);
@@ -275,9 +294,13 @@ test("one commit: calls see the epoch, numbers, stocks and request ids the earli
   assert.ok(raised.status === "fulfilled" && stale.status === "rejected" && next.status === "fulfilled" && reused.status === "fulfilled");
   assert.instance(stale.reason, StaleEpochError);
   assert.equal(next.value.results.map((r) => [r.status, r.number, r.stock?.quantity]), [
-    [TradeStatus.TRADE_INSUFFICIENT_QUANTITY, 0, 40], [TradeStatus.TRADE_OK, 1, 0],
+    [TradeStatus.TRADE_INSUFFICIENT_QUANTITY, 0, 40],
+    [TradeStatus.TRADE_OK, 1, 0],
   ]);
-  assert.equal([reused.value.results[0]?.status, reused.value.results[0]?.message], [TradeStatus.TRADE_INVALID, "request_id already numbered as order 0"]);
+  assert.equal([reused.value.results[0]?.status, reused.value.results[0]?.message], [
+    TradeStatus.TRADE_INVALID,
+    "request_id already numbered as order 0",
+  ]);
   assert.equal(await store.health(), { stocks: initialStocks.length, tradesApplied: 2, lastNumber: 1, epoch: 5 });
 });
 
@@ -286,8 +309,9 @@ test("group commit: calls queued together are one commit and one flush, numbered
   const flushesBefore = store.journalFlushes;
   const calls = 40;
   const size = 10;
-  const replies = await Promise.all(Array.from({ length: calls }, (_, i) =>
-    store.tradeBatch(header(1, i * size - 1), sells("ChariotCo", size))));
+  const replies = await Promise.all(
+    Array.from({ length: calls }, (_, i) => store.tradeBatch(header(1, i * size - 1), sells("ChariotCo", size))),
+  );
   assert.is(store.journalFlushes - flushesBefore, 1);
   for (const [i, reply] of replies.entries()) {
     assert.equal(reply.results.map((r) => r.number), Array.from({ length: size }, (_, k) => i * size + k));
@@ -310,7 +334,9 @@ test("while a commit waits for its fsync, lookups are served and still see the d
   const leader = new Leader(await openStore());
   const append = Journal.prototype.append;
   let release = (): void => undefined;
-  const gate = new Promise<void>((resolve) => { release = resolve; });
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
   let appending = false;
   Journal.prototype.append = function (this: Journal, rows) {
     appending = true;
@@ -336,10 +362,14 @@ test("a raised epoch is made durable before the journal append and before the an
   const write = EpochFile.prototype.write;
   const append = Journal.prototype.append;
   EpochFile.prototype.write = function (this: EpochFile, epoch) {
-    return write.call(this, epoch).then(() => { events.push(`epoch ${epoch}`); });
+    return write.call(this, epoch).then(() => {
+      events.push(`epoch ${epoch}`);
+    });
   };
   Journal.prototype.append = function (this: Journal, rows) {
-    return append.call(this, rows).then(() => { events.push(`append ${rows.length}`); });
+    return append.call(this, rows).then(() => {
+      events.push(`append ${rows.length}`);
+    });
   };
   try {
     await store.tradeBatch(header(3, -1), [sell("FishCo", 1)]).then(() => events.push("answered"));
@@ -384,7 +414,12 @@ test("a failed journal write fails its trades and every later one; lookups go on
 test("tradeBatch: replies in order; more than tradeBatchMax is refused, tradeBatchMax is fine", async () => {
   const leader = new Leader(await openStore());
   const reply = await leader.send([sell("HelmetCo", 5), buy("HelmetCo", 105), buy("HelmetCo", 1), buy("NoSuchCo", 1)]);
-  assert.equal(reply.results.map((r) => r.status), [TradeStatus.TRADE_OK, TradeStatus.TRADE_OK, TradeStatus.TRADE_INSUFFICIENT_QUANTITY, TradeStatus.TRADE_UNKNOWN_STOCK]);
+  assert.equal(reply.results.map((r) => r.status), [
+    TradeStatus.TRADE_OK,
+    TradeStatus.TRADE_OK,
+    TradeStatus.TRADE_INSUFFICIENT_QUANTITY,
+    TradeStatus.TRADE_UNKNOWN_STOCK,
+  ]);
   const tooMany = sells("HelmetCo", tradeBatchMax + 1);
   await rejects(leader.store.tradeBatch(header(1, leader.last), tooMany), InvalidArgumentError);
   assert.is((await leader.send(tooMany.slice(1))).results.length, tradeBatchMax);

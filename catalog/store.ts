@@ -15,7 +15,16 @@ import { assert } from "../lib/assert.ts";
 import type { Logger } from "../lib/log.ts";
 import type { StockTable } from "./catalog_file.ts";
 import type { EpochFile } from "./epoch_file.ts";
-import { ForgottenTradesError, InvalidArgumentError, OverloadedError, SequenceAheadError, StaleEpochError, StockNotFoundError, StorageError, StoreClosedError } from "./errors.ts";
+import {
+  ForgottenTradesError,
+  InvalidArgumentError,
+  OverloadedError,
+  SequenceAheadError,
+  StaleEpochError,
+  StockNotFoundError,
+  StorageError,
+  StoreClosedError,
+} from "./errors.ts";
 import type { GroupPlan, TradeBatchHeader } from "./group_plan.ts";
 import { planGroup } from "./group_plan.ts";
 import type { Journal } from "./journal.ts";
@@ -82,8 +91,10 @@ export class Store {
     this.journal = state.journal;
     this.epochFile = state.epochFile;
     this.checkpointTradesInterval = options.checkpointTradesInterval ?? limits.checkpointTradesInterval;
-    assert(Number.isSafeInteger(this.checkpointTradesInterval) && this.checkpointTradesInterval > 0,
-      "checkpointTradesInterval is a positive integer");
+    assert(
+      Number.isSafeInteger(this.checkpointTradesInterval) && this.checkpointTradesInterval > 0,
+      "checkpointTradesInterval is a positive integer",
+    );
   }
 
   /** Load DATA_DIR, replay the journal and checkpoint, so the files on disk are compact and whole. */
@@ -239,8 +250,10 @@ export class Store {
     for (const row of plan.applied) trades.set(row.name, (trades.get(row.name) ?? 0) + 1);
     for (const [name, state] of plan.changed) {
       const before = this.stocks.get(name);
-      assert(before !== undefined && state.version === before.version + (trades.get(name) ?? 0),
-        "a commit adds one version per applied trade");
+      assert(
+        before !== undefined && state.version === before.version + (trades.get(name) ?? 0),
+        "a commit adds one version per applied trade",
+      );
       this.stocks.set(name, state);
     }
     if (plan.epoch > this.sequence.epoch) this.sequence.raiseEpoch(plan.epoch);

@@ -54,7 +54,11 @@ test("planCommit: quantity limits at the bound and one past it", () => {
     req("e", "GameStart", Side.SIDE_SELL, 1.5),
   ], numbering);
   assert.equal(plan.replies.map((r) => r.status), [
-    TradeStatus.TRADE_OK, TradeStatus.TRADE_INVALID, TradeStatus.TRADE_INVALID, TradeStatus.TRADE_INVALID, TradeStatus.TRADE_INVALID,
+    TradeStatus.TRADE_OK,
+    TradeStatus.TRADE_INVALID,
+    TradeStatus.TRADE_INVALID,
+    TradeStatus.TRADE_INVALID,
+    TradeStatus.TRADE_INVALID,
   ]);
 });
 
@@ -69,8 +73,12 @@ test("planCommit: unknown stock, unspecified side, bad names", () => {
     req("f", "gamestart", Side.SIDE_BUY, 1),
   ], numbering);
   assert.equal(plan.replies.map((r) => r.status), [
-    TradeStatus.TRADE_UNKNOWN_STOCK, TradeStatus.TRADE_INVALID, TradeStatus.TRADE_INVALID,
-    TradeStatus.TRADE_INVALID, TradeStatus.TRADE_INVALID, TradeStatus.TRADE_UNKNOWN_STOCK,
+    TradeStatus.TRADE_UNKNOWN_STOCK,
+    TradeStatus.TRADE_INVALID,
+    TradeStatus.TRADE_INVALID,
+    TradeStatus.TRADE_INVALID,
+    TradeStatus.TRADE_INVALID,
+    TradeStatus.TRADE_UNKNOWN_STOCK,
   ]);
   assert.is(plan.applied.length, 0);
   assert.is(plan.changed.size, 0);
@@ -104,7 +112,10 @@ test("planCommit: an id numbered before, or earlier in the same commit, is TRADE
     req("b", "GameStart", Side.SIDE_BUY, 1),
   ], { firstNumber: 8, epoch: 2 });
   assert.equal(plan.replies.map((r) => [r.status, r.number]), [
-    [TradeStatus.TRADE_INVALID, 0], [TradeStatus.TRADE_OK, 8], [TradeStatus.TRADE_INVALID, 0], [TradeStatus.TRADE_OK, 9],
+    [TradeStatus.TRADE_INVALID, 0],
+    [TradeStatus.TRADE_OK, 8],
+    [TradeStatus.TRADE_INVALID, 0],
+    [TradeStatus.TRADE_OK, 9],
   ]);
   assert.match(plan.replies[0]?.message ?? "", /already numbered as order 7/);
   assert.match(plan.replies[2]?.message ?? "", /already numbered as order 8/);
@@ -119,7 +130,17 @@ test("validators: stock states and journal rows out of range are named", () => {
   assert.ok(stockStateProblem("GameStart", { ...fresh, price: 1e-7 }));
   assert.ok(stockStateProblem("GameStart", { ...fresh, quantity: -1 }));
   assert.ok(stockStateProblem("GameStart", { ...fresh, version: 0.5 }));
-  const row: AppliedTrade = { number: 0, epoch: 1, requestId: "a", name: "GameStart", side: "sell", quantity: 1, quantityAfter: 101, volumeAfter: 1, versionAfter: 1 };
+  const row: AppliedTrade = {
+    number: 0,
+    epoch: 1,
+    requestId: "a",
+    name: "GameStart",
+    side: "sell",
+    quantity: 1,
+    quantityAfter: 101,
+    volumeAfter: 1,
+    versionAfter: 1,
+  };
   assert.is(appliedTradeProblem(row), undefined);
   assert.ok(appliedTradeProblem({ ...row, number: -1 }));
   assert.ok(appliedTradeProblem({ ...row, epoch: 0 }));

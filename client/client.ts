@@ -52,12 +52,26 @@ export function seededRandom(seed: number): () => number {
 
 type Reply = { status: number; body: unknown };
 
-function request(agent: http.Agent, opts: ClientOptions, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> {
+function request(
+  agent: http.Agent,
+  opts: ClientOptions,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const req = http.request({
-      host: opts.host, port: opts.port, method, path, agent, timeout: clientRequestTimeoutMs,
-      headers: payload === undefined ? headers : { ...headers, "content-type": "application/json", "content-length": Buffer.byteLength(payload) },
+      host: opts.host,
+      port: opts.port,
+      method,
+      path,
+      agent,
+      timeout: clientRequestTimeoutMs,
+      headers: payload === undefined
+        ? headers
+        : { ...headers, "content-type": "application/json", "content-length": Buffer.byteLength(payload) },
     }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
@@ -91,7 +105,15 @@ export function summarize(samples: number[]): LatencySummary {
 
 const round = (x: number): number => Math.round(x * 1000) / 1000;
 
-type SessionState = { lookup: number[]; trade: number[]; query: number[]; orders: RecordedOrder[]; rejected: number; errors: string[]; mismatches: string[] };
+type SessionState = {
+  lookup: number[];
+  trade: number[];
+  query: number[];
+  orders: RecordedOrder[];
+  rejected: number;
+  errors: string[];
+  mismatches: string[];
+};
 
 async function timed<T>(samples: number[], fn: () => Promise<T>): Promise<T> {
   const start = performance.now();
@@ -134,7 +156,11 @@ async function runSession(opts: ClientOptions, runId: string, index: number, sta
       const got = (reply.body as { data?: RecordedOrder }).data;
       const same = reply.status === 200 && got !== undefined && got.number === order.number && got.name === order.name &&
         got.type === order.type && got.quantity === order.quantity;
-      if (!same) state.mismatches.push(`order ${order.number}: expected ${JSON.stringify(order)}, got HTTP ${reply.status} ${JSON.stringify(reply.body)}`);
+      if (!same) {
+        state.mismatches.push(
+          `order ${order.number}: expected ${JSON.stringify(order)}, got HTTP ${reply.status} ${JSON.stringify(reply.body)}`,
+        );
+      }
     }
   } catch (err) {
     state.errors.push(`session ${index}: ${err instanceof Error ? err.message : String(err)}`);
@@ -144,8 +170,10 @@ async function runSession(opts: ClientOptions, runId: string, index: number, sta
 }
 
 export async function runClient(opts: ClientOptions): Promise<ClientResult> {
-  const states = Array.from({ length: opts.sessions }, (): SessionState =>
-    ({ lookup: [], trade: [], query: [], orders: [], rejected: 0, errors: [], mismatches: [] }));
+  const states = Array.from(
+    { length: opts.sessions },
+    (): SessionState => ({ lookup: [], trade: [], query: [], orders: [], rejected: 0, errors: [], mismatches: [] }),
+  );
   const runId = `c${opts.seed}-${randomUUID().slice(0, 8)}`;
   await Promise.all(states.map((s, i) => runSession(opts, runId, i, s)));
   const all = <K extends keyof SessionState>(k: K): SessionState[K][] => states.map((s) => s[k]);

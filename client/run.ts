@@ -10,11 +10,21 @@ import type { ClientOptions, ClientResult, LatencySummary } from "./client.ts";
 const iterationsMax = 10_000_000;
 const sessionsMax = 10_000;
 
-const cli = new CommandLine("client", "usage: npm run client -- [--host H] [--port N] [--p P] [--iterations N] [--sessions N] [--seed N] [--stocks A,B] [--json]");
+const cli = new CommandLine(
+  "client",
+  "usage: npm run client -- [--host H] [--port N] [--p P] [--iterations N] [--sessions N] [--seed N] [--stocks A,B] [--json]",
+);
 
 function parseOptions(argv: string[]): { opts: ClientOptions; json: boolean } {
   const parsed = cli.parse(argv, {
-    host: "string", port: "string", p: "string", iterations: "string", sessions: "string", seed: "string", stocks: "string", json: "boolean",
+    host: "string",
+    port: "string",
+    p: "string",
+    iterations: "string",
+    sessions: "string",
+    seed: "string",
+    stocks: "string",
+    json: "boolean",
   });
   const stocks = parsed.stocks ? parsed.stocks.split(",").filter((s) => s !== "") : [...defaultStockNames];
   if (stocks.length === 0) cli.fail("--stocks must name at least one stock");
@@ -33,20 +43,29 @@ function parseOptions(argv: string[]): { opts: ClientOptions; json: boolean } {
 }
 
 function line(name: string, s: LatencySummary): string {
-  return `  ${name.padEnd(7)} n=${String(s.count).padEnd(6)} mean=${s.meanMs.toFixed(3)} ms  p50=${s.p50Ms.toFixed(3)} ms  p99=${s.p99Ms.toFixed(3)} ms`;
+  return `  ${name.padEnd(7)} n=${String(s.count).padEnd(6)} mean=${s.meanMs.toFixed(3)} ms  p50=${s.p50Ms.toFixed(3)} ms  p99=${
+    s.p99Ms.toFixed(3)
+  } ms`;
 }
 
 function report(r: ClientResult): string {
   const o = r.options;
   const out = [
     `client: ${o.sessions} sessions x ${o.iterations} iterations, p=${o.p}, seed=${o.seed}, http://${o.host}:${o.port}`,
-    "latency:", line("lookup", r.latency.lookup), line("trade", r.latency.trade), line("query", r.latency.query),
+    "latency:",
+    line("lookup", r.latency.lookup),
+    line("trade", r.latency.trade),
+    line("query", r.latency.query),
     `orders: ${r.orders} placed, ${r.rejected} rejected (insufficient quantity), ${r.verified}/${r.orders} verified`,
   ];
   for (const e of r.errors.slice(0, 20)) out.push(`error: ${e}`);
   for (const m of r.mismatches.slice(0, 20)) out.push(`mismatch: ${m}`);
   const ok = r.errors.length === 0 && r.mismatches.length === 0;
-  out.push(ok ? "result: OK, every recorded order verified" : `result: FAILED (${r.errors.length} errors, ${r.mismatches.length} mismatches; seed=${o.seed})`);
+  out.push(
+    ok
+      ? "result: OK, every recorded order verified"
+      : `result: FAILED (${r.errors.length} errors, ${r.mismatches.length} mismatches; seed=${o.seed})`,
+  );
   return out.join("\n");
 }
 

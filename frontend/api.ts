@@ -28,7 +28,10 @@ export type ApiDeps = {
   readonly log: Logger;
 };
 
-type Route = { readonly pattern: RegExp; readonly methods: Readonly<Record<string, (req: HttpRequest, param: string) => Promise<HttpResponse>>> };
+type Route = {
+  readonly pattern: RegExp;
+  readonly methods: Readonly<Record<string, (req: HttpRequest, param: string) => Promise<HttpResponse>>>;
+};
 
 export function createApi(deps: ApiDeps): (req: HttpRequest) => Promise<HttpResponse> {
   const routes: Route[] = [

@@ -29,7 +29,9 @@ test("every HTTP limit has a variable, and setting it changes that limit only", 
 });
 
 test("a bad HTTP limit names its variable", () => {
-  for (const [variable, value] of [["HTTP_BODY_BYTES_MAX", "big"], ["HTTP_CONNECTIONS_MAX", "0"], ["HTTP_HEADER_BYTES_MAX", "10"]] as const) {
+  for (
+    const [variable, value] of [["HTTP_BODY_BYTES_MAX", "big"], ["HTTP_CONNECTIONS_MAX", "0"], ["HTTP_HEADER_BYTES_MAX", "10"]] as const
+  ) {
     assert.is(thrown(() => loadHttpLimits({ [variable]: value }), ConfigError).variable, variable);
   }
 });

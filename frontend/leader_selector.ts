@@ -19,8 +19,14 @@ import { OrderClient } from "../gen/order.ts";
 import type { HealthReply, PlaceBatchReply, PlaceBatchRequest, SetLeaderReply, SetLeaderRequest } from "../gen/order.ts";
 import { StreamCaller } from "../lib/stream_calls.ts";
 import {
-  healthTimeoutMs, leaderEstablishPollMs, leaderEstablishWaitMs, leaderRetryBackoffMsMax, leaderRetryBackoffMsMin,
-  leaderSelectBudgetMs, leaderWarnIntervalMs, setLeaderTimeoutMs,
+  healthTimeoutMs,
+  leaderEstablishPollMs,
+  leaderEstablishWaitMs,
+  leaderRetryBackoffMsMax,
+  leaderRetryBackoffMsMin,
+  leaderSelectBudgetMs,
+  leaderWarnIntervalMs,
+  setLeaderTimeoutMs,
 } from "./limits.ts";
 import { unavailable } from "./errors.ts";
 
@@ -166,7 +172,11 @@ export class LeaderSelector {
     let reply: SetLeaderReply;
     try {
       reply = await callUnary<SetLeaderRequest, SetLeaderReply>(
-        candidate.client, candidate.client.setLeader, { leaderId: candidate.id, epoch }, Math.min(setLeaderTimeoutMs, timeoutMs));
+        candidate.client,
+        candidate.client.setLeader,
+        { leaderId: candidate.id, epoch },
+        Math.min(setLeaderTimeoutMs, timeoutMs),
+      );
     } catch (err) {
       const error = errorText(err);
       this.electionWarnings.warn("leader candidate refused or failed SetLeader", { candidate: candidate.id, epoch, error });
@@ -202,7 +212,11 @@ export class LeaderSelector {
       return h;
     }
     // A misconfigured address: believing this reply could adopt or elect the wrong process.
-    this.identityWarnings.warn("order replica answers Health with another id; treated as down", { replica: r.id, addr: r.addr, answered: h.id });
+    this.identityWarnings.warn("order replica answers Health with another id; treated as down", {
+      replica: r.id,
+      addr: r.addr,
+      answered: h.id,
+    });
     return undefined;
   }
 
@@ -243,18 +257,38 @@ export class WarningThrottle {
 function statusOf(r: ReplicaHandle, h: HealthReply | undefined): ReplicaStatus {
   if (h === undefined) {
     return {
-      id: r.id, addr: r.addr, up: false, ready: false, role: "", epoch: 0, leaderId: 0,
-      lastNumber: -1, lastEpoch: 0, commitNumber: -1, liveFollowers: [],
+      id: r.id,
+      addr: r.addr,
+      up: false,
+      ready: false,
+      role: "",
+      epoch: 0,
+      leaderId: 0,
+      lastNumber: -1,
+      lastEpoch: 0,
+      commitNumber: -1,
+      liveFollowers: [],
     };
   }
   return {
-    id: r.id, addr: r.addr, up: true, ready: h.ready, role: h.role, epoch: h.epoch, leaderId: h.leaderId,
-    lastNumber: h.lastNumber, lastEpoch: h.lastEpoch, commitNumber: h.commitNumber, liveFollowers: h.liveFollowers,
+    id: r.id,
+    addr: r.addr,
+    up: true,
+    ready: h.ready,
+    role: h.role,
+    epoch: h.epoch,
+    leaderId: h.leaderId,
+    lastNumber: h.lastNumber,
+    lastEpoch: h.lastEpoch,
+    commitNumber: h.commitNumber,
+    liveFollowers: h.liveFollowers,
   };
 }
 
 function positiveMs(value: number | undefined, name: string, fallback: number): number {
   const ms = value ?? fallback;
-  if (!Number.isInteger(ms) || ms <= 0) throw new RangeError(`Cannot create LeaderSelector: ${name} must be a positive integer of milliseconds (got ${ms})`);
+  if (!Number.isInteger(ms) || ms <= 0) {
+    throw new RangeError(`Cannot create LeaderSelector: ${name} must be a positive integer of milliseconds (got ${ms})`);
+  }
   return ms;
 }

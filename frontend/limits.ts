@@ -68,8 +68,14 @@ export const retryAfterSeconds = 1;
 /** Longest Idempotency-Key header accepted. */
 export const idempotencyKeyBytesMax = 128;
 
-assert(leaderSelectBudgetMs >= leaderEstablishWaitMs + setLeaderTimeoutMs, "a selection can wait out an establishing leader, then campaign");
+assert(
+  leaderSelectBudgetMs >= leaderEstablishWaitMs + setLeaderTimeoutMs,
+  "a selection can wait out an establishing leader, then campaign",
+);
 assert(2 * leaderSelectBudgetMs <= orderRetryBudgetMs, "a request whose selection failed has time for another");
-assert(leaderEstablishPollMs < leaderEstablishWaitMs && leaderRetryBackoffMsMax < leaderEstablishWaitMs, "pauses are short next to the patience");
+assert(
+  leaderEstablishPollMs < leaderEstablishWaitMs && leaderRetryBackoffMsMax < leaderEstablishWaitMs,
+  "pauses are short next to the patience",
+);
 assert(leaderRetryBackoffMsMin > 0 && leaderRetryBackoffMsMin <= leaderRetryBackoffMsMax, "the backoff grows from a positive minimum");
 assert(placeBatchOrdersMax >= 1 && placeBatchOrdersMax <= placeBatchMax, "the leader takes every PlaceBatch the frontend sends");

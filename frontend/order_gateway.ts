@@ -11,9 +11,7 @@ import { OrderSide, PlaceStatus } from "../gen/order.ts";
 import type { OrderRecord } from "../gen/order.ts";
 import { PlaceBatcher } from "./place_batcher.ts";
 import type { LeaderSelector, ReplicaHandle } from "./leader_selector.ts";
-import {
-  getTimeoutMs, orderRetryBudgetMs, retryBackoffMsMax, retryBackoffMsMin,
-} from "./limits.ts";
+import { getTimeoutMs, orderRetryBudgetMs, retryBackoffMsMax, retryBackoffMsMin } from "./limits.ts";
 import { ApiError, badRequest, conflict, notFound, unavailable } from "./errors.ts";
 
 export type OrderType = "buy" | "sell";
@@ -35,26 +33,37 @@ export class OrderGateway {
   /** Place an order; resolves to its transaction number. */
   async place(order: NewOrder): Promise<number> {
     const request = {
-      requestId: order.requestId, name: order.name, quantity: order.quantity,
+      requestId: order.requestId,
+      name: order.name,
+      quantity: order.quantity,
       side: order.type === "buy" ? OrderSide.ORDER_SIDE_BUY : OrderSide.ORDER_SIDE_SELL,
     };
     const reply = await this.withLeader("place", (leader) => this.batcher.place(leader, request));
     switch (reply.status) {
-      case PlaceStatus.PLACE_OK: return reply.number;
-      case PlaceStatus.PLACE_INSUFFICIENT_QUANTITY: throw conflict("insufficient quantity");
-      case PlaceStatus.PLACE_UNKNOWN_STOCK: throw badRequest("unknown stock");
-      case PlaceStatus.PLACE_INVALID: throw badRequest(reply.message || "invalid order");
-      default: throw unavailable(`unexpected reply from order service (status ${reply.status})`);
+      case PlaceStatus.PLACE_OK:
+        return reply.number;
+      case PlaceStatus.PLACE_INSUFFICIENT_QUANTITY:
+        throw conflict("insufficient quantity");
+      case PlaceStatus.PLACE_UNKNOWN_STOCK:
+        throw badRequest("unknown stock");
+      case PlaceStatus.PLACE_INVALID:
+        throw badRequest(reply.message || "invalid order");
+      default:
+        throw unavailable(`unexpected reply from order service (status ${reply.status})`);
     }
   }
 
   /** One order by number, or a 404. */
   async get(number: number): Promise<OrderView> {
     try {
-      const record = await this.withLeader("get", (leader) =>
-        callUnary<{ number: number }, OrderRecord>(leader.client, leader.client.get, { number }, getTimeoutMs));
+      const record = await this.withLeader(
+        "get",
+        (leader) => callUnary<{ number: number }, OrderRecord>(leader.client, leader.client.get, { number }, getTimeoutMs),
+      );
       return {
-        number: record.number, name: record.name, quantity: record.quantity,
+        number: record.number,
+        name: record.name,
+        quantity: record.quantity,
         type: record.side === OrderSide.ORDER_SIDE_BUY ? "buy" : "sell",
       };
     } catch (err) {

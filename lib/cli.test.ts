@@ -25,19 +25,23 @@ const runTimeoutMs = 20_000;
 
 async function run(code: string): Promise<{ status: number | null; stderr: string }> {
   const script = `import { CommandLine } from "./lib/cli.ts"; const cli = new CommandLine("demo", "usage: demo"); ${code}`;
-  const child = runTracked(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], process.env, { timeoutMs: runTimeoutMs });
+  const child = runTracked(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], process.env, {
+    timeoutMs: runTimeoutMs,
+  });
   const exit = await child.exited;
   return { status: exit.code, stderr: child.output() };
 }
 
 test("one past a bound, a non-number and an unknown option exit 2 naming the option", async () => {
-  for (const [code, named] of [
-    [`cli.number("n", "11", { fallback: 1, min: 1, max: 10 });`, "--n"],
-    [`cli.number("n", "0", { fallback: 1, min: 1, max: 10 });`, "--n"],
-    [`cli.number("n", "1.5", { fallback: 1, min: 1, max: 10 });`, "--n"],
-    [`cli.number("n", "x", { fallback: 1, min: 1, max: 10 });`, "--n"],
-    [`cli.parse(["--bogus"], { n: "string" });`, "bogus"],
-  ] as const) {
+  for (
+    const [code, named] of [
+      [`cli.number("n", "11", { fallback: 1, min: 1, max: 10 });`, "--n"],
+      [`cli.number("n", "0", { fallback: 1, min: 1, max: 10 });`, "--n"],
+      [`cli.number("n", "1.5", { fallback: 1, min: 1, max: 10 });`, "--n"],
+      [`cli.number("n", "x", { fallback: 1, min: 1, max: 10 });`, "--n"],
+      [`cli.parse(["--bogus"], { n: "string" });`, "bogus"],
+    ] as const
+  ) {
     const r = await run(code);
     assert.is(r.status, 2, r.stderr);
     assert.ok(r.stderr.startsWith("demo: ") && r.stderr.includes(named) && r.stderr.includes("usage: demo"), r.stderr);

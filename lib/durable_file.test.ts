@@ -8,7 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { AppendFile, StorageFailedError, nodeFileIo, readLines, writeFileAtomic } from "./durable_file.ts";
+import { AppendFile, nodeFileIo, readLines, StorageFailedError, writeFileAtomic } from "./durable_file.ts";
 import type { FileIo } from "./durable_file.ts";
 import { rejects } from "../test/support/throws.ts";
 
@@ -174,8 +174,16 @@ test("a write that makes no progress fails instead of looping", async () => {
 test("close waits for the flush in flight, then refuses appends", async () => {
   const file = tempFile();
   let release: () => void = () => undefined;
-  const gate = new Promise<void>((resolve) => { release = resolve; });
-  const io: FileIo = { ...nodeFileIo, fdatasync: async (fd) => { await gate; await nodeFileIo.fdatasync(fd); } };
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const io: FileIo = {
+    ...nodeFileIo,
+    fdatasync: async (fd) => {
+      await gate;
+      await nodeFileIo.fdatasync(fd);
+    },
+  };
   const appender = await AppendFile.open(file, undefined, { io });
   const order: string[] = [];
   const appended = appender.append("row,1\n").then(() => order.push("append"));
@@ -213,7 +221,11 @@ test("writeFileAtomic: a failed write or sync leaves the old file and no temp fi
   const file = tempFile("table.csv");
   fs.writeFileSync(file, "old\n");
   const cases: [string, FileIo][] = [
-    ["write", { ...nodeFileIo, write: (fd, data, offset, _length, position) => nodeFileIo.write(fd, data, offset, 1, position).then(() => Promise.reject(systemError("ENOSPC"))) }],
+    ["write", {
+      ...nodeFileIo,
+      write: (fd, data, offset, _length, position) =>
+        nodeFileIo.write(fd, data, offset, 1, position).then(() => Promise.reject(systemError("ENOSPC"))),
+    }],
     ["fdatasync", { ...nodeFileIo, fdatasync: () => Promise.reject(systemError("EIO")) }],
   ];
   for (const [operation, io] of cases) {

@@ -16,7 +16,7 @@ import { Buffer } from "node:buffer";
 import * as fs from "node:fs";
 import * as fsp from "node:fs/promises";
 import * as path from "node:path";
-import { AssertionError, assert } from "./assert.ts";
+import { assert, AssertionError } from "./assert.ts";
 
 /** The step of persisting that failed. */
 export type StorageOperation = "open" | "write" | "fdatasync" | "close" | "rename" | "fsync";
@@ -56,15 +56,18 @@ export type FileIo = {
 };
 
 export const nodeFileIo: FileIo = {
-  write: (fd, data, offset, length, position) => new Promise((resolve, reject) => {
-    fs.write(fd, data, offset, length, position, (err, written) => (err ? reject(err) : resolve(written)));
-  }),
-  fdatasync: (fd) => new Promise((resolve, reject) => {
-    fs.fdatasync(fd, (err) => (err ? reject(err) : resolve()));
-  }),
-  ftruncate: (fd, length) => new Promise((resolve, reject) => {
-    fs.ftruncate(fd, length, (err) => (err ? reject(err) : resolve()));
-  }),
+  write: (fd, data, offset, length, position) =>
+    new Promise((resolve, reject) => {
+      fs.write(fd, data, offset, length, position, (err, written) => (err ? reject(err) : resolve(written)));
+    }),
+  fdatasync: (fd) =>
+    new Promise((resolve, reject) => {
+      fs.fdatasync(fd, (err) => (err ? reject(err) : resolve()));
+    }),
+  ftruncate: (fd, length) =>
+    new Promise((resolve, reject) => {
+      fs.ftruncate(fd, length, (err) => (err ? reject(err) : resolve()));
+    }),
 };
 
 function openFd(file: string, flags: string): Promise<number> {
@@ -86,7 +89,9 @@ async function writeAll(io: FileIo, fd: number, data: Buffer, position: number):
     const count = await io.write(fd, data, written, remaining, position + written);
     assert(Number.isSafeInteger(count) && count >= 0 && count <= remaining, "a write reports 0..length bytes written");
     if (count === 0) {
-      throw Object.assign(new Error(`write made no progress (${written} of ${data.length} bytes written)`), { code: "ERR_WRITE_NO_PROGRESS" });
+      throw Object.assign(new Error(`write made no progress (${written} of ${data.length} bytes written)`), {
+        code: "ERR_WRITE_NO_PROGRESS",
+      });
     }
     written += count;
   }

@@ -45,7 +45,10 @@ export function logAtLeast(a: { lastEpoch: number; lastNumber: number }, b: { la
  * it is no longer waited for (a new election may replace it).
  */
 export function chooseLeader(
-  views: readonly ReplicaView[], total: number, knownEpoch: number, patienceOver?: { readonly id: number; readonly epoch: number },
+  views: readonly ReplicaView[],
+  total: number,
+  knownEpoch: number,
+  patienceOver?: { readonly id: number; readonly epoch: number },
 ): LeaderChoice {
   const up = views.filter((v) => v.up);
   const epoch = Math.max(knownEpoch, ...up.map((v) => v.epoch));

@@ -40,10 +40,18 @@ export class Logger {
     this.context = { ...this.context, ...fields };
   }
 
-  debug(msg: string, fields?: LogFields): void { this.write("debug", msg, fields); }
-  info(msg: string, fields?: LogFields): void { this.write("info", msg, fields); }
-  warn(msg: string, fields?: LogFields): void { this.write("warn", msg, fields); }
-  error(msg: string, fields?: LogFields): void { this.write("error", msg, fields); }
+  debug(msg: string, fields?: LogFields): void {
+    this.write("debug", msg, fields);
+  }
+  info(msg: string, fields?: LogFields): void {
+    this.write("info", msg, fields);
+  }
+  warn(msg: string, fields?: LogFields): void {
+    this.write("warn", msg, fields);
+  }
+  error(msg: string, fields?: LogFields): void {
+    this.write("error", msg, fields);
+  }
 
   private write(level: LogLevel, msg: string, fields: LogFields | undefined): void {
     if (levels[level] < this.threshold) return;

@@ -15,7 +15,7 @@ import {
   uncommittedOrdersMax,
 } from "./protocol.ts";
 
-test("request ids: printable ASCII without , \" \\ up to requestIdBytesMax", () => {
+test('request ids: printable ASCII without , " \\ up to requestIdBytesMax', () => {
   assert.is(requestIdProblem("fe1-42"), undefined);
   assert.is(requestIdProblem("x".repeat(requestIdBytesMax)), undefined);
   assert.match(requestIdProblem("x".repeat(requestIdBytesMax + 1)) ?? "", /longer than/);

@@ -130,7 +130,13 @@ function running(name: string, child: ChildProcess, port: number, exited: Promis
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
   };
   return {
-    name, pid, port, child, exited, output, kill,
+    name,
+    pid,
+    port,
+    child,
+    exited,
+    output,
+    kill,
     stop: async () => {
       kill("SIGTERM");
       const timer = setTimeout(() => kill("SIGKILL"), serviceStopTimeoutMs);

@@ -5,7 +5,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { bindServer, grpc, isServiceError, shutdownServer } from "./grpc.ts";
-import { StreamCallServer, StreamCaller, streamCallsInFlightMax } from "./stream_calls.ts";
+import { StreamCaller, StreamCallServer, streamCallsInFlightMax } from "./stream_calls.ts";
 import type { CallMessage, ResultMessage } from "./stream_calls.ts";
 import { sleep } from "./sleep.ts";
 
@@ -18,9 +18,13 @@ const json = {
 };
 const definition = {
   calls: {
-    path: "/test.Echo/Calls", requestStream: true, responseStream: true,
-    requestSerialize: json.serialize, requestDeserialize: json.deserialize,
-    responseSerialize: json.serialize, responseDeserialize: json.deserialize,
+    path: "/test.Echo/Calls",
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: json.serialize,
+    requestDeserialize: json.deserialize,
+    responseSerialize: json.serialize,
+    responseDeserialize: json.deserialize,
   },
 } satisfies grpc.ServiceDefinition;
 const Client = grpc.makeGenericClientConstructor(definition, "Echo");
@@ -38,7 +42,14 @@ function toStatus(err: unknown): { code: grpc.status; details: string } {
   return { code: e.status ?? grpc.status.INTERNAL, details: e.message };
 }
 
-type Harness = { server: grpc.Server; streams: StreamCallServer; port: number; caller: StreamCaller<Req, Res>; client: grpc.Client; close(): Promise<void> };
+type Harness = {
+  server: grpc.Server;
+  streams: StreamCallServer;
+  port: number;
+  caller: StreamCaller<Req, Res>;
+  client: grpc.Client;
+  close(): Promise<void>;
+};
 
 async function start(port = 0, handler = handle): Promise<{ server: grpc.Server; streams: StreamCallServer; port: number }> {
   const server = new grpc.Server();
@@ -49,11 +60,18 @@ async function start(port = 0, handler = handle): Promise<{ server: grpc.Server;
 
 async function harness(handler = handle): Promise<Harness> {
   const { server, streams, port } = await start(0, handler);
-  const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), { "grpc.initial_reconnect_backoff_ms": 50, "grpc.max_reconnect_backoff_ms": 200 });
+  const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), {
+    "grpc.initial_reconnect_backoff_ms": 50,
+    "grpc.max_reconnect_backoff_ms": 200,
+  });
   const open = (): Duplex => (client as unknown as { calls(): Duplex }).calls();
   const caller = new StreamCaller<Req, Res>(open);
   return {
-    server, streams, port, caller, client,
+    server,
+    streams,
+    port,
+    caller,
+    client,
     async close() {
       caller.close();
       client.close();
@@ -148,10 +166,11 @@ test(`more than ${streamCallsInFlightMax} calls in flight on one stream: the ext
     return { doubled: request.n * 2 };
   });
   try {
-    const calls = Array.from({ length: streamCallsInFlightMax + 3 }, (_, n) => h.caller.call({ n }, 5_000).then(
-      (r) => ({ ok: r.doubled }),
-      (err: grpc.ServiceError) => ({ code: err.code }),
-    ));
+    const calls = Array.from({ length: streamCallsInFlightMax + 3 }, (_, n) =>
+      h.caller.call({ n }, 5_000).then(
+        (r) => ({ ok: r.doubled }),
+        (err: grpc.ServiceError) => ({ code: err.code }),
+      ));
     // The extra calls are refused at once, while the first ones are still held by the gate.
     await Promise.all(calls.slice(streamCallsInFlightMax));
     release();

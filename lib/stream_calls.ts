@@ -57,7 +57,9 @@ export class StreamCaller<Req, Res> {
       stream = this.current();
     } catch (err) {
       // grpc-js throws when its channel is already closed: fail like a call that found no peer.
-      return Promise.reject(callFailure(grpc.status.UNAVAILABLE, `cannot open the stream: ${err instanceof Error ? err.message : String(err)}`));
+      return Promise.reject(
+        callFailure(grpc.status.UNAVAILABLE, `cannot open the stream: ${err instanceof Error ? err.message : String(err)}`),
+      );
     }
     const callId = this.nextCallId++;
     return new Promise<Res>((resolve, reject) => {
@@ -138,7 +140,9 @@ export class StreamCallServer {
   ): (call: ServerStream<Req, Res>) => void {
     return (call) => {
       const stream: OpenStream = {
-        inFlight: 0, ended: false, closing: false,
+        inFlight: 0,
+        ended: false,
+        closing: false,
         end: () => {
           if (stream.ended) return;
           stream.ended = true;
@@ -150,7 +154,8 @@ export class StreamCallServer {
       const answer = (result: ResultMessage<Res>): void => {
         if (!stream.ended && !call.cancelled && !call.destroyed) call.write(result);
       };
-      const fail = (callId: number, code: grpc.status, message: string): void => answer({ callId, reply: undefined, error: { code, message } });
+      const fail = (callId: number, code: grpc.status, message: string): void =>
+        answer({ callId, reply: undefined, error: { code, message } });
       const finish = (): void => {
         stream.inFlight--;
         if (stream.closing && stream.inFlight === 0) stream.end();

@@ -19,7 +19,11 @@ function configError(env: Record<string, string>): ConfigError {
 
 /** Run order/main.ts with `env` only (none of the runner's); `whenListening` runs once it logs its listening line. */
 function runMain(env: Record<string, string>, whenListening?: (pid: number) => void): ReturnType<typeof runToExit> {
-  return runToExit("order/main.ts", env, { timeoutMs: 20_000, inheritEnv: false, ...(whenListening ? { onListening: whenListening } : {}) });
+  return runToExit("order/main.ts", env, {
+    timeoutMs: 20_000,
+    inheritEnv: false,
+    ...(whenListening ? { onListening: whenListening } : {}),
+  });
 }
 
 test("defaults: PORT is this replica's port in ORDER_REPLICAS, the peers are the others", () => {

@@ -27,7 +27,6 @@ export type OrderConfig = {
   readonly crashAfterCatalogBatches: number;
 };
 
-
 function envOrderId(env: Env, replicas: readonly Replica[]): number {
   const text = envRequired(env, "ORDER_ID");
   const id = parseIntStrict(text);
@@ -37,7 +36,6 @@ function envOrderId(env: Env, replicas: readonly Replica[]): number {
   }
   return id;
 }
-
 
 export function readOrderConfig(env: Env): OrderConfig {
   const replicas = envReplicas(env, "ORDER_REPLICAS");

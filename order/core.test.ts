@@ -154,8 +154,18 @@ test("a Place is sent to the catalog, numbered by it, and answered only once a m
   const calls = of(placed, "callCatalog");
   assert.is(calls.length, 1, "one batch for the orders that arrived together");
   const call = calls[0] as { call: number; request: TradeBatchRequest };
-  assert.equal({ ...call.request, trades: call.request.trades.map((t) => t.requestId) }, { trades: ["a", "b"], epoch: 1, leaderId: 3, afterNumber: -1, commitNumber: -1 });
-  const numbered = leader.step({ kind: "catalogReply", call: call.call, reply: { results: [ok(TradeStatus.TRADE_OK, 0), ok(TradeStatus.TRADE_OK, 1)], missing: [], lastNumber: 1 } }, 0);
+  assert.equal({ ...call.request, trades: call.request.trades.map((t) => t.requestId) }, {
+    trades: ["a", "b"],
+    epoch: 1,
+    leaderId: 3,
+    afterNumber: -1,
+    commitNumber: -1,
+  });
+  const numbered = leader.step({
+    kind: "catalogReply",
+    call: call.call,
+    reply: { results: [ok(TradeStatus.TRADE_OK, 0), ok(TradeStatus.TRADE_OK, 1)], missing: [], lastNumber: 1 },
+  }, 0);
   assert.equal(of(numbered, "persistLog").map((a) => a.orders.map((o) => `${o.number}:${o.requestId}@${o.epoch}`)), [["0:a@1", "1:b@1"]]);
   const appends = of(numbered, "sendAppend");
   assert.is(appends.length, 2, "the batch goes to both followers at once");
@@ -177,7 +187,11 @@ test("a request id is traded once: in flight it joins the batch, numbered it is 
   const call = of(first, "callCatalog")[0] as { call: number };
   const again = leader.step({ kind: "place", orders: [{ call: 11, request: place("a") }] }, 0);
   assert.is(of(again, "callCatalog").length, 0, "no second trade while the first is at the catalog");
-  const numbered = leader.step({ kind: "catalogReply", call: call.call, reply: { results: [ok(TradeStatus.TRADE_OK, 0)], missing: [], lastNumber: 0 } }, 0);
+  const numbered = leader.step({
+    kind: "catalogReply",
+    call: call.call,
+    reply: { results: [ok(TradeStatus.TRADE_OK, 0)], missing: [], lastNumber: 0 },
+  }, 0);
   durable(leader, numbered);
   const toF1 = of(numbered, "sendAppend").find((a) => a.to === 1) as { request: AppendRequest };
   const done = leader.step({ kind: "appendReply", from: 1, reply: append(f1, toF1.request) }, 0);
@@ -185,7 +199,11 @@ test("a request id is traded once: in flight it joins the batch, numbered it is 
   const later = leader.step({ kind: "place", orders: [{ call: 12, request: place("a") }, { call: 13, request: place("a", 5) }] }, 0);
   assert.is(of(later, "callCatalog").length, 0);
   assert.equal(replyTo(later, 12), { ok: true, value: { status: PlaceStatus.PLACE_OK, number: 0, message: "" } });
-  assert.equal((replyTo(later, 13) as { value: { status: number } }).value.status, PlaceStatus.PLACE_INVALID, "a reused id for another order");
+  assert.equal(
+    (replyTo(later, 13) as { value: { status: number } }).value.status,
+    PlaceStatus.PLACE_INVALID,
+    "a reused id for another order",
+  );
 });
 
 test("trades the catalog numbered beyond our log are adopted, replicated, and answer their retries", () => {
@@ -198,7 +216,10 @@ test("trades the catalog numbered beyond our log are adopted, replicated, and an
     { number: 1, epoch: 1, requestId: "retry", name: "GameStart", side: Side.SIDE_BUY, quantity: 1 },
   ];
   const adopted = leader.step({ kind: "catalogReply", call: call.call, reply: { results: [], missing, lastNumber: 1 } }, 0);
-  assert.equal(of(adopted, "persistLog").map((a) => a.orders.map((o) => `${o.number}:${o.requestId}@${o.epoch}`)), [["0:old@1", "1:retry@1"]]);
+  assert.equal(of(adopted, "persistLog").map((a) => a.orders.map((o) => `${o.number}:${o.requestId}@${o.epoch}`)), [[
+    "0:old@1",
+    "1:retry@1",
+  ]]);
   const resent = of(adopted, "callCatalog");
   assert.is(resent.length, 1);
   assert.equal(resent[0]?.request.trades.map((t) => t.requestId), ["new"], "the adopted id is not traded again");
@@ -230,13 +251,23 @@ test("a follower checks the order before new ones, never truncates, and acks onl
   const f = core(1, [order(0, 1), order(1, 1)], { epoch: 1, votedFor: 2 });
   const base = { epoch: 2, leaderId: 2, commitNumber: 0 };
   assert.is(append(f, { ...base, prevNumber: 5, prevEpoch: 2, orders: [] }).outcome, AppendOutcome.APPEND_GAP);
-  assert.is(append(f, { ...base, prevNumber: 1, prevEpoch: 2, orders: [] }).outcome, AppendOutcome.APPEND_DIVERGED, "order 1 is epoch 1 here");
+  assert.is(
+    append(f, { ...base, prevNumber: 1, prevEpoch: 2, orders: [] }).outcome,
+    AppendOutcome.APPEND_DIVERGED,
+    "order 1 is epoch 1 here",
+  );
   assert.is(append(f, { ...base, prevNumber: 0, prevEpoch: 1, orders: [order(1, 2, "other")] }).outcome, AppendOutcome.APPEND_DIVERGED);
   assert.is(f.lastNumber, 1, "nothing truncated");
   const acted = f.step({ kind: "append", call: 5, request: { ...base, prevNumber: 1, prevEpoch: 1, orders: [order(2, 2)] } }, 0);
   assert.is(replyTo(acted, 5), undefined, "no ack before the order is on disk");
-  assert.equal(replyTo(durable(f, acted), 5), { ok: true, value: { outcome: AppendOutcome.APPEND_OK, epoch: 2, lastNumber: 2, matchNumber: 2 } });
-  assert.is(append(f, { epoch: 1, leaderId: 3, commitNumber: 0, prevNumber: 2, prevEpoch: 2, orders: [] }).outcome, AppendOutcome.APPEND_STALE_EPOCH);
+  assert.equal(replyTo(durable(f, acted), 5), {
+    ok: true,
+    value: { outcome: AppendOutcome.APPEND_OK, epoch: 2, lastNumber: 2, matchNumber: 2 },
+  });
+  assert.is(
+    append(f, { epoch: 1, leaderId: 3, commitNumber: 0, prevNumber: 2, prevEpoch: 2, orders: [] }).outcome,
+    AppendOutcome.APPEND_STALE_EPOCH,
+  );
 });
 
 test("a leader probes a follower that is behind and sends it what it lacks", () => {
@@ -244,7 +275,11 @@ test("a leader probes a follower that is behind and sends it what it lacks", () 
   const f2 = core(2);
   const leader = core(3, [order(0, 1), order(1, 1), order(2, 1)], { epoch: 1, votedFor: 3 });
   for (const f of [f1, f2]) {
-    const acted = f.step({ kind: "append", call: 1, request: { epoch: 1, leaderId: 3, commitNumber: -1, prevNumber: -1, prevEpoch: 0, orders: [order(0, 1)] } }, 0);
+    const acted = f.step({
+      kind: "append",
+      call: 1,
+      request: { epoch: 1, leaderId: 3, commitNumber: -1, prevNumber: -1, prevEpoch: 0, orders: [order(0, 1)] },
+    }, 0);
     durable(f, acted);
   }
   const won = elect(leader, 2, [f1, f2]);
@@ -265,7 +300,13 @@ test("without a majority an order is answered UNAVAILABLE within placeWaitMsMax,
   const { leader } = trio();
   const placed = leader.step({ kind: "place", orders: [{ call: 10, request: place("a") }] }, 0);
   const call = of(placed, "callCatalog")[0] as { call: number };
-  durable(leader, leader.step({ kind: "catalogReply", call: call.call, reply: { results: [ok(TradeStatus.TRADE_OK, 0)], missing: [], lastNumber: 0 } }, 0));
+  durable(
+    leader,
+    leader.step(
+      { kind: "catalogReply", call: call.call, reply: { results: [ok(TradeStatus.TRADE_OK, 0)], missing: [], lastNumber: 0 } },
+      0,
+    ),
+  );
   let answered: CallResult | undefined;
   for (let t = 0; t <= limits.placeWaitMsMax && !answered; t += limits.tickMs) {
     for (const from of [1, 2]) leader.step({ kind: "peerFailed", from }, t);
@@ -277,7 +318,11 @@ test("without a majority an order is answered UNAVAILABLE within placeWaitMsMax,
 
 test("after a disk failure nothing more is acknowledged and the replica is not ready", () => {
   const f = core(1);
-  const acted = f.step({ kind: "append", call: 1, request: { epoch: 1, leaderId: 3, commitNumber: -1, prevNumber: -1, prevEpoch: 0, orders: [order(0, 1)] } }, 0);
+  const acted = f.step({
+    kind: "append",
+    call: 1,
+    request: { epoch: 1, leaderId: 3, commitNumber: -1, prevNumber: -1, prevEpoch: 0, orders: [order(0, 1)] },
+  }, 0);
   const failed = f.step({ kind: "diskFailed", message: "ENOSPC" }, 0);
   assert.equal((replyTo(failed, 1) as { ok: boolean }).ok, false, "the held ack fails");
   assert.is(of(durable(f, acted), "reply").length, 0, "a late completion acknowledges nothing");

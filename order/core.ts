@@ -20,7 +20,15 @@ import { Side, TradeStatus } from "../gen/catalog.ts";
 import type { SequencedTrade, TradeBatchReply, TradeBatchRequest, TradeReply } from "../gen/catalog.ts";
 import { AppendOutcome, OrderSide, PlaceStatus } from "../gen/order.ts";
 import type {
-  AppendReply, AppendRequest, HealthReply, OrderRecord, PlaceReply, PlaceRequest, SetLeaderReply, VoteReply, VoteRequest,
+  AppendReply,
+  AppendRequest,
+  HealthReply,
+  OrderRecord,
+  PlaceReply,
+  PlaceRequest,
+  SetLeaderReply,
+  VoteReply,
+  VoteRequest,
 } from "../gen/order.ts";
 import type { OrderErrorCode } from "./errors.ts";
 import * as limits from "./limits.ts";
@@ -72,7 +80,12 @@ export type Action =
   | { readonly kind: "sendAppend"; readonly to: number; readonly request: AppendRequest }
   | { readonly kind: "callCatalog"; readonly call: number; readonly request: TradeBatchRequest }
   | { readonly kind: "reply"; readonly call: CallId; readonly result: CallResult }
-  | { readonly kind: "log"; readonly level: "info" | "warn" | "error"; readonly message: string; readonly fields: Record<string, string | number> };
+  | {
+    readonly kind: "log";
+    readonly level: "info" | "warn" | "error";
+    readonly message: string;
+    readonly fields: Record<string, string | number>;
+  };
 
 type Waiter = { readonly call: CallId; readonly request: PlaceRequest; readonly since: number };
 
@@ -202,8 +215,15 @@ export class ReplicaCore {
       ? [...this.leadership.followers.values()].filter((p) => p.mode === "replicate" && p.match >= this.commit).map((p) => p.id)
       : [];
     return {
-      id: this.id, lastNumber: this.lastNumber, epoch: this.epoch, leaderId: this.leaderId, ready: this.ready,
-      liveFollowers, lastEpoch: this.lastEpoch, role: this.role, commitNumber: this.commit,
+      id: this.id,
+      lastNumber: this.lastNumber,
+      epoch: this.epoch,
+      leaderId: this.leaderId,
+      ready: this.ready,
+      liveFollowers,
+      lastEpoch: this.lastEpoch,
+      role: this.role,
+      commitNumber: this.commit,
     };
   }
 
@@ -217,20 +237,34 @@ export class ReplicaCore {
 
   private dispatch(input: Input): void {
     switch (input.kind) {
-      case "tick": return this.onTick();
-      case "place": return this.onPlace(input.orders);
-      case "get": return this.onGet(input.call, input.number);
-      case "setLeader": return this.onSetLeader(input.call, input.leaderId, input.epoch);
-      case "voteRequest": return this.onVoteRequest(input.call, input.request);
-      case "voteReply": return this.onVoteReply(input.from, input.reply);
-      case "append": return this.onAppend(input.call, input.request);
-      case "appendReply": return this.onAppendReply(input.from, input.reply);
-      case "peerFailed": return this.onPeerFailed(input.from);
-      case "catalogReply": return this.onCatalogReply(input.call, input.reply);
-      case "catalogFailed": return this.onCatalogFailed(input.call, input.refusal, input.message);
-      case "logDurable": return this.onLogDurable(input.upTo);
-      case "voteDurable": return this.onVoteDurable(input.vote);
-      case "diskFailed": return this.onDiskFailed(input.message);
+      case "tick":
+        return this.onTick();
+      case "place":
+        return this.onPlace(input.orders);
+      case "get":
+        return this.onGet(input.call, input.number);
+      case "setLeader":
+        return this.onSetLeader(input.call, input.leaderId, input.epoch);
+      case "voteRequest":
+        return this.onVoteRequest(input.call, input.request);
+      case "voteReply":
+        return this.onVoteReply(input.from, input.reply);
+      case "append":
+        return this.onAppend(input.call, input.request);
+      case "appendReply":
+        return this.onAppendReply(input.from, input.reply);
+      case "peerFailed":
+        return this.onPeerFailed(input.from);
+      case "catalogReply":
+        return this.onCatalogReply(input.call, input.reply);
+      case "catalogFailed":
+        return this.onCatalogFailed(input.call, input.refusal, input.message);
+      case "logDurable":
+        return this.onLogDurable(input.upTo);
+      case "voteDurable":
+        return this.onVoteDurable(input.vote);
+      case "diskFailed":
+        return this.onDiskFailed(input.message);
     }
   }
 
@@ -274,14 +308,30 @@ export class ReplicaCore {
     const followers = new Map<number, Progress>();
     for (const id of this.peers) {
       followers.set(id, {
-        id, next: this.lastNumber + 1, match: -1, mode: "probe", inflight: [], sentAt: -Infinity,
-        retryAt: this.now, retryMs: limits.probeRetryMs, diverged: false,
+        id,
+        next: this.lastNumber + 1,
+        match: -1,
+        mode: "probe",
+        inflight: [],
+        sentAt: -Infinity,
+        retryAt: this.now,
+        retryMs: limits.probeRetryMs,
+        diverged: false,
       });
     }
     this.leadership = {
-      epoch: campaign.epoch, followers, queue: [], pending: new Map(), catalogCall: undefined, catalogSynced: false,
-      catalogRetryAt: this.now, catalogRetryMs: limits.catalogRetryMs, committing: new Map(), lastAtElection: this.lastNumber,
-      ready: false, readyCalls: campaign.calls.map((call) => ({ call, since: this.now })),
+      epoch: campaign.epoch,
+      followers,
+      queue: [],
+      pending: new Map(),
+      catalogCall: undefined,
+      catalogSynced: false,
+      catalogRetryAt: this.now,
+      catalogRetryMs: limits.catalogRetryMs,
+      committing: new Map(),
+      lastAtElection: this.lastNumber,
+      ready: false,
+      readyCalls: campaign.calls.map((call) => ({ call, since: this.now })),
     };
     this.note("info", "role", { role: "leader", epoch: campaign.epoch, last: this.lastNumber, votes: [...campaign.granted].join(" ") });
     for (const p of followers.values()) this.sendTo(p);
@@ -311,9 +361,13 @@ export class ReplicaCore {
 
   private onSetLeader(call: CallId, leaderId: number, epoch: number): void {
     if (this.failed !== undefined) return this.fail(call, this.diskFailure());
-    if (leaderId !== this.id) return this.fail(call, { code: "INVALID_ARGUMENT", message: `SetLeader goes to the candidate itself (this is replica ${this.id})` });
+    if (leaderId !== this.id) {
+      return this.fail(call, { code: "INVALID_ARGUMENT", message: `SetLeader goes to the candidate itself (this is replica ${this.id})` });
+    }
     if (!Number.isSafeInteger(epoch) || epoch < 1) return this.fail(call, { code: "INVALID_ARGUMENT", message: "epoch must be 1 or more" });
-    if (epoch < this.vote.epoch) return this.fail(call, { code: "STALE_EPOCH", message: `epoch ${epoch} is older than this replica's epoch ${this.vote.epoch}` });
+    if (epoch < this.vote.epoch) {
+      return this.fail(call, { code: "STALE_EPOCH", message: `epoch ${epoch} is older than this replica's epoch ${this.vote.epoch}` });
+    }
     if (epoch === this.vote.epoch) {
       if (this.role === "leader" && this.leadership) {
         if (this.leadership.ready) return this.answerLeading(call);
@@ -325,7 +379,10 @@ export class ReplicaCore {
         return;
       }
       if (this.vote.votedFor !== 0 && this.vote.votedFor !== this.id) {
-        return this.fail(call, { code: "STALE_EPOCH", message: `epoch ${epoch}: this replica voted for replica ${this.vote.votedFor}; use a newer epoch` });
+        return this.fail(call, {
+          code: "STALE_EPOCH",
+          message: `epoch ${epoch}: this replica voted for replica ${this.vote.votedFor}; use a newer epoch`,
+        });
       }
       if (this.leaderId !== 0 && this.leaderId !== this.id) {
         return this.fail(call, { code: "STALE_EPOCH", message: `epoch ${epoch} is led by replica ${this.leaderId}; use a newer epoch` });
@@ -344,7 +401,11 @@ export class ReplicaCore {
     c.askedAt = this.now;
     for (const to of this.peers) {
       if (c.granted.has(to)) continue;
-      this.out.push({ kind: "sendVote", to, request: { epoch: c.epoch, candidateId: this.id, lastNumber: this.lastNumber, lastEpoch: this.lastEpoch } });
+      this.out.push({
+        kind: "sendVote",
+        to,
+        request: { epoch: c.epoch, candidateId: this.id, lastNumber: this.lastNumber, lastEpoch: this.lastEpoch },
+      });
     }
   }
 
@@ -456,7 +517,8 @@ export class ReplicaCore {
     const acks = this.heldAcks.filter(ackReady);
     this.heldAcks = this.heldAcks.filter((a) => !ackReady(a));
     for (const a of acks) this.answerAppend(a.call, AppendOutcome.APPEND_OK, a.match);
-    const grantReady = (g: { vote: Vote }): boolean => this.durableVote.epoch > g.vote.epoch ||
+    const grantReady = (g: { vote: Vote }): boolean =>
+      this.durableVote.epoch > g.vote.epoch ||
       (this.durableVote.epoch === g.vote.epoch && this.durableVote.votedFor === g.vote.votedFor);
     const grants = this.heldGrants.filter(grantReady);
     this.heldGrants = this.heldGrants.filter((g) => !grantReady(g));
@@ -507,7 +569,11 @@ export class ReplicaCore {
     const prevNumber = p.next - 1;
     const prevEpoch = prevNumber >= 0 ? (this.entries[prevNumber] as OrderRecord).epoch : 0;
     const orders = this.entries.slice(p.next, to + 1);
-    this.out.push({ kind: "sendAppend", to: p.id, request: { epoch: l.epoch, leaderId: this.id, orders, prevNumber, prevEpoch, commitNumber: this.commit } });
+    this.out.push({
+      kind: "sendAppend",
+      to: p.id,
+      request: { epoch: l.epoch, leaderId: this.id, orders, prevNumber, prevEpoch, commitNumber: this.commit },
+    });
     p.inflight.push(this.now);
     p.sentAt = this.now;
     if (p.mode === "replicate") p.next = to + 1;
@@ -677,11 +743,14 @@ export class ReplicaCore {
     const id = ++this.catalogCalls;
     l.catalogCall = { id, batch, sentAt: this.now };
     const trades = batch.map((w) => ({
-      requestId: w.request.requestId, name: w.request.name, quantity: w.request.quantity,
+      requestId: w.request.requestId,
+      name: w.request.name,
+      quantity: w.request.quantity,
       side: w.request.side === OrderSide.ORDER_SIDE_BUY ? Side.SIDE_BUY : Side.SIDE_SELL,
     }));
     this.out.push({
-      kind: "callCatalog", call: id,
+      kind: "callCatalog",
+      call: id,
       request: { trades, epoch: l.epoch, leaderId: this.id, afterNumber: this.lastNumber, commitNumber: this.commit },
     });
   }
@@ -700,7 +769,10 @@ export class ReplicaCore {
       return this.dispatchCatalog();
     }
     if (reply.results.length !== batch.length) {
-      this.note("error", "the catalog answered a batch with the wrong number of results", { trades: batch.length, results: reply.results.length });
+      this.note("error", "the catalog answered a batch with the wrong number of results", {
+        trades: batch.length,
+        results: reply.results.length,
+      });
       return this.catalogUnknown(batch, "the catalog answered a malformed batch");
     }
     l.catalogSynced = true;
@@ -733,7 +805,11 @@ export class ReplicaCore {
   /** Trades the catalog numbered that our log lacks (a previous leader's last batches): take them as they are. */
   private adopt(trades: readonly SequencedTrade[]): void {
     const orders: OrderRecord[] = trades.map((t) => ({
-      number: t.number, epoch: t.epoch, requestId: t.requestId, name: t.name, quantity: t.quantity,
+      number: t.number,
+      epoch: t.epoch,
+      requestId: t.requestId,
+      name: t.name,
+      quantity: t.quantity,
       side: t.side === Side.SIDE_BUY ? OrderSide.ORDER_SIDE_BUY : OrderSide.ORDER_SIDE_SELL,
     }));
     for (const [i, o] of orders.entries()) {
@@ -779,7 +855,9 @@ export class ReplicaCore {
   private onGet(call: CallId, number: number): void {
     const refusal = this.servingRefusal();
     if (refusal) return this.fail(call, refusal);
-    if (!Number.isSafeInteger(number) || number < 0) return this.fail(call, { code: "INVALID_ARGUMENT", message: "number must be a non-negative integer" });
+    if (!Number.isSafeInteger(number) || number < 0) {
+      return this.fail(call, { code: "INVALID_ARGUMENT", message: "number must be a non-negative integer" });
+    }
     if (number > this.commit) return this.fail(call, { code: "NOT_FOUND", message: `order ${number} not found` });
     this.reply(call, { ok: true, value: this.entries[number] as OrderRecord });
   }
@@ -828,14 +906,18 @@ export class ReplicaCore {
     if (queuedExpired.length > 0) {
       l.queue = l.queue.filter((w) => !old(w));
       for (const w of queuedExpired) {
-        for (const x of l.pending.get(w.request.requestId) ?? []) this.fail(x.call, { code: "UNAVAILABLE", message: "the catalog did not take the order in time; retry" });
+        for (const x of l.pending.get(w.request.requestId) ?? []) {
+          this.fail(x.call, { code: "UNAVAILABLE", message: "the catalog did not take the order in time; retry" });
+        }
         l.pending.delete(w.request.requestId);
       }
     }
     const readyExpired = l.readyCalls.filter((r) => this.now - r.since >= limits.leaderReadyWaitMs);
     if (readyExpired.length > 0) {
       l.readyCalls = l.readyCalls.filter((r) => this.now - r.since < limits.leaderReadyWaitMs);
-      for (const r of readyExpired) this.fail(r.call, { code: "NOT_READY", message: "elected, but this replica's log is not on a majority yet" });
+      for (const r of readyExpired) {
+        this.fail(r.call, { code: "NOT_READY", message: "elected, but this replica's log is not on a majority yet" });
+      }
     }
   }
 

@@ -24,7 +24,11 @@ runMain("order", async () => {
   const votePath = voteFile(config.dataDir, config.id);
   const vote = await readVote(votePath);
   const shell = new ReplicaShell({
-    id: config.id, ids: config.replicas.map((r) => r.id), log, vote, logger,
+    id: config.id,
+    ids: config.replicas.map((r) => r.id),
+    log,
+    vote,
+    logger,
     writeVote: (v) => writeVote(votePath, v),
     catalog: crashAfterCatalogBatches(grpcCatalog(config.catalogAddr), config.crashAfterCatalogBatches),
     peers: config.peers.map(grpcPeer),
@@ -43,8 +47,13 @@ runMain("order", async () => {
   shell.start();
   // Tests and scripts wait for a line with `listening` and `port=<n>`.
   logger.info(`listening port=${port}`, {
-    host: config.host, data_dir: config.dataDir, catalog: formatHostPort(config.catalogAddr),
+    host: config.host,
+    data_dir: config.dataDir,
+    catalog: formatHostPort(config.catalogAddr),
     replicas: config.replicas.map((r) => `${r.id}@${formatHostPort(r.addr)}`).join(","),
-    last: log.loaded.length - 1, epoch: vote.epoch, voted_for: vote.votedFor, log_level: config.logLevel,
+    last: log.loaded.length - 1,
+    epoch: vote.epoch,
+    voted_for: vote.votedFor,
+    log_level: config.logLevel,
   });
 });

@@ -11,7 +11,7 @@ import { AssertionError } from "../lib/assert.ts";
 import { OrderSide } from "../gen/order.ts";
 import type { OrderRecord } from "../gen/order.ts";
 import { orderQuantityMax } from "../lib/protocol.ts";
-import { OrderLog, formatOrderRow, orderLogFile, orderLogHeader, parseOrderRow } from "./order_log.ts";
+import { formatOrderRow, OrderLog, orderLogFile, orderLogHeader, parseOrderRow } from "./order_log.ts";
 import { nameProblem, orderProblem, sameOrder } from "./order_rules.ts";
 import { rejects } from "../test/support/throws.ts";
 
@@ -29,7 +29,13 @@ test.after(() => {
 
 function order(number: number, over: Partial<OrderRecord> = {}): OrderRecord {
   return {
-    number, epoch: 1, name: "GameStart", side: OrderSide.ORDER_SIDE_BUY, quantity: 1 + (number % 5), requestId: `req-${number}`, ...over,
+    number,
+    epoch: 1,
+    name: "GameStart",
+    side: OrderSide.ORDER_SIDE_BUY,
+    quantity: 1 + (number % 5),
+    requestId: `req-${number}`,
+    ...over,
   };
 }
 

@@ -43,7 +43,11 @@ export function parseOrderRow(line: string): OrderRecord | string {
   if (type !== "buy" && type !== "sell") return 'type is not "buy" or "sell"';
   if (!quantityPattern.test(quantityText)) return "quantity is not a positive integer";
   const order: OrderRecord = {
-    number: Number(numberText), epoch: Number(epochText), name, quantity: Number(quantityText), requestId,
+    number: Number(numberText),
+    epoch: Number(epochText),
+    name,
+    quantity: Number(quantityText),
+    requestId,
     side: type === "buy" ? OrderSide.ORDER_SIDE_BUY : OrderSide.ORDER_SIDE_SELL,
   };
   const problem = orderProblem(order);

@@ -135,7 +135,8 @@ async function converged(leader: number, ids: readonly number[] = [1, 2, 3]): Pr
     const healths = await Promise.all(ids.map((id) => c().grpc.health(id).catch(() => undefined)));
     const lead = healths.find((h) => h?.id === leader);
     const last = lead?.role === "leader" ? lead.lastNumber : undefined;
-    const caughtUp = (h: HealthReply | undefined): boolean => h !== undefined && h.lastNumber === last &&
+    const caughtUp = (h: HealthReply | undefined): boolean =>
+      h !== undefined && h.lastNumber === last &&
       h.commitNumber === last && h.ready && h.epoch === lead?.epoch && (h.id === leader || h.leaderId === leader);
     if (last !== undefined && healths.every(caughtUp)) {
       texts = ids.map((id) => fs.readFileSync(c().orderFile(id), "utf8"));
@@ -150,7 +151,9 @@ async function converged(leader: number, ids: readonly number[] = [1, 2, 3]): Pr
   }
   texts = ids.map((id) => readLog(id).text);
   for (const [i, text] of texts.entries()) {
-    if (text !== texts[0]) assert.unreachable(`replica ${ids[i]}'s log differs from replica ${ids[0]}'s: ${firstDifference(text, texts[0] as string)}`);
+    if (text !== texts[0]) {
+      assert.unreachable(`replica ${ids[i]}'s log differs from replica ${ids[0]}'s: ${firstDifference(text, texts[0] as string)}`);
+    }
   }
   return texts[0] as string;
 }
@@ -173,8 +176,10 @@ function checkAcked(loads: readonly Load[], leader: number): void {
       assert.not.ok(numbers.has(a.number), `number ${a.number} given once`);
       numbers.add(a.number);
       const row = orders[a.number];
-      assert.ok(row !== undefined && row.requestId === requestId && row.name === a.name && row.quantity === a.quantity,
-        `acknowledged order ${a.number} (${requestId}) is in the log`);
+      assert.ok(
+        row !== undefined && row.requestId === requestId && row.name === a.name && row.quantity === a.quantity,
+        `acknowledged order ${a.number} (${requestId}) is in the log`,
+      );
     }
   }
   const logged = new Set(orders.map((o) => o.requestId));

@@ -15,7 +15,14 @@ import { freePort } from "../lib/service_process.ts";
 import { StreamCallServer } from "../lib/stream_calls.ts";
 import { AppendOutcome, OrderClient, OrderService, OrderSide, PlaceStatus } from "../gen/order.ts";
 import type {
-  GetRequest, HealthReply, HealthRequest, OrderRecord, PlaceReply, PlaceRequest, SetLeaderReply, SetLeaderRequest,
+  GetRequest,
+  HealthReply,
+  HealthRequest,
+  OrderRecord,
+  PlaceReply,
+  PlaceRequest,
+  SetLeaderReply,
+  SetLeaderRequest,
 } from "../gen/order.ts";
 import { waitFor } from "../test/support/wait.ts";
 import { grpcCatalog, grpcPeer } from "./clients.ts";
@@ -31,9 +38,13 @@ import { failureCode } from "../test/support/grpc_calls.ts";
 
 test("every error code has its gRPC status", () => {
   const expected: Record<OrderErrorCode, grpc.status> = {
-    NOT_LEADER: grpc.status.FAILED_PRECONDITION, STALE_EPOCH: grpc.status.FAILED_PRECONDITION,
-    NOT_READY: grpc.status.UNAVAILABLE, UNAVAILABLE: grpc.status.UNAVAILABLE, NOT_FOUND: grpc.status.NOT_FOUND,
-    INVALID_ARGUMENT: grpc.status.INVALID_ARGUMENT, OVERLOADED: grpc.status.RESOURCE_EXHAUSTED,
+    NOT_LEADER: grpc.status.FAILED_PRECONDITION,
+    STALE_EPOCH: grpc.status.FAILED_PRECONDITION,
+    NOT_READY: grpc.status.UNAVAILABLE,
+    UNAVAILABLE: grpc.status.UNAVAILABLE,
+    NOT_FOUND: grpc.status.NOT_FOUND,
+    INVALID_ARGUMENT: grpc.status.INVALID_ARGUMENT,
+    OVERLOADED: grpc.status.RESOURCE_EXHAUSTED,
   };
   for (const [code, status] of Object.entries(expected)) {
     const s = toStatus(new OrderError(code as OrderErrorCode, `message of ${code}`));
@@ -69,8 +80,14 @@ async function startReplica(id: number, ports: ReadonlyMap<number, number>): Pro
   const votePath = voteFile(dir, id);
   const peers = [...ports].filter(([peer]) => peer !== id).map(([peer, port]) => grpcPeer({ id: peer, addr: { host: "127.0.0.1", port } }));
   const shell = new ReplicaShell({
-    id, ids: [...ports.keys()], log, vote: await readVote(votePath), writeVote: (v) => writeVote(votePath, v),
-    catalog: grpcCatalog(catalogDown), peers, logger,
+    id,
+    ids: [...ports.keys()],
+    log,
+    vote: await readVote(votePath),
+    writeVote: (v) => writeVote(votePath, v),
+    catalog: grpcCatalog(catalogDown),
+    peers,
+    logger,
   });
   const server = new grpc.Server(serverOptions);
   const streams = new StreamCallServer();
@@ -100,7 +117,15 @@ const get = (r: Replica, number: number): Promise<OrderRecord> =>
   callUnary<GetRequest, OrderRecord>(r.client, r.client.get, { number }, callTimeoutMs);
 
 const follower = (id: number): HealthReply => ({
-  id, lastNumber: -1, epoch: 0, leaderId: 0, ready: true, liveFollowers: [], lastEpoch: 0, role: "follower", commitNumber: -1,
+  id,
+  lastNumber: -1,
+  epoch: 0,
+  leaderId: 0,
+  ready: true,
+  liveFollowers: [],
+  lastEpoch: 0,
+  role: "follower",
+  commitNumber: -1,
 });
 
 const anOrder: PlaceRequest = { requestId: "r-1", name: "GameStart", side: OrderSide.ORDER_SIDE_BUY, quantity: 1 };
@@ -135,7 +160,15 @@ test("two replicas over real gRPC: election, handover, and every refusal as a st
     assert.equal(await health(two), { ...follower(2), epoch: 1, leaderId: 1 });
     await waitFor(async () => (await health(one)).liveFollowers.length === 1, 5_000, "replica 2 to be a live follower");
     assert.equal(await health(one), {
-      id: 1, lastNumber: -1, epoch: 1, leaderId: 1, ready: true, liveFollowers: [2], lastEpoch: 0, role: "leader", commitNumber: -1,
+      id: 1,
+      lastNumber: -1,
+      epoch: 1,
+      leaderId: 1,
+      ready: true,
+      liveFollowers: [2],
+      lastEpoch: 0,
+      role: "leader",
+      commitNumber: -1,
     });
     // Asked again, the leader answers at once; replica 2 voted in epoch 1 and cannot lead it.
     assert.equal(await setLeader(one, { leaderId: 1, epoch: 1 }), { epoch: 1, lastNumber: -1 });
@@ -158,8 +191,14 @@ test("two replicas over real gRPC: election, handover, and every refusal as a st
     const gap = await toTwo.append({ epoch: 1, leaderId: 1, prevNumber: 5, prevEpoch: 1, orders: [], commitNumber: -1 }, callTimeoutMs);
     assert.equal(gap, { outcome: AppendOutcome.APPEND_GAP, epoch: 1, lastNumber: -1, matchNumber: -1 });
     // The vote of epoch 1 went to replica 1: asking again is the same vote, and a malformed request is refused.
-    assert.equal(await toTwo.requestVote({ epoch: 1, candidateId: 1, lastNumber: -1, lastEpoch: 0 }, callTimeoutMs), { epoch: 1, granted: true });
-    assert.is(await failureCode(toTwo.requestVote({ epoch: 1, candidateId: 2, lastNumber: -1, lastEpoch: 0 }, callTimeoutMs)), grpc.status.INVALID_ARGUMENT);
+    assert.equal(await toTwo.requestVote({ epoch: 1, candidateId: 1, lastNumber: -1, lastEpoch: 0 }, callTimeoutMs), {
+      epoch: 1,
+      granted: true,
+    });
+    assert.is(
+      await failureCode(toTwo.requestVote({ epoch: 1, candidateId: 2, lastNumber: -1, lastEpoch: 0 }, callTimeoutMs)),
+      grpc.status.INVALID_ARGUMENT,
+    );
 
     // Handover: replica 2 campaigns in epoch 2; replica 1 votes for it and steps down.
     assert.equal(await setLeader(two, { leaderId: 2, epoch: 2 }), { epoch: 2, lastNumber: -1 });
@@ -174,9 +213,15 @@ test("two replicas over real gRPC: election, handover, and every refusal as a st
     assert.is(await failureCode(setLeader(one, { leaderId: 1, epoch: 1 })), grpc.status.FAILED_PRECONDITION);
     const stale = await toTwo.append({ epoch: 1, leaderId: 1, prevNumber: -1, prevEpoch: 0, orders: [], commitNumber: -1 }, callTimeoutMs);
     assert.equal([stale.outcome, stale.epoch], [AppendOutcome.APPEND_STALE_EPOCH, 2]);
-    assert.equal(await toTwo.requestVote({ epoch: 1, candidateId: 1, lastNumber: -1, lastEpoch: 0 }, callTimeoutMs), { epoch: 2, granted: false });
+    assert.equal(await toTwo.requestVote({ epoch: 1, candidateId: 1, lastNumber: -1, lastEpoch: 0 }, callTimeoutMs), {
+      epoch: 2,
+      granted: false,
+    });
     // Replica 2 voted for itself in epoch 2: replica 1 cannot have that vote either.
-    assert.equal(await toTwo.requestVote({ epoch: 2, candidateId: 1, lastNumber: -1, lastEpoch: 0 }, callTimeoutMs), { epoch: 2, granted: false });
+    assert.equal(await toTwo.requestVote({ epoch: 2, candidateId: 1, lastNumber: -1, lastEpoch: 0 }, callTimeoutMs), {
+      epoch: 2,
+      granted: false,
+    });
     const h2 = await health(two);
     assert.equal([h2.role, h2.epoch, h2.leaderId], ["leader", 2, 2], "stale requests did not depose the leader");
     assert.equal(await readVote(voteFile(two.dir, 2)), { epoch: 2, votedFor: 2 });

@@ -6,8 +6,18 @@
 import { assert } from "../lib/assert.ts";
 import type { Logger } from "../lib/log.ts";
 import type {
-  AppendReply, AppendRequest, GetRequest, HealthReply, OrderRecord, PlaceBatchReply, PlaceBatchRequest, PlaceReply, SetLeaderReply,
-  SetLeaderRequest, VoteReply, VoteRequest,
+  AppendReply,
+  AppendRequest,
+  GetRequest,
+  HealthReply,
+  OrderRecord,
+  PlaceBatchReply,
+  PlaceBatchRequest,
+  PlaceReply,
+  SetLeaderReply,
+  SetLeaderRequest,
+  VoteReply,
+  VoteRequest,
 } from "../gen/order.ts";
 import { PlaceStatus } from "../gen/order.ts";
 import type { CatalogPort, PeerPort } from "./clients.ts";
@@ -73,13 +83,19 @@ export class ReplicaShell {
    * retried (with the same request id).
    */
   async placeBatch(request: PlaceBatchRequest): Promise<PlaceBatchReply> {
-    if (request.orders.length > placeBatchMax) throw new OrderError("INVALID_ARGUMENT", `a PlaceBatch holds at most ${placeBatchMax} orders`);
+    if (request.orders.length > placeBatchMax) {
+      throw new OrderError("INVALID_ARGUMENT", `a PlaceBatch holds at most ${placeBatchMax} orders`);
+    }
     this.refuseUnlessServing();
     const orders = request.orders.map((order) => ({ call: this.nextCall++, request: order }));
     const results = orders.map((o) => this.await(o.call));
     this.step({ kind: "place", orders });
     const settled = await Promise.all(results);
-    return { results: settled.map((r) => (r.ok ? r.value as PlaceReply : { status: PlaceStatus.PLACE_RETRY, number: 0, message: r.error.message })) };
+    return {
+      results: settled.map((
+        r,
+      ) => (r.ok ? r.value as PlaceReply : { status: PlaceStatus.PLACE_RETRY, number: 0, message: r.error.message })),
+    };
   }
 
   async place(order: PlaceBatchRequest["orders"][number]): Promise<PlaceReply> {

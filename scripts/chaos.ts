@@ -54,8 +54,13 @@ function faultSummary(r: RunResult): string {
 
 function runLine(r: RunResult): string {
   const detail = [
-    `log ${r.logLength} orders`, `${r.retries} retries`, `read-your-writes ${r.rywChecks} checked/${r.rywSkipped} skipped`,
-    `faults: ${faultSummary(r)}`, `final order ${r.finalOrderMs ?? "-"} ms`, `converged ${r.convergeMs ?? "-"} ms`, `${(r.durationMs / 1000).toFixed(1)} s`,
+    `log ${r.logLength} orders`,
+    `${r.retries} retries`,
+    `read-your-writes ${r.rywChecks} checked/${r.rywSkipped} skipped`,
+    `faults: ${faultSummary(r)}`,
+    `final order ${r.finalOrderMs ?? "-"} ms`,
+    `converged ${r.convergeMs ?? "-"} ms`,
+    `${(r.durationMs / 1000).toFixed(1)} s`,
   ];
   return `run ${r.run} seed ${r.seed}: acked ${r.acked}, unknown ${r.unknown}, refused ${r.refused}, faults ${r.faults.length}, ` +
     `violations ${r.violations.length} (${detail.join("; ")})${r.error ? " ERROR" : ""}`;
@@ -66,7 +71,12 @@ function printFailure(r: RunResult): void {
   if (r.error) out.push(`  harness error: ${r.error}`);
   for (const v of r.violations.slice(0, violationsPrintedMax)) out.push(`  violation ${v.kind}: ${v.detail}`);
   if (r.violations.length > violationsPrintedMax) out.push(`  … ${r.violations.length - violationsPrintedMax} more (see --json)`);
-  out.push(`  faults: ${r.faults.map((f) => `${f.atMs}ms ${f.kind} ${f.targets.join("+")} ${f.holdMs}ms${f.torn.length ? ` torn ${f.torn.join("+")}` : ""}`).join(" | ")}`);
+  out.push(
+    `  faults: ${
+      r.faults.map((f) => `${f.atMs}ms ${f.kind} ${f.targets.join("+")} ${f.holdMs}ms${f.torn.length ? ` torn ${f.torn.join("+")}` : ""}`)
+        .join(" | ")
+    }`,
+  );
   if (r.dataDir) out.push(`  data and every service's output kept in ${r.dataDir} (services.log)`);
   if (r.logExcerpt.length > 0) out.push("  service warnings and errors (newest last):", ...r.logExcerpt.map((l) => `    ${l}`));
   out.push(`  replay: npm run chaos -- --runs 1 --seed ${r.seed} --seconds ${r.seconds}`);
@@ -96,12 +106,21 @@ async function main(): Promise<void> {
   }
   const failed = results.filter((r) => r.violations.length > 0 || r.error);
   const sum = (f: (r: RunResult) => number): number => results.reduce((s, r) => s + f(r), 0);
-  process.stdout.write(`${results.length} runs from seed ${options.seed}: ${failed.length} failed; acked ${sum((r) => r.acked)}, ` +
-    `unknown ${sum((r) => r.unknown)}, refused ${sum((r) => r.refused)}, faults ${sum((r) => r.faults.length)}, ` +
-    `violations ${sum((r) => r.violations.length)}` +
-    `${failed.length > 0 ? `; failed seeds: ${failed.map((r) => r.seed).join(", ")}` : ""}\n`);
+  process.stdout.write(
+    `${results.length} runs from seed ${options.seed}: ${failed.length} failed; acked ${sum((r) => r.acked)}, ` +
+      `unknown ${sum((r) => r.unknown)}, refused ${sum((r) => r.refused)}, faults ${sum((r) => r.faults.length)}, ` +
+      `violations ${sum((r) => r.violations.length)}` +
+      `${failed.length > 0 ? `; failed seeds: ${failed.map((r) => r.seed).join(", ")}` : ""}\n`,
+  );
   if (options.json) {
-    const doc = { options, commit, node: process.version, platform: `${process.platform}-${process.arch}`, finishedAt: new Date().toISOString(), runs: results };
+    const doc = {
+      options,
+      commit,
+      node: process.version,
+      platform: `${process.platform}-${process.arch}`,
+      finishedAt: new Date().toISOString(),
+      runs: results,
+    };
     fs.writeFileSync(options.json, `${JSON.stringify(doc, null, 2)}\n`);
   }
   process.exitCode = failed.length > 0 ? 1 : 0;

@@ -159,8 +159,7 @@ export function decodeVarintFields(bytes: Uint8Array): Map<number, bigint> {
       // Read the length first: `at += varint()` would add it to `at` as it was before the length.
       const length = Number(varint());
       at += length;
-    }
-    else if (wireType === 5) at += 4;
+    } else if (wireType === 5) at += 4;
     else throw new SyntaxError(`Cannot parse health reply: wire type ${wireType} of field ${field}`);
     if (at > bytes.length) throw new SyntaxError("Cannot parse health reply: truncated field");
   }

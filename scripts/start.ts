@@ -21,7 +21,9 @@ runMain("start", async () => {
 
   const launch = async (name: string, entry: string, extra: Record<string, string>): Promise<RunningService> => {
     const service = await startService({
-      name, entry, env: { ...common, ...extra },
+      name,
+      entry,
+      env: { ...common, ...extra },
       onLine: (line) => process.stdout.write(`[${name}] ${line}\n`),
     });
     running.push(service);
@@ -51,6 +53,8 @@ runMain("start", async () => {
     process.stderr.write(`[start] ${err instanceof Error ? err.message : String(err)}\n`);
     await stopAll(1);
   }
-  process.stdout.write(`\nStock Bazaar is running at http://127.0.0.1:${frontendPort}  (data in ${dataDir}; Ctrl-C stops)\n` +
-    `  try: curl http://127.0.0.1:${frontendPort}/stocks/GameStart\n\n`);
+  process.stdout.write(
+    `\nStock Bazaar is running at http://127.0.0.1:${frontendPort}  (data in ${dataDir}; Ctrl-C stops)\n` +
+      `  try: curl http://127.0.0.1:${frontendPort}/stocks/GameStart\n\n`,
+  );
 });

@@ -47,11 +47,17 @@ function runFile(file: string, coverageDir: string): Promise<FileResult> {
       detached: true,
     });
     let output = "";
-    child.stdout.on("data", (d: Buffer) => { output += d.toString(); });
-    child.stderr.on("data", (d: Buffer) => { output += d.toString(); });
+    child.stdout.on("data", (d: Buffer) => {
+      output += d.toString();
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      output += d.toString();
+    });
     const timer = setTimeout(() => {
       output += `\n[runner] ${file} timed out after ${fileTimeoutMs} ms, killed\n`;
-      try { process.kill(-(child.pid as number), "SIGKILL"); } catch { /* already gone */ }
+      try {
+        process.kill(-(child.pid as number), "SIGKILL");
+      } catch { /* already gone */ }
     }, fileTimeoutMs);
     child.on("close", (code) => {
       clearTimeout(timer);
@@ -85,15 +91,30 @@ async function main(): Promise<void> {
       const result = await runFile(file, coverageDir);
       results.push(result);
       const status = result.failed === 0 ? "ok  " : "FAIL";
-      process.stdout.write(`${status} ${result.file} (${result.passed} passed, ${result.failed} failed, ${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
+      process.stdout.write(
+        `${status} ${result.file} (${result.passed} passed, ${result.failed} failed, ${((Date.now() - started) / 1000).toFixed(1)} s)\n`,
+      );
       if (result.failed > 0 || process.env["TEST_VERBOSE"]) process.stdout.write(`${result.output}\n`);
     }
   }
   await Promise.all(Array.from({ length: concurrency }, worker));
 
-  spawnSync(process.execPath, [path.join(root, "node_modules", "c8", "bin", "c8.js"), "report",
-    "--temp-directory", coverageDir, "--reporter", "text-summary", "--exclude", "gen/**", "--exclude", "**/*.test.ts",
-    "--exclude", "test/support/**", "--exclude", "node_modules/**"], { cwd: root, stdio: "inherit" });
+  spawnSync(process.execPath, [
+    path.join(root, "node_modules", "c8", "bin", "c8.js"),
+    "report",
+    "--temp-directory",
+    coverageDir,
+    "--reporter",
+    "text-summary",
+    "--exclude",
+    "gen/**",
+    "--exclude",
+    "**/*.test.ts",
+    "--exclude",
+    "test/support/**",
+    "--exclude",
+    "node_modules/**",
+  ], { cwd: root, stdio: "inherit" });
 
   const passed = results.reduce((n, r) => n + r.passed, 0);
   const failed = results.reduce((n, r) => n + r.failed, 0);

@@ -39,6 +39,8 @@ if (failed) {
   process.stdout.write(`seed ${failed.seed} FAILED: ${failed.violation}\nreplay: npm run sim -- --seeds 1 --seed ${failed.seed}\n`);
   process.exit(1);
 }
-process.stdout.write(`${options.seeds} seeds from ${options.seed} passed in ${seconds.toFixed(1)} s: ` +
-  `${totals.acked} orders acknowledged, ${totals.refused} refused, ${totals.unknown} with unknown outcome, ` +
-  `${totals.faults} faults, ${totals.elections} elections, ${totals.steps} events\n`);
+process.stdout.write(
+  `${options.seeds} seeds from ${options.seed} passed in ${seconds.toFixed(1)} s: ` +
+    `${totals.acked} orders acknowledged, ${totals.refused} refused, ${totals.unknown} with unknown outcome, ` +
+    `${totals.faults} faults, ${totals.elections} elections, ${totals.steps} events\n`,
+);

@@ -64,11 +64,17 @@ export function runSeed(seed: number, tracing = false, mutation?: Mutation): See
 function runSeedUnguarded(seed: number, tracing: boolean, traceLines: string[], mutation: Mutation | undefined): SeedResult {
   // Draw the scenario from a generator of its own, so the world's draws do not shift it.
   const pick = new Rng(seed ^ 0x5bd1e995);
-  const initial = new Map<string, StockState>(stockNames.map((name, i) => [name, { price: 10 + i, quantity: 10 + pick.int(30), volume: 0, version: 0 }]));
+  const initial = new Map<string, StockState>(
+    stockNames.map((name, i) => [name, { price: 10 + i, quantity: 10 + pick.int(30), volume: 0, version: 0 }]),
+  );
   const net = pick.pick(profiles);
   const frontends = 1 + pick.int(3);
   const fsyncMs: readonly [number, number] = pick.chance(0.2) ? [5, 40] : [0.1, 2];
-  const world = new SimSystem({ seed, tracing, net, frontends, fsyncMs, ignorePosition: mutation === "catalog-ignores-position" }, initial, traceLines);
+  const world = new SimSystem(
+    { seed, tracing, net, frontends, fsyncMs, ignorePosition: mutation === "catalog-ignores-position" },
+    initial,
+    traceLines,
+  );
   const rng = world.rng;
   const { sched, checker } = world;
 
@@ -90,7 +96,9 @@ function runSeedUnguarded(seed: number, tracing: boolean, traceLines: string[], 
   let running = clients;
   let lastOrderId = 0;
   const newOrder = (): OrderSpec => ({
-    requestId: `r${++lastOrderId}`, name: rng.pick(stockNames), quantity: 1 + rng.int(6),
+    requestId: `r${++lastOrderId}`,
+    name: rng.pick(stockNames),
+    quantity: 1 + rng.int(6),
     side: rng.chance(0.5) ? OrderSide.ORDER_SIDE_BUY : OrderSide.ORDER_SIDE_SELL,
   });
   for (let c = 0; c < clients; c++) {
@@ -142,7 +150,9 @@ function runSeedUnguarded(seed: number, tracing: boolean, traceLines: string[], 
     });
     while (!probed && !checker.violation && sched.runUntil(sched.now + 100, scenarioLimits.stepsMax) && sched.now < finishBy + 15_000);
     if (probed?.kind === "ok") world.acknowledged(probe.requestId, probe, probed.number);
-    else if (!checker.violation) checker.fail(`the order after healing did not succeed: ${probed?.kind === "unknown" ? probed.why : probed?.kind ?? "no answer"}`);
+    else if (!checker.violation) {
+      checker.fail(`the order after healing did not succeed: ${probed?.kind === "unknown" ? probed.why : probed?.kind ?? "no answer"}`);
+    }
     sched.runUntil(sched.now + scenarioLimits.settleMs, scenarioLimits.stepsMax);
     if (!checker.violation) world.checkConverged();
   }
@@ -154,11 +164,20 @@ function runSeedUnguarded(seed: number, tracing: boolean, traceLines: string[], 
 }
 
 /** GET /orders/{n} right after the acknowledgement: the same order, or a retryable failure; never 404. */
-function checkRead(world: SimSystem, f: { get(n: number, done: (o: import("../gen/order.ts").OrderRecord | undefined | "unknown") => void): void }, order: OrderSpec, number: number): void {
+function checkRead(
+  world: SimSystem,
+  f: { get(n: number, done: (o: import("../gen/order.ts").OrderRecord | undefined | "unknown") => void): void },
+  order: OrderSpec,
+  number: number,
+): void {
   f.get(number, (o) => {
     if (o === "unknown") return;
-    if (o === undefined) return world.checker.fail(`read-your-writes: order ${number} (${order.requestId}) answered 404 after it was acknowledged`);
-    if (o.requestId !== order.requestId) world.checker.fail(`read-your-writes: order ${number} is ${o.requestId}, acknowledged for ${order.requestId}`);
+    if (o === undefined) {
+      return world.checker.fail(`read-your-writes: order ${number} (${order.requestId}) answered 404 after it was acknowledged`);
+    }
+    if (o.requestId !== order.requestId) {
+      world.checker.fail(`read-your-writes: order ${number} is ${o.requestId}, acknowledged for ${order.requestId}`);
+    }
   });
 }
 
@@ -184,8 +203,7 @@ function scheduleFault(world: SimSystem, at: number, roll: number): void {
       const r = rng.pick(replicas);
       world.trace(`${r.proc.name} will crash at its next write`);
       r.crashOnWriteMs = duration();
-    }
-    else if (roll < 40) crashReplicas(2);
+    } else if (roll < 40) crashReplicas(2);
     else if (roll < 44) crashReplicas(3);
     else if (roll < 60) {
       // A stall longer than every timeout, sometimes: SIGSTOP, then SIGCONT.

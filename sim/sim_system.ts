@@ -83,7 +83,10 @@ class SimCatalog {
   }
 
   /** Stocks as the trade rules derive them from `rows`; fails the check when a row does not follow. */
-  static replay(initial: ReadonlyMap<string, StockState>, rows: readonly { name: string; side: "buy" | "sell"; quantity: number }[]): Map<string, StockState> | string {
+  static replay(
+    initial: ReadonlyMap<string, StockState>,
+    rows: readonly { name: string; side: "buy" | "sell"; quantity: number }[],
+  ): Map<string, StockState> | string {
     const stocks = new Map(initial);
     for (const r of rows) {
       const before = stocks.get(r.name);
@@ -145,7 +148,10 @@ class SimCatalog {
     const last = this.rows.length - 1;
     const view = { lastNumber: last, epoch: this.epoch, trade: (n: number) => this.rows[n] };
     const header = { ...request, tradeCount: request.trades.length };
-    const d: SequenceDecision = decideBatch(view, this.world.ignorePosition ? { ...header, afterNumber: last, commitNumber: Math.min(request.commitNumber, last) } : header);
+    const d: SequenceDecision = decideBatch(
+      view,
+      this.world.ignorePosition ? { ...header, afterNumber: last, commitNumber: Math.min(request.commitNumber, last) } : header,
+    );
     if (d.kind !== "apply" && d.kind !== "missing") {
       job.respond(d.kind);
       return this.next();
@@ -181,11 +187,25 @@ class SimCatalog {
 }
 
 function toSequenced(t: AppliedTrade): SequencedTrade {
-  return { number: t.number, epoch: t.epoch, requestId: t.requestId, name: t.name, quantity: t.quantity, side: t.side === "buy" ? Side.SIDE_BUY : Side.SIDE_SELL };
+  return {
+    number: t.number,
+    epoch: t.epoch,
+    requestId: t.requestId,
+    name: t.name,
+    quantity: t.quantity,
+    side: t.side === "buy" ? Side.SIDE_BUY : Side.SIDE_SELL,
+  };
 }
 
 export function recordOfTrade(t: AppliedTrade): OrderRecord {
-  return { number: t.number, epoch: t.epoch, requestId: t.requestId, name: t.name, quantity: t.quantity, side: t.side === "buy" ? OrderSide.ORDER_SIDE_BUY : OrderSide.ORDER_SIDE_SELL };
+  return {
+    number: t.number,
+    epoch: t.epoch,
+    requestId: t.requestId,
+    name: t.name,
+    quantity: t.quantity,
+    side: t.side === "buy" ? OrderSide.ORDER_SIDE_BUY : OrderSide.ORDER_SIDE_SELL,
+  };
 }
 
 type Pending = (result: CallResult) => void;
@@ -308,7 +328,10 @@ class SimReplica {
           this.failNextWrite = false;
           this.diskBroken = true;
           const inc = this.proc.incarnation;
-          w.sched.after(0.1, () => this.proc.deliver(w.sched, inc, () => this.step({ kind: "diskFailed", message: "EIO: injected write failure" })));
+          w.sched.after(
+            0.1,
+            () => this.proc.deliver(w.sched, inc, () => this.step({ kind: "diskFailed", message: "EIO: injected write failure" })),
+          );
         }
         if (this.diskBroken) return;
         const inc = this.proc.incarnation;
@@ -342,17 +365,20 @@ class SimReplica {
             if (a.kind === "sendVote") back({ kind: "voteReply", from: target.id, reply: result.value as VoteReply });
             else back({ kind: "appendReply", from: target.id, reply: result.value as AppendReply });
           });
-          target.step(a.kind === "sendVote" ? { kind: "voteRequest", call, request: a.request } : { kind: "append", call, request: a.request });
+          target.step(
+            a.kind === "sendVote" ? { kind: "voteRequest", call, request: a.request } : { kind: "append", call, request: a.request },
+          );
         }, refused);
         return;
       }
       case "callCatalog": {
         const inc = this.proc.incarnation;
         const back = (input: Input): void => w.net.send(this.proc, () => this.proc.deliver(w.sched, inc, () => this.step(input)));
-        w.net.send(w.catalog.proc, () => w.catalog.handle(a.request, (r) => {
-          if (typeof r === "string") back({ kind: "catalogFailed", call: a.call, refusal: r, message: `catalog refused: ${r}` });
-          else back({ kind: "catalogReply", call: a.call, reply: r });
-        }), () => back({ kind: "catalogFailed", call: a.call, refusal: undefined, message: "catalog down" }));
+        w.net.send(w.catalog.proc, () =>
+          w.catalog.handle(a.request, (r) => {
+            if (typeof r === "string") back({ kind: "catalogFailed", call: a.call, refusal: r, message: `catalog refused: ${r}` });
+            else back({ kind: "catalogReply", call: a.call, reply: r });
+          }), () => back({ kind: "catalogFailed", call: a.call, refusal: undefined, message: "catalog down" }));
         return;
       }
       case "reply": {
@@ -369,7 +395,10 @@ class SimReplica {
   }
 }
 
-type Outcome = { readonly kind: "ok"; readonly number: number } | { readonly kind: "refused" } | { readonly kind: "unknown"; readonly why: string };
+type Outcome = { readonly kind: "ok"; readonly number: number } | { readonly kind: "refused" } | {
+  readonly kind: "unknown";
+  readonly why: string;
+};
 type OrderSpec = { readonly requestId: string; readonly name: string; readonly side: OrderSide; readonly quantity: number };
 
 /** A frontend: leader choice and the retry rules of frontend/order_gateway.ts, as callbacks on the simulated clock. */
@@ -434,16 +463,17 @@ class SimFrontend {
     const retry = (why: string): void => {
       if (w.sched.now + backoff >= deadline) return finish({ kind: "unknown", why: `retries ran out: ${why}` });
       const inc = this.proc.incarnation;
-      w.sched.after(backoff, () => this.proc.deliver(w.sched, inc, () => {
-        const next = Math.min(backoff * 2, simTiming.retryBackoffMs[1]);
-        const failed = this.leader;
-        // A leader that still answers as the ready leader failed for another reason: retry it.
-        this.stillLeading(failed, (yes) => {
-          if (yes) return this.attempt(order, deadline, next, finish);
-          if (this.leader === failed) this.leader = undefined;
-          this.select(() => this.attempt(order, deadline, next, finish));
-        });
-      }));
+      w.sched.after(backoff, () =>
+        this.proc.deliver(w.sched, inc, () => {
+          const next = Math.min(backoff * 2, simTiming.retryBackoffMs[1]);
+          const failed = this.leader;
+          // A leader that still answers as the ready leader failed for another reason: retry it.
+          this.stillLeading(failed, (yes) => {
+            if (yes) return this.attempt(order, deadline, next, finish);
+            if (this.leader === failed) this.leader = undefined;
+            this.select(() => this.attempt(order, deadline, next, finish));
+          });
+        }));
     };
     const leader = this.leader;
     if (leader === undefined) {
@@ -489,11 +519,17 @@ class SimFrontend {
     let answered = 0;
     for (const id of w.ids) {
       this.health(id, (h) => {
-        views.push(h ? { id, up: true, ...h } : { id, up: false, epoch: 0, leaderId: 0, role: "follower", ready: false, lastNumber: -1, lastEpoch: 0 });
+        views.push(
+          h
+            ? { id, up: true, ...h }
+            : { id, up: false, epoch: 0, leaderId: 0, role: "follower", ready: false, lastNumber: -1, lastEpoch: 0 },
+        );
         if (++answered < w.ids.length || inc !== this.proc.incarnation) return;
         views.sort((a, b) => a.id - b.id);
         for (const v of views) if (v.up) this.knownEpoch = Math.max(this.knownEpoch, v.epoch);
-        const patience = this.waitedFor && w.sched.now - this.waitedFor.since >= simTiming.leaderEstablishWaitMs ? this.waitedFor : undefined;
+        const patience = this.waitedFor && w.sched.now - this.waitedFor.since >= simTiming.leaderEstablishWaitMs
+          ? this.waitedFor
+          : undefined;
         const choice = chooseLeader(views, w.ids.length, this.knownEpoch, patience);
         const again = (ms: number): void => {
           if (w.sched.now + ms >= deadline) return this.endSelect();
@@ -505,20 +541,27 @@ class SimFrontend {
           return this.endSelect();
         }
         if (choice.kind === "wait") {
-          if (this.waitedFor?.id !== choice.id || this.waitedFor.epoch !== choice.epoch) this.waitedFor = { id: choice.id, epoch: choice.epoch, since: w.sched.now };
+          if (this.waitedFor?.id !== choice.id || this.waitedFor.epoch !== choice.epoch) {
+            this.waitedFor = { id: choice.id, epoch: choice.epoch, since: w.sched.now };
+          }
           return again(simTiming.selectPollMs);
         }
         if (choice.kind === "none") return again(simTiming.retryBackoffMs[1]);
         this.elections++;
         w.trace(`${this.proc.name} asks replica ${choice.id} to lead epoch ${choice.epoch}`);
-        this.callReplica(choice.id, simTiming.setLeaderTimeoutMs, (call) => ({ kind: "setLeader", call, leaderId: choice.id, epoch: choice.epoch }), (r) => {
-          if (r?.ok) {
-            this.leader = choice.id;
-            this.knownEpoch = Math.max(this.knownEpoch, (r.value as SetLeaderReply).epoch);
-            return this.endSelect();
-          }
-          again(simTiming.selectPollMs);
-        });
+        this.callReplica(
+          choice.id,
+          simTiming.setLeaderTimeoutMs,
+          (call) => ({ kind: "setLeader", call, leaderId: choice.id, epoch: choice.epoch }),
+          (r) => {
+            if (r?.ok) {
+              this.leader = choice.id;
+              this.knownEpoch = Math.max(this.knownEpoch, (r.value as SetLeaderReply).epoch);
+              return this.endSelect();
+            }
+            again(simTiming.selectPollMs);
+          },
+        );
       });
     }
   }
@@ -620,8 +663,13 @@ export class SimSystem {
     const t = this.catalog.rows[o.number];
     if (!t) return this.checker.fail(`replica ${replica} holds order ${o.number} (${o.requestId}) that the catalog never numbered`);
     const want = recordOfTrade(t);
-    if (want.requestId !== o.requestId || want.epoch !== o.epoch || want.name !== o.name || want.side !== o.side || want.quantity !== o.quantity) {
-      this.checker.fail(`replica ${replica} holds order ${o.number} as ${o.requestId}@${o.epoch} but the catalog numbered ${t.requestId}@${t.epoch} there`);
+    if (
+      want.requestId !== o.requestId || want.epoch !== o.epoch || want.name !== o.name || want.side !== o.side ||
+      want.quantity !== o.quantity
+    ) {
+      this.checker.fail(
+        `replica ${replica} holds order ${o.number} as ${o.requestId}@${o.epoch} but the catalog numbered ${t.requestId}@${t.epoch} there`,
+      );
     }
   }
 
@@ -639,7 +687,9 @@ export class SimSystem {
     this.checker.leaders.set(core.epoch, id);
     this.trace(`replica ${id} leads epoch ${core.epoch} with log ${core.lastNumber}`);
     const committed = this.committedOnDisk();
-    if (core.lastNumber < committed) this.checker.fail(`replica ${id} leads epoch ${core.epoch} without order ${committed}, which a majority holds`);
+    if (core.lastNumber < committed) {
+      this.checker.fail(`replica ${id} leads epoch ${core.epoch} without order ${committed}, which a majority holds`);
+    }
   }
 
   /** A client was told `number` for `requestId`. */
@@ -651,7 +701,9 @@ export class SimSystem {
     const onDisk = [...this.replicas.values()].filter((r) => r.log[number]?.requestId === requestId).length;
     if (onDisk < 2) c.fail(`order ${number} (${requestId}) acknowledged while durable on ${onDisk} replica(s)`);
     const t = this.catalog.rows[number];
-    if (!t || t.requestId !== requestId || t.name !== order.name || t.quantity !== order.quantity) c.fail(`order ${number} acknowledged for ${requestId} but the catalog numbered ${t?.requestId ?? "nothing"} there`);
+    if (!t || t.requestId !== requestId || t.name !== order.name || t.quantity !== order.quantity) {
+      c.fail(`order ${number} acknowledged for ${requestId} but the catalog numbered ${t?.requestId ?? "nothing"} there`);
+    }
   }
 
   /** After healing: every log equals the catalog's sequence, and the catalog's stocks follow from the log. */
@@ -659,15 +711,26 @@ export class SimSystem {
     const c = this.checker;
     const rows = this.catalog.rows;
     for (const r of this.replicas.values()) {
-      if (r.log.length !== rows.length) return c.fail(`after healing, replica ${r.id} holds ${r.log.length} orders, the catalog numbered ${rows.length}`);
+      if (r.log.length !== rows.length) {
+        return c.fail(`after healing, replica ${r.id} holds ${r.log.length} orders, the catalog numbered ${rows.length}`);
+      }
     }
     const log = (this.replicas.get(1) as SimReplica).log;
-    const replayed = SimCatalog.replay(this.initial, log.map((o) => ({ name: o.name, quantity: o.quantity, side: o.side === OrderSide.ORDER_SIDE_BUY ? "buy" as const : "sell" as const })));
+    const replayed = SimCatalog.replay(
+      this.initial,
+      log.map((o) => ({
+        name: o.name,
+        quantity: o.quantity,
+        side: o.side === OrderSide.ORDER_SIDE_BUY ? "buy" as const : "sell" as const,
+      })),
+    );
     if (typeof replayed === "string") return c.fail(`the log does not replay: ${replayed}`);
     for (const [name, state] of this.catalog.stocksNow()) {
       const want = replayed.get(name);
       if (want?.quantity !== state.quantity || want.volume !== state.volume) {
-        return c.fail(`catalog ${name} quantity ${state.quantity} volume ${state.volume}; the log says ${want?.quantity} and ${want?.volume}`);
+        return c.fail(
+          `catalog ${name} quantity ${state.quantity} volume ${state.volume}; the log says ${want?.quantity} and ${want?.volume}`,
+        );
       }
     }
     for (const [requestId, number] of c.acked) {
@@ -676,5 +739,5 @@ export class SimSystem {
   }
 }
 
-export type { Outcome, OrderSpec };
-export { SimFrontend, SimReplica, SimCatalog };
+export type { OrderSpec, Outcome };
+export { SimCatalog, SimFrontend, SimReplica };

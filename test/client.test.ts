@@ -20,7 +20,18 @@ async function runClient(args: string[]): Promise<{ code: number | null; out: st
 test("against the real system every recorded order verifies", async () => {
   const cluster = await LocalSystem.start();
   try {
-    const { code, out } = await runClient(["--port", String(cluster.frontendPort), "--p", "0.8", "--iterations", "40", "--sessions", "5", "--seed", "11"]);
+    const { code, out } = await runClient([
+      "--port",
+      String(cluster.frontendPort),
+      "--p",
+      "0.8",
+      "--iterations",
+      "40",
+      "--sessions",
+      "5",
+      "--seed",
+      "11",
+    ]);
     assert.is(code, 0, out);
     assert.match(out, /result: OK, every recorded order verified/);
     assert.match(out, /lookup\s+n=200/);
@@ -59,7 +70,12 @@ test("a server that answers an order query wrongly makes the client exit 1", asy
 });
 
 test("bad options exit 2 with a message naming the option", async () => {
-  for (const [args, option] of [[["--p", "1.5"], "--p"], [["--sessions", "0"], "--sessions"], [["--port", "x"], "--port"], [["--bogus"], "bogus"]] as const) {
+  for (
+    const [args, option] of [[["--p", "1.5"], "--p"], [["--sessions", "0"], "--sessions"], [["--port", "x"], "--port"], [
+      ["--bogus"],
+      "bogus",
+    ]] as const
+  ) {
     const { code, out } = await runClient([...args]);
     assert.is(code, 2, out);
     assert.ok(out.includes(option), out);

@@ -36,7 +36,10 @@ const clientTimeoutMs = 90_000;
 const deno = denoBinary();
 const denoVersion = fs.existsSync(deno) ? spawnSync(deno, ["--version"], { encoding: "utf8", timeout: 20_000 }) : undefined;
 
-type Health = { data?: { leader: number; elections: number; replicas: { id: number; lastNumber: number }[] }; error?: { details?: { leader: number } } };
+type Health = {
+  data?: { leader: number; elections: number; replicas: { id: number; lastNumber: number }[] };
+  error?: { details?: { leader: number } };
+};
 
 async function health(cluster: LocalSystem): Promise<Health> {
   return (await requestJson(cluster.url, "GET", "/health")).body as Health;
@@ -56,9 +59,24 @@ async function waitOrders(cluster: LocalSystem, count: number, client: { exitCod
 }
 
 function runClient(port: number): { child: ChildProcess; done: Promise<{ code: number | string; stdout: string; output: string }> } {
-  const args = ["run", "--quiet", "--no-prompt", ...denoPermissions("client/run.ts", {}), "client/run.ts",
-    "--port", String(port), "--p", String(clientP), "--iterations", String(clientIterations),
-    "--sessions", String(clientSessions), "--seed", String(seed), "--json"];
+  const args = [
+    "run",
+    "--quiet",
+    "--no-prompt",
+    ...denoPermissions("client/run.ts", {}),
+    "client/run.ts",
+    "--port",
+    String(port),
+    "--p",
+    String(clientP),
+    "--iterations",
+    String(clientIterations),
+    "--sessions",
+    String(clientSessions),
+    "--seed",
+    String(seed),
+    "--json",
+  ];
   const run = runTracked(deno, args, { ...process.env, DENO_NO_UPDATE_CHECK: "1" }, { timeoutMs: clientTimeoutMs });
   const done = run.exited.then((e) => ({ code: e.code ?? e.signal ?? "unknown", stdout: run.stdout(), output: run.output() }));
   return { child: run.child, done };
@@ -97,8 +115,13 @@ if (denoVersion?.status !== 0) {
         assert.ok(service);
         const code = await service.stop();
         if (code === "SIGABRT" || code === "SIGSEGV") {
-          assert.ok(code === "SIGSEGV" || service.output().includes("find_stream_on_goaway_func"), `${service.name} aborted for another reason:\n${service.output().slice(-2_000)}`);
-          process.stderr.write(`deno.test.ts: ${service.name} ended with ${code} on SIGTERM: the known Deno nghttp2 GOAWAY bug (denoland/deno#36788)\n`);
+          assert.ok(
+            code === "SIGSEGV" || service.output().includes("find_stream_on_goaway_func"),
+            `${service.name} aborted for another reason:\n${service.output().slice(-2_000)}`,
+          );
+          process.stderr.write(
+            `deno.test.ts: ${service.name} ended with ${code} on SIGTERM: the known Deno nghttp2 GOAWAY bug (denoland/deno#36788)\n`,
+          );
         } else {
           assert.is(code, 0, `${service.name} exits 0 on SIGTERM under Deno:\n${service.output().slice(-2_000)}`);
         }
@@ -108,7 +131,9 @@ if (denoVersion?.status !== 0) {
     } catch (err) {
       const logs = cluster?.logs() ?? "";
       // The head shows how each service started; the tail, the last moments.
-      process.stderr.write(`deno run failed with seed=${seed}\n${logs.length > 40_000 ? `${logs.slice(0, 20_000)}\n[...]\n${logs.slice(-20_000)}` : logs}\n`);
+      process.stderr.write(
+        `deno run failed with seed=${seed}\n${logs.length > 40_000 ? `${logs.slice(0, 20_000)}\n[...]\n${logs.slice(-20_000)}` : logs}\n`,
+      );
       throw err;
     } finally {
       client?.child.kill("SIGKILL");

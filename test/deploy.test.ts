@@ -24,7 +24,13 @@ import { CatalogHealthReply, CatalogService } from "../gen/catalog.ts";
 import { HealthReply, OrderService } from "../gen/order.ts";
 import { containerCommands, isContainerCommand } from "../scripts/entrypoint.ts";
 import {
-  catalogHealthFields, catalogHealthPath, decodeVarintFields, orderHealthFields, orderHealthPath, parseProbeArgs, probeTimeoutMs,
+  catalogHealthFields,
+  catalogHealthPath,
+  decodeVarintFields,
+  orderHealthFields,
+  orderHealthPath,
+  parseProbeArgs,
+  probeTimeoutMs,
 } from "../scripts/healthcheck.ts";
 import { runTracked, tempDir } from "./support/processes.ts";
 import { sleep } from "../lib/sleep.ts";
@@ -68,7 +74,12 @@ function loadService(kind: Kind, env: Env, where: string): Loaded {
     // Every service's Logger reads LOG_LEVEL from the process environment.
     const saved = process.env["LOG_LEVEL"];
     process.env["LOG_LEVEL"] = env["LOG_LEVEL"] ?? "";
-    try { new Logger(kind); } finally { if (saved === undefined) delete process.env["LOG_LEVEL"]; else process.env["LOG_LEVEL"] = saved; }
+    try {
+      new Logger(kind);
+    } finally {
+      if (saved === undefined) delete process.env["LOG_LEVEL"];
+      else process.env["LOG_LEVEL"] = saved;
+    }
   } catch (err) {
     assert.unreachable(`${where}: the ${kind} configuration loader rejects its environment: ${String(err)}`);
   } finally {
@@ -83,7 +94,10 @@ function loadService(kind: Kind, env: Env, where: string): Loaded {
 function kindOf(args: unknown, where: string): Kind {
   assert.ok(Array.isArray(args) && args.length === 1, `${where}: the command is one image command (got ${JSON.stringify(args)})`);
   const name = String((args as unknown[])[0]);
-  assert.ok(isContainerCommand(name) && name !== "client" && name !== "healthcheck", `${where}: "${name}" is not a service command of scripts/entrypoint.ts`);
+  assert.ok(
+    isContainerCommand(name) && name !== "client" && name !== "healthcheck",
+    `${where}: "${name}" is not a service command of scripts/entrypoint.ts`,
+  );
   return name as Kind;
 }
 
@@ -92,7 +106,11 @@ function checkProbe(command: unknown, kind: Kind, where: string): void {
   const cmd = (command as unknown[]).map(String);
   assert.equal(cmd.slice(0, probePrefix.length), probePrefix, `${where}: probe runs the bundled scripts/healthcheck.ts with plain Node`);
   let args;
-  try { args = parseProbeArgs(cmd.slice(probePrefix.length)); } catch (err) { assert.unreachable(`${where}: ${String(err)}`); }
+  try {
+    args = parseProbeArgs(cmd.slice(probePrefix.length));
+  } catch (err) {
+    assert.unreachable(`${where}: ${String(err)}`);
+  }
   assert.is(args?.service, kind, `${where}: probe asks the ${kind} service`);
 }
 
@@ -116,7 +134,9 @@ const composeLoaded = memo(() => {
   const loaded = new Map<string, Loaded>();
   const services = composeFile().services;
   for (const name of appServices) {
-    if (services[name]) loaded.set(name, loadService(kindOf(services[name].command, `compose ${name}`), envOf(services[name]), `compose ${name}`));
+    if (services[name]) {
+      loaded.set(name, loadService(kindOf(services[name].command, `compose ${name}`), envOf(services[name]), `compose ${name}`));
+    }
   }
   return loaded;
 });
@@ -136,7 +156,9 @@ test("compose.yaml: catalog, three replicas, frontend and redis; only the fronte
   }
   const frontend = composeLoad("frontend");
   assert.equal(services["frontend"].ports, [`${frontend.port}:${frontend.port}`], "frontend publishes the port it binds");
-  for (const name of [...appServices, "redis"]) assert.match(String(services[name].restart), /^(always|unless-stopped|on-failure)/, `${name} restart policy`);
+  for (const name of [...appServices, "redis"]) {
+    assert.match(String(services[name].restart), /^(always|unless-stopped|on-failure)/, `${name} restart policy`);
+  }
   for (const name of appServices) {
     assert.is(services[name].build, ".", `${name} is built from the Dockerfile`);
     assert.is(envOf(services[name])["HOST"], "0.0.0.0", `${name} binds every interface in its container (README: Configuration)`);
@@ -218,7 +240,11 @@ const composeCli = composeClient();
 if (composeCli) {
   test(`compose.yaml: \`${composeCli.join(" ")} config\` accepts it`, () => {
     const [cmd, ...args] = composeCli;
-    const result = spawnSync(cmd as string, [...args, "-f", "compose.yaml", "config", "-q"], { cwd: projectRoot, encoding: "utf8", timeout: 60_000 });
+    const result = spawnSync(cmd as string, [...args, "-f", "compose.yaml", "config", "-q"], {
+      cwd: projectRoot,
+      encoding: "utf8",
+      timeout: 60_000,
+    });
     assert.is(result.status, 0, result.stderr);
   });
 } else {
@@ -240,7 +266,9 @@ function importGraph(entries: readonly string[]): { files: Set<string>; packages
     for (const match of read(file).matchAll(pattern)) {
       const spec = match[1] as string;
       if (spec.startsWith(".")) visit(path.relative(projectRoot, path.resolve(path.dirname(root(file)), spec)));
-      else if (!spec.startsWith("node:")) packages.add(spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : spec.split("/")[0] as string);
+      else if (!spec.startsWith("node:")) {
+        packages.add(spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : spec.split("/")[0] as string);
+      }
     }
   };
   for (const entry of entries) visit(entry);
@@ -274,7 +302,9 @@ const dockerStages = memo((): Stage[] => {
 
 /** True when the stage's COPY lines (from the build context) put `file` at the same relative path. */
 function copiedInto(stage: Stage, file: string): boolean {
-  const copies = stage.lines.filter((l) => /^COPY\s/i.test(l) && !/--from=/.test(l)).map((l) => l.split(/\s+/).slice(1).filter((w) => !w.startsWith("--")));
+  const copies = stage.lines.filter((l) => /^COPY\s/i.test(l) && !/--from=/.test(l)).map((l) =>
+    l.split(/\s+/).slice(1).filter((w) => !w.startsWith("--"))
+  );
   return copies.some((words) => {
     // Destinations are relative to WORKDIR; "./" and "./scripts/" are folders.
     const last = words[words.length - 1] as string;
@@ -303,7 +333,11 @@ const bundledProbe = memo((): string => {
   const dir = tempDir("probe");
   process.on("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
   const out = path.join(dir, "healthcheck.mjs");
-  const result = spawnSync(root("node_modules/.bin/esbuild"), args.map((a) => a.startsWith("--outfile=") ? `--outfile=${out}` : a), { cwd: projectRoot, encoding: "utf8", timeout: 60_000 });
+  const result = spawnSync(root("node_modules/.bin/esbuild"), args.map((a) => a.startsWith("--outfile=") ? `--outfile=${out}` : a), {
+    cwd: projectRoot,
+    encoding: "utf8",
+    timeout: 60_000,
+  });
   assert.is(result.status, 0, `esbuild: ${result.stderr}`);
   return out;
 });
@@ -330,7 +364,9 @@ test("Dockerfile: multi-stage, runtime dependencies only, non-root, one entry po
     assert.not.ok(dockerignored(file), `${file} is not excluded by .dockerignore`);
   }
   const pkg = JSON.parse(read("package.json"));
-  for (const name of [...packages, "tsx"]) assert.ok(pkg.dependencies?.[name], `${name} is a runtime dependency (the image omits dev dependencies)`);
+  for (const name of [...packages, "tsx"]) {
+    assert.ok(pkg.dependencies?.[name], `${name} is a runtime dependency (the image omits dev dependencies)`);
+  }
 });
 
 test("Dockerfile: the probe is bundled from scripts/healthcheck.ts into the image at scripts/healthcheck.mjs, and the bundle builds", () => {
@@ -343,7 +379,10 @@ test("Dockerfile: the probe is bundled from scripts/healthcheck.ts into the imag
   }
   assert.equal([...probeImports.packages], [], "the probe needs no package at run time");
   const final = (dockerStages()[dockerStages().length - 1] as Stage).lines;
-  assert.ok(final.some((l) => l.replace(/\s+/g, " ") === `COPY --from=${stage.name} /app/${outfile} ./${probeBundle}`), `the bundle is copied to ${probeBundle}`);
+  assert.ok(
+    final.some((l) => l.replace(/\s+/g, " ") === `COPY --from=${stage.name} /app/${outfile} ./${probeBundle}`),
+    `the bundle is copied to ${probeBundle}`,
+  );
   assert.ok(fs.statSync(bundledProbe()).size > 0);
 });
 
@@ -351,13 +390,34 @@ test("the probe's gRPC paths and reply fields are the ones in gen/", () => {
   assert.is(catalogHealthPath, CatalogService.health.path);
   assert.is(orderHealthPath, OrderService.health.path);
   // A real reply has length-delimited fields (role, live_followers) before and between the varints.
-  const order = decodeVarintFields(HealthReply.encode(HealthReply.fromPartial({
-    id: 2, lastNumber: -1, epoch: 7, leaderId: 3, ready: true, liveFollowers: [1, 3], role: "leader", commitNumber: -1,
-  })).finish());
+  const order = decodeVarintFields(
+    HealthReply.encode(HealthReply.fromPartial({
+      id: 2,
+      lastNumber: -1,
+      epoch: 7,
+      leaderId: 3,
+      ready: true,
+      liveFollowers: [1, 3],
+      role: "leader",
+      commitNumber: -1,
+    })).finish(),
+  );
   const f = orderHealthFields;
-  assert.equal([order.get(f.id), order.get(f.lastNumber), order.get(f.epoch), order.get(f.leaderId), order.get(f.ready)], [2n, -1n, 7n, 3n, 1n]);
-  assert.is(decodeVarintFields(HealthReply.encode(HealthReply.fromPartial({ id: 1 })).finish()).get(f.ready), undefined, "not ready: field absent");
-  const catalog = decodeVarintFields(CatalogHealthReply.encode(CatalogHealthReply.fromPartial({ stocks: 12, subscribers: 2, tradesApplied: 300 })).finish());
+  assert.equal([order.get(f.id), order.get(f.lastNumber), order.get(f.epoch), order.get(f.leaderId), order.get(f.ready)], [
+    2n,
+    -1n,
+    7n,
+    3n,
+    1n,
+  ]);
+  assert.is(
+    decodeVarintFields(HealthReply.encode(HealthReply.fromPartial({ id: 1 })).finish()).get(f.ready),
+    undefined,
+    "not ready: field absent",
+  );
+  const catalog = decodeVarintFields(
+    CatalogHealthReply.encode(CatalogHealthReply.fromPartial({ stocks: 12, subscribers: 2, tradesApplied: 300 })).finish(),
+  );
   const c = catalogHealthFields;
   assert.equal([catalog.get(c.stocks), catalog.get(c.subscribers), catalog.get(c.tradesApplied)], [12n, 2n, 300n]);
   assert.throws(() => decodeVarintFields(Uint8Array.of(0x08, 0x80)), /truncated varint/);
@@ -367,8 +427,11 @@ test("the probe's gRPC paths and reply fields are the ones in gen/", () => {
 
 const k8sDir = "deploy/k8s";
 const kustomizationFile = memo(() => YAML.parse(read(`${k8sDir}/kustomization.yaml`)));
-const k8sObjects = memo((): any[] => (kustomizationFile().resources as string[]).flatMap((file) =>
-  YAML.parseAllDocuments(read(`${k8sDir}/${file}`)).map((doc) => doc.toJS()).filter((o) => o !== null)));
+const k8sObjects = memo((): any[] =>
+  (kustomizationFile().resources as string[]).flatMap((file) =>
+    YAML.parseAllDocuments(read(`${k8sDir}/${file}`)).map((doc) => doc.toJS()).filter((o) => o !== null)
+  )
+);
 const byKind = (kind: string): any[] => k8sObjects().filter((o) => o.kind === kind);
 const named = (kind: string, name: string): any => {
   const found = byKind(kind).find((o) => o.metadata.name === name);
@@ -385,8 +448,9 @@ function podEnv(container: any, ordinal: number | undefined, where: string): Env
   for (const from of container.envFrom ?? []) Object.assign(env, named("ConfigMap", from.configMapRef.name).data);
   for (const e of container.env ?? []) {
     if (e.value !== undefined) env[e.name] = String(e.value);
-    else if (e.valueFrom?.fieldRef?.fieldPath === "metadata.labels['apps.kubernetes.io/pod-index']" && ordinal !== undefined) env[e.name] = String(ordinal);
-    else assert.unreachable(`${where}: ${e.name} comes from ${JSON.stringify(e.valueFrom)}, which this test cannot resolve`);
+    else if (e.valueFrom?.fieldRef?.fieldPath === "metadata.labels['apps.kubernetes.io/pod-index']" && ordinal !== undefined) {
+      env[e.name] = String(ordinal);
+    } else assert.unreachable(`${where}: ${e.name} comes from ${JSON.stringify(e.valueFrom)}, which this test cannot resolve`);
   }
   return env;
 }
@@ -405,7 +469,12 @@ const k8sPods = memo((): Pod[] => {
       for (let i = 0; i < (start === undefined ? 1 : w.spec.replicas); i++) {
         const ordinal = start === undefined ? undefined : start + i;
         const pod = ordinal === undefined ? w.metadata.name : `${w.metadata.name}-${ordinal}`;
-        pods.push({ workload: w, container, pod, loaded: loadService(kind, podEnv(container, ordinal, `${where} pod ${pod}`), `${where} pod ${pod}`) });
+        pods.push({
+          workload: w,
+          container,
+          pod,
+          loaded: loadService(kind, podEnv(container, ordinal, `${where} pod ${pod}`), `${where} pod ${pod}`),
+        });
       }
     }
   }
@@ -424,7 +493,10 @@ function checkAddress(host: string, port: number, kind: Kind, where: string): vo
     assert.is(t.loaded.port, port, `${where}: ${host} is reached on the port ${t.pod} binds`);
     const declared = t.container.ports.find((p: any) => p.containerPort === port);
     assert.ok(declared, `${where}: ${t.pod} declares container port ${port}`);
-    assert.ok(service.spec.ports.some((sp: any) => sp.port === port && (sp.targetPort === declared.name || sp.targetPort === port)), `${where}: Service ${service.metadata.name} exposes ${port}`);
+    assert.ok(
+      service.spec.ports.some((sp: any) => sp.port === port && (sp.targetPort === declared.name || sp.targetPort === port)),
+      `${where}: Service ${service.metadata.name} exposes ${port}`,
+    );
   }
 }
 
@@ -467,7 +539,11 @@ test("deploy/k8s: every address in the configuration reaches the right pods on t
     const where = `pod ${p.pod}`;
     checkAddress(p.loaded.config.catalogAddr.host, p.loaded.config.catalogAddr.port, "catalog", `${where} CATALOG_ADDR`);
     const replicas = p.loaded.config.replicas as { id: number; addr: { host: string; port: number } }[];
-    assert.equal(replicas.map((r) => r.id).sort(), podsOf("order").map((o) => o.loaded.config.id).sort(), `${where}: ORDER_REPLICAS lists every replica`);
+    assert.equal(
+      replicas.map((r) => r.id).sort(),
+      podsOf("order").map((o) => o.loaded.config.id).sort(),
+      `${where}: ORDER_REPLICAS lists every replica`,
+    );
     for (const r of replicas) {
       checkAddress(r.addr.host, r.addr.port, "order", `${where} replica ${r.id}`);
       const target = podsOf("order").find((o) => o.pod === r.addr.host.split(".")[0]);
@@ -486,7 +562,10 @@ test("deploy/k8s: every address in the configuration reaches the right pods on t
   const front = podsOf("frontend")[0] as Pod;
   const port = named("Service", "frontend").spec.ports[0];
   assert.ok(selects(named("Service", "frontend"), front.workload));
-  assert.ok(front.container.ports.some((cp: any) => cp.name === port.targetPort && cp.containerPort === front.loaded.port), "frontend Service targets the port the frontend binds");
+  assert.ok(
+    front.container.ports.some((cp: any) => cp.name === port.targetPort && cp.containerPort === front.loaded.port),
+    "frontend Service targets the port the frontend binds",
+  );
 });
 
 test("deploy/k8s: readiness, liveness and startup probes call each service's own health", () => {
@@ -498,7 +577,12 @@ test("deploy/k8s: readiness, liveness and startup probes call each service's own
       assert.ok(spec, `${where} is set`);
       if (spec.httpGet) {
         assert.is(spec.httpGet.path, "/health", where);
-        assert.ok(p.container.ports.some((cp: any) => (cp.name === spec.httpGet.port || cp.containerPort === spec.httpGet.port) && cp.containerPort === p.loaded.port), `${where} port`);
+        assert.ok(
+          p.container.ports.some((cp: any) =>
+            (cp.name === spec.httpGet.port || cp.containerPort === spec.httpGet.port) && cp.containerPort === p.loaded.port
+          ),
+          `${where} port`,
+        );
       } else {
         checkProbe(spec.exec?.command, p.loaded.kind, where);
         assert.ok((spec.timeoutSeconds ?? 1) * 1000 > probeTimeoutMs, `${where}: timeout above the probe's own deadline`);
@@ -531,7 +615,11 @@ if (spawnSync("kubectl", ["version", "--client"], { stdio: "ignore", timeout: 20
 const runTimeoutMs = 20_000;
 
 /** Run `node <prefix> <args>` (tracked by test/support/processes.ts); the prefix defaults to the image's entry point. */
-function run(args: string[], env: Env, prefix = ["--import", "tsx", "scripts/entrypoint.ts"]): { child: ChildProcess; output: () => string; exited: Promise<number | string> } {
+function run(
+  args: string[],
+  env: Env,
+  prefix = ["--import", "tsx", "scripts/entrypoint.ts"],
+): { child: ChildProcess; output: () => string; exited: Promise<number | string> } {
   const running = runTracked(process.execPath, [...prefix, ...args], { ...process.env, ...env }, { timeoutMs: runTimeoutMs * 3 });
   const exited = running.exited.then((e) => e.code ?? e.signal ?? "unknown");
   return { child: running.child, output: running.output, exited };
@@ -548,7 +636,13 @@ async function waitListening(p: ReturnType<typeof run>): Promise<void> {
 test("the image's commands: entrypoint starts each service, healthcheck passes and fails as it should, SIGTERM exits 0", async () => {
   const dataDir = tempDir("image");
   const [catalogPort, orderPort, frontendPort, deadPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
-  const common = { HOST: "0.0.0.0", DATA_DIR: dataDir, LOG_LEVEL: "info", CATALOG_ADDR: `127.0.0.1:${catalogPort}`, ORDER_REPLICAS: `1@127.0.0.1:${orderPort}` };
+  const common = {
+    HOST: "0.0.0.0",
+    DATA_DIR: dataDir,
+    LOG_LEVEL: "info",
+    CATALOG_ADDR: `127.0.0.1:${catalogPort}`,
+    ORDER_REPLICAS: `1@127.0.0.1:${orderPort}`,
+  };
   const envs = {
     catalog: { HOST: "0.0.0.0", DATA_DIR: dataDir, PORT: String(catalogPort) },
     order: { ...common, ORDER_ID: "1" },

@@ -17,7 +17,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import type { CatalogClient, Stock, TradeBatchReply, TradeRequest } from "../gen/catalog.ts";
 import { Side, TradeStatus } from "../gen/catalog.ts";
-import { AppendFile, StorageFailedError, nodeFileIo, readLines, writeFileAtomic } from "../lib/durable_file.ts";
+import { AppendFile, nodeFileIo, readLines, StorageFailedError, writeFileAtomic } from "../lib/durable_file.ts";
 import type { FileIo } from "../lib/durable_file.ts";
 import { callUnary, grpc, isServiceError } from "../lib/grpc.ts";
 import type { RunningService } from "../lib/service_process.ts";
@@ -80,7 +80,14 @@ function mountTinyFs(): TinyFs | string {
   fs.truncateSync(image, ext4ImageBytes);
   const problem = run("mkfs.ext4", ["-q", "-F", "-m", "0", "-O", "^has_journal", image]) ?? run("mount", ["-o", "loop", image, dir]);
   if (problem === undefined) {
-    return { dir, kind: `loop-mounted ext4 of ${ext4ImageBytes} bytes`, unmount: () => { unmount(dir); fs.rmSync(image, { force: true }); } };
+    return {
+      dir,
+      kind: `loop-mounted ext4 of ${ext4ImageBytes} bytes`,
+      unmount: () => {
+        unmount(dir);
+        fs.rmSync(image, { force: true });
+      },
+    };
   }
   problems.push(problem);
   fs.rmSync(image, { force: true });
@@ -90,7 +97,7 @@ function mountTinyFs(): TinyFs | string {
 
 /** Unmount, retrying while a process that used it is still exiting; then remove the mount point. */
 function unmount(dir: string): void {
-  for (let attempt = 1; ; attempt++) {
+  for (let attempt = 1;; attempt++) {
     const problem = run("umount", [dir]);
     if (problem === undefined) break;
     if (attempt === umountAttemptsMax) {
@@ -178,7 +185,9 @@ test("AppendFile on a full disk acknowledges only whole rows on disk, then refus
     assert.ok(round * appendsPerRound < tinyFsBytes, "the disk fills up");
     const texts = Array.from({ length: appendsPerRound }, (_, i) => row(round * appendsPerRound + i));
     const settled = await Promise.allSettled(texts.map((text) => appender.append(text)));
-    settled.forEach((s, i) => outcomes.push({ text: texts[i] as string, ok: s.status === "fulfilled", err: s.status === "rejected" ? s.reason : undefined }));
+    settled.forEach((s, i) =>
+      outcomes.push({ text: texts[i] as string, ok: s.status === "fulfilled", err: s.status === "rejected" ? s.reason : undefined })
+    );
   }
   const acked = outcomes.filter((o) => o.ok).map((o) => o.text);
   const firstFailed = outcomes.findIndex((o) => !o.ok);
@@ -202,8 +211,10 @@ test("AppendFile on a full disk acknowledges only whole rows on disk, then refus
   assert.is(read.tornTail, "");
   assert.equal(read.lines, acked.map((text) => text.slice(0, -1)));
   const short = io.writes.filter((w) => typeof w.written === "number" && w.written < w.asked);
-  process.stdout.write(`${fsFull.kind}: ${acked.length} rows (${read.completeBytes} bytes) acknowledged, then ${err.message}; ` +
-    `writes: ${io.writes.length}, short: ${JSON.stringify(short)}, last: ${JSON.stringify(io.writes.slice(-2))}\n`);
+  process.stdout.write(
+    `${fsFull.kind}: ${acked.length} rows (${read.completeBytes} bytes) acknowledged, then ${err.message}; ` +
+      `writes: ${io.writes.length}, short: ${JSON.stringify(short)}, last: ${JSON.stringify(io.writes.slice(-2))}\n`,
+  );
 
   // writeFileAtomic on the full disk fails with ENOSPC and leaves the old file, no temp file.
   const atomic = await writeFileAtomic(table, "new table\n".repeat(2_000)).then(() => undefined, (e: unknown) => e);
@@ -385,8 +396,11 @@ test("an order replica whose disk fills up stops acknowledging and says why; the
     assert.ok(seen?.up === true && seen.ready === false, `replica 1 answers Health, not ready: ${JSON.stringify(seen)}`);
     // The leader goes on without replica 1: another replica leads if 1 was leading (a replica
     // whose disk failed is never the ready leader), and it no longer counts 1 as a live follower.
-    await waitFor(() => leaderReplicatesTo(cluster, (leader) => [2, 3].filter((id) => id !== leader)), clusterWaitMs,
-      "a leader other than 1 that replicates to the third replica only");
+    await waitFor(
+      () => leaderReplicatesTo(cluster, (leader) => [2, 3].filter((id) => id !== leader)),
+      clusterWaitMs,
+      "a leader other than 1 that replicates to the third replica only",
+    );
     const leaderAfterFailure = (await systemHealth(cluster)).leader;
 
     // Replica 1's file holds whole lines only, and they are a prefix of the others' log.
@@ -399,7 +413,11 @@ test("an order replica whose disk fills up stops acknowledging and says why; the
     const heldOrders = readOrderLog(orderFile1).length;
     const allOrders = readOrderLog(cluster.orderFile(2)).length;
     assert.ok(heldOrders > 0 && heldOrders < allOrders, `replica 1 holds some orders but not all (${heldOrders} of ${allOrders})`);
-    process.stdout.write(`replica 1 on ${fsFull.kind}: ${heldOrders} of ${allOrders} orders, leader ${leaderAfterFailure}; ${line.slice(line.indexOf("error="))}\n`);
+    process.stdout.write(
+      `replica 1 on ${fsFull.kind}: ${heldOrders} of ${allOrders} orders, leader ${leaderAfterFailure}; ${
+        line.slice(line.indexOf("error="))
+      }\n`,
+    );
 
     // With room again and a restart, replica 1 catches up; trades go on meanwhile.
     fs.rmSync(filler);
@@ -409,8 +427,11 @@ test("an order replica whose disk fills up stops acknowledging and says why; the
     await more.waitAcked(ackedAfterRestartMin, clusterWaitMs);
     await stopLoad(more);
     const restarted = cluster.replicas.get(1);
-    await waitFor(() => leaderReplicatesTo(cluster, (leader) => [1, 2, 3].filter((id) => id !== leader)), clusterWaitMs,
-      "the leader to replicate to both other replicas again");
+    await waitFor(
+      () => leaderReplicatesTo(cluster, (leader) => [1, 2, 3].filter((id) => id !== leader)),
+      clusterWaitMs,
+      "the leader to replicate to both other replicas again",
+    );
     const orderFiles = [orderFile1, cluster.orderFile(2), cluster.orderFile(3)];
     await waitFor(() => filesIdentical(orderFiles), clusterWaitMs, "the three order logs to be byte-identical");
     assert.not.match(restarted?.output() ?? "", "the disk failed", "the restarted replica 1 writes with room to spare");

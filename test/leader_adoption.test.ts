@@ -32,7 +32,12 @@ Adoption.after(reported("after", async () => {
   await cluster?.stop();
 }));
 
-type Health = { leader: number | null; epoch: number; elections: number; replicas: { id: number; epoch: number; role: string; ready: boolean }[] };
+type Health = {
+  leader: number | null;
+  epoch: number;
+  elections: number;
+  replicas: { id: number; epoch: number; role: string; ready: boolean }[];
+};
 
 async function health(url: string): Promise<Health> {
   return await frontendHealth<Health>(url) as Health;

@@ -35,7 +35,12 @@ const signalAfterMs = 200;
 const lookupStartWaitMs = 5_000;
 
 const Shutdown = suite("graceful shutdown");
-Shutdown.before(() => assert.ok(signalAfterMs < lookupDelayMs && lookupDelayMs < lookupTimeoutMs, "the slow lookup outlives the signal and not the frontend's deadline"));
+Shutdown.before(() =>
+  assert.ok(
+    signalAfterMs < lookupDelayMs && lookupDelayMs < lookupTimeoutMs,
+    "the slow lookup outlives the signal and not the frontend's deadline",
+  )
+);
 let cluster: LocalSystem | undefined;
 let load: TradeLoad | undefined;
 
@@ -47,7 +52,9 @@ Shutdown.after.each(async () => {
 });
 
 async function start(slowLookups: boolean): Promise<{ c: LocalSystem; l: TradeLoad }> {
-  cluster = await LocalSystem.start(slowLookups ? { catalogEnv: { CATALOG_LOOKUP_DELAY_MS: String(lookupDelayMs) }, frontendEnv: { CACHE: "off" } } : {});
+  cluster = await LocalSystem.start(
+    slowLookups ? { catalogEnv: { CATALOG_LOOKUP_DELAY_MS: String(lookupDelayMs) }, frontendEnv: { CACHE: "off" } } : {},
+  );
   load = new TradeLoad(cluster.url, loadConcurrency, seed);
   await progress();
   return { c: cluster, l: load };
@@ -83,58 +90,71 @@ async function run(name: string, body: () => Promise<void>): Promise<void> {
   } catch (err) {
     const logs = cluster?.logs() ?? "";
     // The head shows how each service started; the tail, the last moments.
-    process.stderr.write(`${name} failed with seed=${seed}\n${logs.length > 40_000 ? `${logs.slice(0, 20_000)}\n[...]\n${logs.slice(-20_000)}` : logs}\n`);
+    process.stderr.write(
+      `${name} failed with seed=${seed}\n${logs.length > 40_000 ? `${logs.slice(0, 20_000)}\n[...]\n${logs.slice(-20_000)}` : logs}\n`,
+    );
     throw err;
   }
 }
 
-Shutdown("frontend: SIGTERM answers the request in flight, exits 0, loses no acknowledged order", () => run("frontend", async () => {
-  const { c, l } = await start(true);
-  const { code, lookup } = await terminateDuringLookup(c, c.frontend as RunningService);
-  assert.is(code, 0, "frontend exit code");
-  assert.is(lookup.status, 200, `the lookup in flight was answered: ${JSON.stringify(lookup.body)}`);
-  assert.is(lookup.body.data.name, "GameStart");
-  await requestJson(c.url, "GET", "/health").then(
-    () => assert.unreachable("the stopped frontend still accepts connections"),
-    (err: unknown) => assert.match(String(err), /ECONNREFUSED/),
-  );
-  // While it is down, clients can only fail to connect; nothing they were told is undone.
-  for (const e of l.errors) assert.match(e, /ECONNREFUSED|ECONNRESET|socket hang up/, "only connection failures while the frontend is down");
-  await c.startFrontend();
-  await progress();
-  await l.stop();
-  await verifyGuarantees(c, l.acked);
-}));
-
-Shutdown("order: SIGTERM of the leader, then of a follower, under load: exit 0, no client error, nothing lost", () => run("order", async () => {
-  const { c, l } = await start(false);
-  const health = await requestJson(c.url, "GET", "/health");
-  const leader = (health.body.data?.leader ?? 3) as number;
-  const follower = [1, 2, 3].find((id) => id !== leader) as number;
-  for (const id of [leader, follower]) {
-    const replica = c.replicas.get(id) as RunningService;
-    replica.kill("SIGTERM");
-    assert.is(await replica.exited, 0, `replica ${id} exit code:\n${replica.output()}`);
+Shutdown("frontend: SIGTERM answers the request in flight, exits 0, loses no acknowledged order", () =>
+  run("frontend", async () => {
+    const { c, l } = await start(true);
+    const { code, lookup } = await terminateDuringLookup(c, c.frontend as RunningService);
+    assert.is(code, 0, "frontend exit code");
+    assert.is(lookup.status, 200, `the lookup in flight was answered: ${JSON.stringify(lookup.body)}`);
+    assert.is(lookup.body.data.name, "GameStart");
+    await requestJson(c.url, "GET", "/health").then(
+      () => assert.unreachable("the stopped frontend still accepts connections"),
+      (err: unknown) => assert.match(String(err), /ECONNREFUSED/),
+    );
+    // While it is down, clients can only fail to connect; nothing they were told is undone.
+    for (const e of l.errors) {
+      assert.match(e, /ECONNREFUSED|ECONNRESET|socket hang up/, "only connection failures while the frontend is down");
+    }
+    await c.startFrontend();
     await progress();
-    await c.startReplica(id);
-    await progress();
-  }
-  await l.stop();
-  assert.equal(l.errors, [], `clients saw errors (seed=${seed})`);
-  await verifyGuarantees(c, l.acked);
-}));
+    await l.stop();
+    await verifyGuarantees(c, l.acked);
+  }));
 
-Shutdown("catalog: SIGTERM answers the lookup in flight, flushes, exits 0; after a restart the stock table matches the log", () => run("catalog", async () => {
-  const { c, l } = await start(true);
-  const { code, lookup } = await terminateDuringLookup(c, c.catalog as RunningService);
-  assert.is(code, 0, `catalog exit code:\n${c.catalog?.output()}`);
-  assert.is(lookup.status, 200, `the lookup in flight was answered: ${JSON.stringify(lookup.body)}`);
-  await c.startCatalog();
-  await progress();
-  await l.stop();
-  // While the catalog is down, trades are refused with 503 and Retry-After; nothing else.
-  for (const e of l.errors) assert.match(e, /HTTP 503/, "only 503s while the catalog is down");
-  await verifyGuarantees(c, l.acked);
-}));
+Shutdown(
+  "order: SIGTERM of the leader, then of a follower, under load: exit 0, no client error, nothing lost",
+  () =>
+    run("order", async () => {
+      const { c, l } = await start(false);
+      const health = await requestJson(c.url, "GET", "/health");
+      const leader = (health.body.data?.leader ?? 3) as number;
+      const follower = [1, 2, 3].find((id) => id !== leader) as number;
+      for (const id of [leader, follower]) {
+        const replica = c.replicas.get(id) as RunningService;
+        replica.kill("SIGTERM");
+        assert.is(await replica.exited, 0, `replica ${id} exit code:\n${replica.output()}`);
+        await progress();
+        await c.startReplica(id);
+        await progress();
+      }
+      await l.stop();
+      assert.equal(l.errors, [], `clients saw errors (seed=${seed})`);
+      await verifyGuarantees(c, l.acked);
+    }),
+);
+
+Shutdown(
+  "catalog: SIGTERM answers the lookup in flight, flushes, exits 0; after a restart the stock table matches the log",
+  () =>
+    run("catalog", async () => {
+      const { c, l } = await start(true);
+      const { code, lookup } = await terminateDuringLookup(c, c.catalog as RunningService);
+      assert.is(code, 0, `catalog exit code:\n${c.catalog?.output()}`);
+      assert.is(lookup.status, 200, `the lookup in flight was answered: ${JSON.stringify(lookup.body)}`);
+      await c.startCatalog();
+      await progress();
+      await l.stop();
+      // While the catalog is down, trades are refused with 503 and Retry-After; nothing else.
+      for (const e of l.errors) assert.match(e, /HTTP 503/, "only 503s while the catalog is down");
+      await verifyGuarantees(c, l.acked);
+    }),
+);
 
 Shutdown.run();

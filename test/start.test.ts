@@ -25,13 +25,20 @@ function alive(pid: number): boolean {
 test("npm start runs the system, prints the URL and stops cleanly on SIGINT", async () => {
   const dataDir = tempDir("start");
   const [frontend, catalog, r1, r2, r3] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
-  const env = { ...process.env, DATA_DIR: dataDir, PORT: String(frontend), CATALOG_ADDR: `127.0.0.1:${catalog}`,
-    ORDER_REPLICAS: `1@127.0.0.1:${r1},2@127.0.0.1:${r2},3@127.0.0.1:${r3}` };
+  const env = {
+    ...process.env,
+    DATA_DIR: dataDir,
+    PORT: String(frontend),
+    CATALOG_ADDR: `127.0.0.1:${catalog}`,
+    ORDER_REPLICAS: `1@127.0.0.1:${r1},2@127.0.0.1:${r2},3@127.0.0.1:${r3}`,
+  };
   const start = runTracked(process.execPath, ["--import", "tsx", "scripts/start.ts"], env, { timeoutMs: 2 * startTimeoutMs });
   const { child } = start;
   try {
     await waitFor(() => start.output().includes(`is running at http://127.0.0.1:${frontend}`), startTimeoutMs, "the URL printed")
-      .catch((err: unknown) => { throw new Error(`${String(err)}; output:\n${start.output()}`); });
+      .catch((err: unknown) => {
+        throw new Error(`${String(err)}; output:\n${start.output()}`);
+      });
     const base = `http://127.0.0.1:${frontend}`;
     assert.is((await requestJson(base, "GET", "/stocks/GameStart")).status, 200);
     const buy = await requestJson(base, "POST", "/orders", { name: "GameStart", quantity: 1, type: "buy" });

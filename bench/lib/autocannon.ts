@@ -76,12 +76,21 @@ const round2 = (x: number): number => Math.round(x * 100) / 100;
 
 export async function runLoad(scope: Scope, spec: LoadSpec): Promise<LoadRun> {
   const instance = autocannon({
-    url: spec.url, connections: spec.connections, duration: spec.durationS, pipelining: 1,
-    timeout: requestTimeoutS, sampleInt: sampleIntervalMs(spec.durationS), requests: spec.requests,
+    url: spec.url,
+    connections: spec.connections,
+    duration: spec.durationS,
+    pipelining: 1,
+    timeout: requestTimeoutS,
+    sampleInt: sampleIntervalMs(spec.durationS),
+    requests: spec.requests,
   });
   const owned = scope.own({ name: `autocannon ${spec.label}`, killNow: () => instance.stop() });
   if (process.stderr.isTTY) {
-    autocannon.track(instance, { renderProgressBar: true, renderResultsTable: false, progressBarString: `  ${spec.label} [:bar] :percent` });
+    autocannon.track(instance, {
+      renderProgressBar: true,
+      renderResultsTable: false,
+      progressBarString: `  ${spec.label} [:bar] :percent`,
+    });
   }
   try {
     const r = await instance;

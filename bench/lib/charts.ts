@@ -17,7 +17,17 @@ function latencyPanel(points: readonly LatencyPoint[], kind: "lookup" | "trade",
   const x = linear([Math.min(...ps), Math.max(...ps)], [box.left, box.left + box.width]);
   const y = linear([0, max], [box.top + box.height, box.top]);
   const out = [text(box.left + box.width / 2, box.top - 12, title, { anchor: "middle", weight: "bold" })];
-  out.push(...axes({ box, x, y, xTicks: ps, yTicks: niceTicks(0, max, 5), xLabel: "p (probability of a trade after a lookup)", yLabel: "latency (ms)" }));
+  out.push(
+    ...axes({
+      box,
+      x,
+      y,
+      xTicks: ps,
+      yTicks: niceTicks(0, max, 5),
+      xLabel: "p (probability of a trade after a lookup)",
+      yLabel: "latency (ms)",
+    }),
+  );
   for (const mode of ["on", "off"] as const) {
     const series = used.filter((p) => p.cache === mode).sort((a, b) => a.p - b.p);
     const mean = series.map((p) => [x(p.p), y(p[kind].meanMs)] as const);
@@ -25,7 +35,9 @@ function latencyPanel(points: readonly LatencyPoint[], kind: "lookup" | "trade",
     out.push(polyline(mean, { color: modeColor[mode], width: 2 }), polyline(p99, { color: modeColor[mode], width: 1.5, dash: "5 4" }));
     for (const [px, py] of mean) out.push(circle(px, py, 3, modeColor[mode]));
   }
-  if (used.length === 0) out.push(text(box.left + box.width / 2, box.top + box.height / 2, "no samples", { anchor: "middle", color: palette.gray }));
+  if (used.length === 0) {
+    out.push(text(box.left + box.width / 2, box.top + box.height / 2, "no samples", { anchor: "middle", color: palette.gray }));
+  }
   return out;
 }
 
@@ -34,13 +46,20 @@ export function latencyVsPChart(r: LatencyVsPResult): string {
   const height = 380;
   const ps = r.parameters.ps;
   const body = [
-    text(width / 2, 24, `Latency vs p: ${r.parameters.sessions} concurrent client sessions, cache on (LRU of ${r.parameters.cacheSizeOn}) and off`, { anchor: "middle", size: 14, weight: "bold" }),
+    text(
+      width / 2,
+      24,
+      `Latency vs p: ${r.parameters.sessions} concurrent client sessions, cache on (LRU of ${r.parameters.cacheSizeOn}) and off`,
+      { anchor: "middle", size: 14, weight: "bold" },
+    ),
     ...latencyPanel(r.points, "lookup", { left: 80, top: 64, width: 320, height: 220 }, "GET /stocks/{name}", ps),
     ...latencyPanel(r.points, "trade", { left: 510, top: 64, width: 320, height: 220 }, "POST /orders (p = 0: no trades)", ps),
   ];
   const items: LegendItem[] = [
-    { label: "cache on: mean", color: modeColor.on }, { label: "cache on: p99", color: modeColor.on, dash: "5 4" },
-    { label: "cache off: mean", color: modeColor.off }, { label: "cache off: p99", color: modeColor.off, dash: "5 4" },
+    { label: "cache on: mean", color: modeColor.on },
+    { label: "cache on: p99", color: modeColor.on, dash: "5 4" },
+    { label: "cache off: mean", color: modeColor.off },
+    { label: "cache off: p99", color: modeColor.off, dash: "5 4" },
   ];
   body.push(...legend(170, height - 16, items));
   return svgDocument(width, height, "Latency vs p, cache on and off", body);
@@ -64,24 +83,51 @@ export function throughputChart(r: ThroughputResult): string {
   const max = Math.max(1, niceMax(Math.max(1, ...r.comparisons.map((c) => c.ratio)), 4));
   const x = linear([0, max], [left, left + barWidth]);
   const body = [
-    text(width / 2, 24, "Throughput relative to a bare reference server returning the same JSON bytes (reference = 1)", { anchor: "middle", size: 14, weight: "bold" }),
-    text(width / 2, 42, "medians over rounds; each pair measured side by side in the same run", { anchor: "middle", size: 11, color: palette.gray }),
+    text(width / 2, 24, "Throughput relative to a bare reference server returning the same JSON bytes (reference = 1)", {
+      anchor: "middle",
+      size: 14,
+      weight: "bold",
+    }),
+    text(width / 2, 42, "medians over rounds; each pair measured side by side in the same run", {
+      anchor: "middle",
+      size: 11,
+      color: palette.gray,
+    }),
   ];
   const bottom = top + r.comparisons.length * rowHeight;
   for (const t of niceTicks(0, max, 5)) {
-    body.push(line(x(t), top - 6, x(t), bottom, { color: palette.light }), text(x(t), bottom + 16, `${t}×`, { anchor: "middle", size: 11 }));
+    body.push(
+      line(x(t), top - 6, x(t), bottom, { color: palette.light }),
+      text(x(t), bottom + 16, `${t}×`, { anchor: "middle", size: 11 }),
+    );
   }
   r.comparisons.forEach((c, i) => {
     const y = top + i * rowHeight;
     body.push(text(left - 10, y + 22, scenarioLabels[c.scenario] ?? c.scenario, { anchor: "end" }));
     body.push(rect(left, y + 4, x(1) - left, 12, palette.gray));
     body.push(rect(left, y + 18, x(c.ratio) - left, 16, palette.blue));
-    body.push(text(left + barWidth + 12, y + 16, `${c.reference.label}: ${c.reference.okPerSecond.toLocaleString("en-US")} req/s`, { size: 11, color: palette.gray }));
-    body.push(text(left + barWidth + 12, y + 31, `${c.system.label}: ${c.system.okPerSecond.toLocaleString("en-US")} req/s = ${c.ratio}×`, { size: 11, weight: "bold" }));
+    body.push(
+      text(left + barWidth + 12, y + 16, `${c.reference.label}: ${c.reference.okPerSecond.toLocaleString("en-US")} req/s`, {
+        size: 11,
+        color: palette.gray,
+      }),
+    );
+    body.push(
+      text(left + barWidth + 12, y + 31, `${c.system.label}: ${c.system.okPerSecond.toLocaleString("en-US")} req/s = ${c.ratio}×`, {
+        size: 11,
+        weight: "bold",
+      }),
+    );
   });
   body.push(line(x(1), top - 10, x(1), bottom, { color: palette.text, dash: "3 3" }));
   body.push(text(left + barWidth / 2, bottom + 36, "ratio of requests per second (system ÷ reference)", { anchor: "middle" }));
-  body.push(...legend(left, height - 12, [{ label: "reference (node:http, no work)", color: palette.gray, box: true }, { label: "this system", color: palette.blue, box: true }]));
+  body.push(
+    ...legend(left, height - 12, [{ label: "reference (node:http, no work)", color: palette.gray, box: true }, {
+      label: "this system",
+      color: palette.blue,
+      box: true,
+    }]),
+  );
   return svgDocument(width, height, "Throughput against the reference", body);
 }
 
@@ -95,20 +141,41 @@ export function failoverChart(r: FailoverResult): string {
   const x = linear([0, durationS], [box.left, box.left + box.width]);
   const y = linear([0, max], [box.top + box.height, box.top]);
   const body = [
-    text(width / 2, 24, `Failover: acknowledged trades/s while replicas are SIGKILLed and restarted (${r.parameters.concurrency} concurrent clients)`, { anchor: "middle", size: 14, weight: "bold" }),
-    ...axes({ box, x, y, xTicks: niceTicks(0, durationS, 10), yTicks: niceTicks(0, max, 5), xLabel: "time since the load started (s)", yLabel: "trades/s" }),
+    text(
+      width / 2,
+      24,
+      `Failover: acknowledged trades/s while replicas are SIGKILLed and restarted (${r.parameters.concurrency} concurrent clients)`,
+      { anchor: "middle", size: 14, weight: "bold" },
+    ),
+    ...axes({
+      box,
+      x,
+      y,
+      xTicks: niceTicks(0, durationS, 10),
+      yTicks: niceTicks(0, max, 5),
+      xLabel: "time since the load started (s)",
+      yLabel: "trades/s",
+    }),
   ];
-  body.push(polyline(perSecond.map((v, i) => [x(((i + 0.5) * r.timeline.bucketMs) / 1000), y(v)] as const), { color: palette.blue, width: 1.5 }));
+  body.push(
+    polyline(perSecond.map((v, i) => [x(((i + 0.5) * r.timeline.bucketMs) / 1000), y(v)] as const), { color: palette.blue, width: 1.5 }),
+  );
   r.events.forEach((e, i) => {
     const kx = x(e.killAtMs / 1000);
     const labelY = box.top - 30 + (i % 2) * 16;
     body.push(line(kx, labelY + 4, kx, box.top + box.height, { color: palette.red, width: 1.5 }));
     body.push(line(x(e.restartAtMs / 1000), box.top, x(e.restartAtMs / 1000), box.top + box.height, { color: palette.green, dash: "4 3" }));
-    body.push(text(kx + 3, labelY, `kill ${e.victim}${e.role === "leader" ? " (leader)" : ""}: gap ${Math.round(e.longestGapAfterKillMs)} ms`, { size: 10, color: palette.red }));
+    body.push(
+      text(kx + 3, labelY, `kill ${e.victim}${e.role === "leader" ? " (leader)" : ""}: gap ${Math.round(e.longestGapAfterKillMs)} ms`, {
+        size: 10,
+        color: palette.red,
+      }),
+    );
   });
   body.push(...legend(box.left, height - 14, [
     { label: `acknowledged trades/s (${r.timeline.bucketMs} ms buckets)`, color: palette.blue },
-    { label: "SIGKILL (longest gap without a trade)", color: palette.red }, { label: "restart", color: palette.green, dash: "4 3" },
+    { label: "SIGKILL (longest gap without a trade)", color: palette.red },
+    { label: "restart", color: palette.green, dash: "4 3" },
   ]));
   return svgDocument(width, height, "Failover timeline", body);
 }
@@ -123,7 +190,10 @@ export function cacheTimelineChart(r: CacheTimelineResult): string {
   const width = left + steps.length * cell + 30;
   const height = top + stocks.length * rowH + 80;
   const body = [
-    text(16, 24, `Cache contents after each request (LRU, capacity ${r.parameters.capacity} of ${stocks.length} stocks)`, { size: 14, weight: "bold" }),
+    text(16, 24, `Cache contents after each request (LRU, capacity ${r.parameters.capacity} of ${stocks.length} stocks)`, {
+      size: 14,
+      weight: "bold",
+    }),
     text(16, 42, "rows: stocks; columns: requests in order; shaded: cached after the request", { size: 11, color: palette.gray }),
   ];
   stocks.forEach((name, row) => body.push(text(left - 8, top + row * rowH + 13, name, { anchor: "end", size: 11 })));
@@ -134,20 +204,31 @@ export function cacheTimelineChart(r: CacheTimelineResult): string {
       const accessed = step.request.name === name;
       const fill = accessed
         ? step.outcome === "hit" ? palette.green : step.outcome === "miss" ? palette.orange : palette.purple
-        : step.keys.includes(name) ? "#b6d4fe" : "#ffffff";
+        : step.keys.includes(name)
+        ? "#b6d4fe"
+        : "#ffffff";
       body.push(rect(cx + 0.5, cy + 0.5, cell - 1, rowH - 1, fill, { stroke: "#eaeef2" }));
-      if (step.evicted.includes(name)) body.push(text(cx + cell / 2, cy + 13, "×", { anchor: "middle", weight: "bold", color: palette.red }));
+      if (step.evicted.includes(name)) {
+        body.push(text(cx + cell / 2, cy + 13, "×", { anchor: "middle", weight: "bold", color: palette.red }));
+      }
     });
-    if (step.index % 5 === 0) body.push(text(cx + cell / 2, top + stocks.length * rowH + 14, String(step.index + 1), { anchor: "middle", size: 10 }));
+    if (step.index % 5 === 0) {
+      body.push(text(cx + cell / 2, top + stocks.length * rowH + 14, String(step.index + 1), { anchor: "middle", size: 10 }));
+    }
   }
   const scripted = steps.length - r.parameters.randomSteps;
   const sx = left + scripted * cell;
   body.push(line(sx, top - 6, sx, top + stocks.length * rowH, { color: palette.text, dash: "3 3" }));
-  body.push(text(sx + 4, top - 8, "seeded random lookups →", { size: 10 }), text(sx - 4, top - 8, "← scripted", { size: 10, anchor: "end" }));
+  body.push(
+    text(sx + 4, top - 8, "seeded random lookups →", { size: 10 }),
+    text(sx - 4, top - 8, "← scripted", { size: 10, anchor: "end" }),
+  );
   body.push(text(left, top + stocks.length * rowH + 30, "request #", { size: 11 }));
   body.push(...legend(left, height - 14, [
-    { label: "cached", color: "#b6d4fe", box: true }, { label: "hit", color: palette.green, box: true },
-    { label: "miss (then cached)", color: palette.orange, box: true }, { label: "trade (entry dropped)", color: palette.purple, box: true },
+    { label: "cached", color: "#b6d4fe", box: true },
+    { label: "hit", color: palette.green, box: true },
+    { label: "miss (then cached)", color: palette.orange, box: true },
+    { label: "trade (entry dropped)", color: palette.purple, box: true },
   ]));
   body.push(text(left + 450, height - 14, "× evicted (the least recently used)", { size: 11, color: palette.red }));
   return svgDocument(Math.max(width, 880), height, "Cache replacement timeline", body);

@@ -72,7 +72,9 @@ export class SharedSystem {
     let started = this.frontends.get(kind);
     if (!started) {
       const size = kind === "cache-on" ? cacheSizeDefault : 0;
-      started = this.frontendQueue.then(async () => startFrontend(this.scope, await this.backend(), { name: `frontend-${kind}`, env: { CACHE_SIZE: String(size) } }));
+      started = this.frontendQueue.then(async () =>
+        startFrontend(this.scope, await this.backend(), { name: `frontend-${kind}`, env: { CACHE_SIZE: String(size) } })
+      );
       this.frontendQueue = started.catch(() => undefined);
       this.frontends.set(kind, started);
       started.catch(() => this.frontends.delete(kind));

@@ -24,7 +24,7 @@ const fmt = (x: number): string => String(Math.round(x * 10) / 10);
 export function svgDocument(width: number, height: number, title: string, body: string[]): string {
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ` +
-      `font-family="-apple-system, 'Segoe UI', Helvetica, Arial, sans-serif" font-size="12" fill="${palette.text}">`,
+    `font-family="-apple-system, 'Segoe UI', Helvetica, Arial, sans-serif" font-size="12" fill="${palette.text}">`,
     `<title>${escapeXml(title)}</title>`,
     `<rect x="0" y="0" width="${width}" height="${height}" fill="#ffffff"/>`,
     ...body,
@@ -48,7 +48,9 @@ export function text(x: number, y: number, content: string, o: TextOptions = {})
 export type StrokeOptions = { color?: string; width?: number; dash?: string; opacity?: number };
 
 function stroke(o: StrokeOptions): string {
-  return `stroke="${o.color ?? palette.text}" stroke-width="${o.width ?? 1}"${o.dash ? ` stroke-dasharray="${o.dash}"` : ""}${o.opacity !== undefined ? ` stroke-opacity="${o.opacity}"` : ""}`;
+  return `stroke="${o.color ?? palette.text}" stroke-width="${o.width ?? 1}"${o.dash ? ` stroke-dasharray="${o.dash}"` : ""}${
+    o.opacity !== undefined ? ` stroke-opacity="${o.opacity}"` : ""
+  }`;
 }
 
 export function line(x1: number, y1: number, x2: number, y2: number, o: StrokeOptions = {}): string {

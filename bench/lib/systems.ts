@@ -106,7 +106,15 @@ export async function health(port: number): Promise<HealthBody> {
   return data;
 }
 
-export type CacheStatsBody = { backend: string; size: number; capacity: number; hits: number; misses: number; evictions: number; keys: string[] };
+export type CacheStatsBody = {
+  backend: string;
+  size: number;
+  capacity: number;
+  hits: number;
+  misses: number;
+  evictions: number;
+  keys: string[];
+};
 export type HealthBody = {
   leader: number | null;
   epoch: number;

@@ -25,8 +25,12 @@ test("CACHE_SIZE=0 and CACHE=off turn caching off, whatever REDIS_URL says", () 
 });
 
 test("REDIS_URL chooses Redis with the same CACHE_SIZE", () => {
-  assert.equal(readCacheConfig({ REDIS_URL: "redis://cache:6379", CACHE_SIZE: "8" }),
-    { backend: "redis", size: 8, redisUrl: "redis://cache:6379", logEvents: false });
+  assert.equal(readCacheConfig({ REDIS_URL: "redis://cache:6379", CACHE_SIZE: "8" }), {
+    backend: "redis",
+    size: 8,
+    redisUrl: "redis://cache:6379",
+    logEvents: false,
+  });
 });
 
 test("CACHE_SIZE at its limit and one past it", () => {
@@ -44,8 +48,10 @@ test("bad CACHE, CACHE_LOG and REDIS_URL name their variable, never a password",
     [{ REDIS_URL: "http://user:secret@host:6379" }, "REDIS_URL"],
   ];
   for (const [env, variable] of cases) {
-    assert.throws(() => readCacheConfig(env), (err: Error) =>
-      err instanceof ConfigError && err.variable === variable && !err.message.includes("secret"));
+    assert.throws(
+      () => readCacheConfig(env),
+      (err: Error) => err instanceof ConfigError && err.variable === variable && !err.message.includes("secret"),
+    );
   }
 });
 
@@ -53,7 +59,10 @@ test("CACHE_LOG=1 logs events with the cached names", () => {
   assert.is(readCacheConfig({ CACHE_LOG: "1" }).logEvents, true);
   const lines: string[] = [];
   const original = process.stderr.write.bind(process.stderr);
-  process.stderr.write = ((chunk: string) => { lines.push(String(chunk)); return true; }) as typeof process.stderr.write;
+  process.stderr.write = ((chunk: string) => {
+    lines.push(String(chunk));
+    return true;
+  }) as typeof process.stderr.write;
   try {
     cacheEventLogger(new Logger("cache-log-test", {}, "info"))({ kind: "evict", name: "A" }, ["B", "C"]);
   } finally {

@@ -9,7 +9,7 @@ import type { BackendName, CacheEventSink, StockCache } from "./cache.ts";
 import { cacheSizeMax } from "./cache.ts";
 import { LruCache } from "./lru_cache.ts";
 import { NoCache } from "./no_cache.ts";
-import { RedisCache, redactUrl } from "./redis_cache.ts";
+import { redactUrl, RedisCache } from "./redis_cache.ts";
 
 /**
  * Default CACHE_SIZE. Deliberately smaller than the catalog's stock count (10 or more), so a
@@ -54,7 +54,12 @@ export function createCacheFromEnv(env: Env, log: Logger): StockCache {
   const config = readCacheConfig(env);
   const onEvent = config.logEvents ? cacheEventLogger(log) : undefined;
   const events = onEvent ? { onEvent } : {};
-  log.info("cache configured", { backend: config.backend, size: config.size, redis: config.redisUrl && redactUrl(config.redisUrl), cache_log: config.logEvents });
+  log.info("cache configured", {
+    backend: config.backend,
+    size: config.size,
+    redis: config.redisUrl && redactUrl(config.redisUrl),
+    cache_log: config.logEvents,
+  });
   switch (config.backend) {
     case "off":
       return new NoCache();

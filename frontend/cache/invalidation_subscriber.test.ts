@@ -38,7 +38,14 @@ async function setUp(configure: (fake: FakeCatalog) => void = () => {}): Promise
   await fake.start();
   const client = new CatalogClient(`127.0.0.1:${fake.port}`, grpc.credentials.createInsecure(), channelOptions);
   const cache = new CountingCache({ capacity: 3 });
-  const reader = createStockReader({ catalog: client, cache, log, lookupTimeoutMs: 2_000, resubscribeDelayMsFirst: delayMsFirst, resubscribeDelayMsMax: delayMsMax });
+  const reader = createStockReader({
+    catalog: client,
+    cache,
+    log,
+    lookupTimeoutMs: 2_000,
+    resubscribeDelayMsFirst: delayMsFirst,
+    resubscribeDelayMsMax: delayMsMax,
+  });
   rig = { fake, reader, cache, client };
   reader.start();
   return rig;
@@ -63,7 +70,9 @@ test("subscribed once the catalog confirms; a hit after a miss", async () => {
 });
 
 test("until the catalog confirms the stream, lookups bypass the cache", async () => {
-  const { reader, fake } = await setUp((f) => { f.confirmEnabled = false; });
+  const { reader, fake } = await setUp((f) => {
+    f.confirmEnabled = false;
+  });
   await waitFor(() => fake.subscriberCount() === 1, 5_000, "stream open");
   await reader.lookup("GameStart");
   await reader.lookup("GameStart");
@@ -83,7 +92,9 @@ test("an invalidation removes the entry and the next lookup misses and returns n
 });
 
 test("race: a lookup that read before a trade cannot cache pre-trade data", async () => {
-  const { reader, fake } = await setUp((f) => { f.lookupDelayMs = 300; });
+  const { reader, fake } = await setUp((f) => {
+    f.lookupDelayMs = 300;
+  });
   await waitFor(() => reader.isSubscribed(), 5_000, "subscription");
   const inFlight = reader.lookup("BoarCo");
   await waitFor(() => fake.lookups === 1, 5_000, "lookup reached the catalog");
@@ -97,7 +108,10 @@ test("race: a lookup that read before a trade cannot cache pre-trade data", asyn
 });
 
 test("read-your-writes without the push: tradeDone blocks the in-flight pre-trade fill", async () => {
-  const { reader, fake } = await setUp((f) => { f.lookupDelayMs = 300; f.pushEnabled = false; });
+  const { reader, fake } = await setUp((f) => {
+    f.lookupDelayMs = 300;
+    f.pushEnabled = false;
+  });
   await waitFor(() => reader.isSubscribed(), 5_000, "subscription");
   const inFlight = reader.lookup("MenhirCo");
   await waitFor(() => fake.lookups === 1, 5_000, "lookup reached the catalog");
@@ -120,7 +134,10 @@ test("losing the stream: unsubscribed, cache cleared and bypassed; resubscribes 
   assert.equal([down.size, down.subscription.breaks], [0, 1]);
   const err = await reader.lookup("GameStart").then(() => undefined, (e: unknown) => e);
   // (The lookup waits for the channel within its deadline, then fails: which code depends on when.)
-  assert.ok(isServiceError(err) && [grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED].includes(err.code), `catalog down: the gRPC error is thrown (got ${String(err)})`);
+  assert.ok(
+    isServiceError(err) && [grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED].includes(err.code),
+    `catalog down: the gRPC error is thrown (got ${String(err)})`,
+  );
   await fake.start(port);
   await waitFor(() => reader.isSubscribed(), 10_000, "resubscription");
   assert.is((await reader.stats()).subscription.subscriptions, 2);
@@ -130,7 +147,9 @@ test("losing the stream: unsubscribed, cache cleared and bypassed; resubscribes 
 });
 
 test("a lookup begun before a break does not fill after the resubscription", async () => {
-  const { reader, fake, cache } = await setUp((f) => { f.lookupDelayMs = 400; });
+  const { reader, fake, cache } = await setUp((f) => {
+    f.lookupDelayMs = 400;
+  });
   await waitFor(() => reader.isSubscribed(), 5_000, "subscription");
   const inFlight = reader.lookup("FishCo");
   await waitFor(() => fake.lookups === 1, 5_000, "lookup reached the catalog");

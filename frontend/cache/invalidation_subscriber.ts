@@ -88,7 +88,14 @@ export class InvalidationSubscriber {
   }
 
   stats(): SubscriberStats {
-    return { state: this.state, subscriptions: this.subscriptions, invalidations: this.invalidations, breaks: this.breaks, failedAttempts: this.failedAttempts, lastBreak: this.lastBreak };
+    return {
+      state: this.state,
+      subscriptions: this.subscriptions,
+      invalidations: this.invalidations,
+      breaks: this.breaks,
+      failedAttempts: this.failedAttempts,
+      lastBreak: this.lastBreak,
+    };
   }
 
   start(): void {

@@ -4,9 +4,7 @@
 // does IO or can fail, so every check-and-write is atomic by running in one JS turn.
 
 import { assert } from "../../lib/assert.ts";
-import type {
-  CacheEventSink, CacheGet, CacheStats, FillOutcome, FillTicket, StockCache, StockView,
-} from "./cache.ts";
+import type { CacheEventSink, CacheGet, CacheStats, FillOutcome, FillTicket, StockCache, StockView } from "./cache.ts";
 import { cacheSizeMax, cacheTrackedNamesMax, isValidStockView } from "./cache.ts";
 
 export type LruCacheOptions = {

@@ -31,7 +31,16 @@ export class NoCache implements StockCache {
   }
 
   stats(): Promise<CacheStats> {
-    return Promise.resolve({ backend: this.backend, state: "off", size: 0, capacity: 0, hits: 0, misses: this.misses, evictions: 0, keys: [] });
+    return Promise.resolve({
+      backend: this.backend,
+      state: "off",
+      size: 0,
+      capacity: 0,
+      hits: 0,
+      misses: this.misses,
+      evictions: 0,
+      keys: [],
+    });
   }
 
   close(): Promise<void> {

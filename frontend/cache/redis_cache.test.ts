@@ -14,7 +14,7 @@ import { freePort } from "../../lib/service_process.ts";
 import type { Program } from "../../test/support/processes.ts";
 import { startRedis } from "../../test/support/processes.ts";
 import type { CacheEventSink } from "./cache.ts";
-import { RedisCache, redactUrl, redisCallTimeoutMs, redisRepairIntervalMs, withTimeout } from "./redis_cache.ts";
+import { redactUrl, RedisCache, redisCallTimeoutMs, redisRepairIntervalMs, withTimeout } from "./redis_cache.ts";
 
 const log = new Logger("redis-cache-test", {}, "error");
 const redisBinary = spawnSync("redis-server", ["--version"]).status === 0;
@@ -36,8 +36,17 @@ async function sharedUrl(): Promise<string> {
 const testCallTimeoutMs = 2_000;
 
 /** A cache on its own key prefix (so cases never see each other), connected before it is returned. */
-async function openCache(url: string, options: { capacity: number; trackedNamesMax?: number; onEvent?: CacheEventSink; keyPrefix?: string; callTimeoutMs?: number }): Promise<RedisCache> {
-  const cache = new RedisCache({ url, log, keyPrefix: options.keyPrefix ?? `test:${randomUUID()}:{cache}:`, callTimeoutMs: testCallTimeoutMs, ...options });
+async function openCache(
+  url: string,
+  options: { capacity: number; trackedNamesMax?: number; onEvent?: CacheEventSink; keyPrefix?: string; callTimeoutMs?: number },
+): Promise<RedisCache> {
+  const cache = new RedisCache({
+    url,
+    log,
+    keyPrefix: options.keyPrefix ?? `test:${randomUUID()}:{cache}:`,
+    callTimeoutMs: testCallTimeoutMs,
+    ...options,
+  });
   caches.push(cache);
   await waitFor(() => cache.connected, 5_000, "redis connection");
   return cache;

@@ -10,7 +10,15 @@ import { assert } from "../../lib/assert.ts";
 import { errorText } from "../../lib/grpc.ts";
 import type { Logger } from "../../lib/log.ts";
 import type {
-  BackendName, CacheEvent, CacheEventSink, CacheGet, CacheStats, FillOutcome, FillTicket, StockCache, StockView,
+  BackendName,
+  CacheEvent,
+  CacheEventSink,
+  CacheGet,
+  CacheStats,
+  FillOutcome,
+  FillTicket,
+  StockCache,
+  StockView,
 } from "./cache.ts";
 import { cacheSizeMax, cacheTrackedNamesMax, fillOutcomes, isValidStockView } from "./cache.ts";
 import type { RedisScript } from "./redis_scripts.ts";
@@ -142,10 +150,17 @@ export class RedisCache implements StockCache {
     if (this.inDoubt || !this.client.isReady) return "unavailable";
     let parts: unknown[];
     try {
-      parts = asArray(await this.run(fillScript, [
-        stock.name, String(stock.version), JSON.stringify(stock), String(ticket.drops), ticket.epoch,
-        String(this.capacity), randomUUID(),
-      ]));
+      parts = asArray(
+        await this.run(fillScript, [
+          stock.name,
+          String(stock.version),
+          JSON.stringify(stock),
+          String(ticket.drops),
+          ticket.epoch,
+          String(this.capacity),
+          randomUUID(),
+        ]),
+      );
     } catch (err) {
       this.logError("redis fill failed", err);
       return "unavailable";
@@ -223,7 +238,9 @@ export class RedisCache implements StockCache {
     if (this.repairing) return this.repairing;
     if (this.closed || !this.client.isReady) return Promise.resolve(!this.inDoubt);
     this.repairAttemptAt = Date.now();
-    const repairing = this.clear().then(() => !this.inDoubt).finally(() => { this.repairing = undefined; });
+    const repairing = this.clear().then(() => !this.inDoubt).finally(() => {
+      this.repairing = undefined;
+    });
     this.repairing = repairing;
     return repairing;
   }
@@ -245,7 +262,9 @@ export class RedisCache implements StockCache {
     const base = { backend: this.backend, capacity: this.capacity, hits: this.hits, misses: this.misses, evictions: this.evictions };
     try {
       const keys = await this.cachedKeys();
-      const size = keys.length < statsKeysMax ? keys.length : Number(await withTimeout(this.client.zCard(this.keys[1] as string), this.callTimeoutMs));
+      const size = keys.length < statsKeysMax
+        ? keys.length
+        : Number(await withTimeout(this.client.zCard(this.keys[1] as string), this.callTimeoutMs));
       return { ...base, state: this.inDoubt ? "in doubt" : "ok", size, keys };
     } catch {
       return { ...base, state: "unavailable", size: 0, keys: [] };
@@ -294,7 +313,10 @@ export class RedisCache implements StockCache {
 export function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => setImmediate(() => reject(new RedisUnavailableError(`redis call timed out after ${timeoutMs} ms`))), timeoutMs);
+    timer = setTimeout(
+      () => setImmediate(() => reject(new RedisUnavailableError(`redis call timed out after ${timeoutMs} ms`))),
+      timeoutMs,
+    );
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

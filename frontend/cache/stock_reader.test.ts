@@ -35,7 +35,11 @@ const stops: (() => Promise<void>)[] = [];
 const closers: (() => Promise<void> | void)[] = [];
 let redisUrl = process.env["REDIS_URL"];
 
-async function catalog(extraEnv: Record<string, string> = {}, dataDir = tempDir("reader-catalog", true), port = 0): Promise<RunningService> {
+async function catalog(
+  extraEnv: Record<string, string> = {},
+  dataDir = tempDir("reader-catalog", true),
+  port = 0,
+): Promise<RunningService> {
   const started = await startCatalog({ DATA_DIR: dataDir, PORT: String(port), ...extraEnv });
   stops.push(() => killAndWait(started));
   return started;
@@ -60,15 +64,25 @@ async function makeCache(backend: "lru" | "redis"): Promise<StockCache> {
     stops.push(() => redis.kill());
     redisUrl = `redis://127.0.0.1:${redis.port}`;
   }
-  const cache = new RedisCache({ url: redisUrl, capacity: 3, log, keyPrefix: `test:${randomUUID()}:{cache}:`, callTimeoutMs: redisTestCallTimeoutMs });
+  const cache = new RedisCache({
+    url: redisUrl,
+    capacity: 3,
+    log,
+    keyPrefix: `test:${randomUUID()}:{cache}:`,
+    callTimeoutMs: redisTestCallTimeoutMs,
+  });
   await waitFor(() => cache.connected, 5_000, "redis connection");
   return cache;
 }
 
 async function reader(port: number, backend: "lru" | "redis", lookupTimeoutMs = callTimeoutMs): Promise<StockReader> {
   const r = createStockReader({
-    catalog: client(port), cache: await makeCache(backend), log, lookupTimeoutMs,
-    resubscribeDelayMsFirst: 50, resubscribeDelayMsMax: 500,
+    catalog: client(port),
+    cache: await makeCache(backend),
+    log,
+    lookupTimeoutMs,
+    resubscribeDelayMsFirst: 50,
+    resubscribeDelayMsMax: 500,
   });
   closers.push(() => r.close());
   r.start();
@@ -85,7 +99,10 @@ async function buy(port: number, name: string, quantity: number): Promise<number
   const c = client(port);
   const { lastNumber } = await callUnary<CatalogHealthRequest, CatalogHealthReply>(c, c.health, {}, callTimeoutMs);
   const request: TradeBatchRequest = {
-    epoch: 1, leaderId: 1, afterNumber: lastNumber, commitNumber: lastNumber,
+    epoch: 1,
+    leaderId: 1,
+    afterNumber: lastNumber,
+    commitNumber: lastNumber,
     trades: [{ requestId: randomUUID(), name, side: Side.SIDE_BUY, quantity }],
   };
   const reply = await callUnary<TradeBatchRequest, TradeBatchReply>(c, c.tradeBatch, request, callTimeoutMs);
@@ -170,7 +187,10 @@ for (const backend of ["lru", "redis"] as const) {
     await waitFor(() => !r.isSubscribed(), 10_000, "break detected");
     assert.is((await r.stats()).size, 0);
     const err = await r.lookup("MenhirCo").then(() => undefined, (e: unknown) => e);
-    assert.ok(isServiceError(err) && [grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED].includes(err.code), `with the catalog down a lookup fails within its deadline (got ${String(err)})`);
+    assert.ok(
+      isServiceError(err) && [grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED].includes(err.code),
+      `with the catalog down a lookup fails within its deadline (got ${String(err)})`,
+    );
     assert.ok((await r.stats()).bypassed >= 1);
     await catalog({}, dataDir, first.port);
     await waitFor(() => r.isSubscribed(), 15_000, "resubscription");

@@ -313,7 +313,9 @@ export class Connection {
     if (this.socket.writableLength <= this.limits.writeBufferBytesMax) return true;
     this.loopPhase = "write";
     this.loopDeadline = Date.now() + this.limits.writeTimeoutMs;
-    await new Promise<void>((resolve) => { this.drainWaiter = resolve; });
+    await new Promise<void>((resolve) => {
+      this.drainWaiter = resolve;
+    });
     this.drainWaiter = undefined;
     this.loopPhase = "none";
     this.loopDeadline = Infinity;
@@ -343,7 +345,11 @@ export class Connection {
     this.destroy();
     // Bugs crash the process (lib/assert.ts); anything else would be a bug here too, but it
     // stays confined to this connection.
-    if (err instanceof AssertionError) process.nextTick(() => { throw err; });
+    if (err instanceof AssertionError) {
+      process.nextTick(() => {
+        throw err;
+      });
+    }
     this.options.log.error("connection loop failed", { error: String(err) });
   }
 }

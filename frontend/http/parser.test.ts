@@ -46,8 +46,15 @@ function drain(parser: HttpParser, outcome: Outcome): void {
     }
     const r = event.request;
     outcome.requests.push({
-      method: r.method, target: r.target, path: r.path, query: r.query, version: r.version,
-      headers: { ...r.headers }, body: r.body.toString("latin1"), keepAlive: r.keepAlive, expectContinue: r.expectContinue,
+      method: r.method,
+      target: r.target,
+      path: r.path,
+      query: r.query,
+      version: r.version,
+      headers: { ...r.headers },
+      body: r.body.toString("latin1"),
+      keepAlive: r.keepAlive,
+      expectContinue: r.expectContinue,
     });
   }
 }
@@ -95,25 +102,49 @@ const get = (target = "/", extra = ""): string => `GET ${target} HTTP/1.1\r\nHos
 
 // --- well-formed requests -------------------------------------------------------------------
 
-check("a GET is parsed with lower-cased header names and keep-alive by default", "GET /stocks/GameStart HTTP/1.1\r\nHost: example\r\nUser-Agent: t\r\n\r\n", {
-  requests: [{ method: "GET", path: "/stocks/GameStart", query: "", version: "1.1", headers: { host: "example", "user-agent": "t" }, body: "", keepAlive: true }],
+check(
+  "a GET is parsed with lower-cased header names and keep-alive by default",
+  "GET /stocks/GameStart HTTP/1.1\r\nHost: example\r\nUser-Agent: t\r\n\r\n",
+  {
+    requests: [{
+      method: "GET",
+      path: "/stocks/GameStart",
+      query: "",
+      version: "1.1",
+      headers: { host: "example", "user-agent": "t" },
+      body: "",
+      keepAlive: true,
+    }],
+  },
+);
+check("the query is split from the path, raw", get("/a%20b?x=1&y=%2F"), {
+  requests: [{ target: "/a%20b?x=1&y=%2F", path: "/a%20b", query: "x=1&y=%2F" }],
 });
-check("the query is split from the path, raw", get("/a%20b?x=1&y=%2F"), { requests: [{ target: "/a%20b?x=1&y=%2F", path: "/a%20b", query: "x=1&y=%2F" }] });
 check("Connection: close ends keep-alive in HTTP/1.1", get("/", "Connection: close\r\n"), { requests: [{ keepAlive: false }] });
 check("connection options are a case-insensitive list", get("/", "Connection: Upgrade, CLOSE\r\n"), { requests: [{ keepAlive: false }] });
 check("HTTP/1.0 closes by default", "GET / HTTP/1.0\r\n\r\n", { requests: [{ version: "1.0", keepAlive: false }] });
-check("HTTP/1.0 keeps alive with Connection: keep-alive", "GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", { requests: [{ keepAlive: true }] });
-check("a Content-Length body is read exactly", "POST /orders HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello", { requests: [{ method: "POST", body: "hello" }] });
-check("Content-Length with leading zeros is a length", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 003\r\n\r\nabc", { requests: [{ body: "abc" }] });
+check("HTTP/1.0 keeps alive with Connection: keep-alive", "GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", {
+  requests: [{ keepAlive: true }],
+});
+check("a Content-Length body is read exactly", "POST /orders HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello", {
+  requests: [{ method: "POST", body: "hello" }],
+});
+check("Content-Length with leading zeros is a length", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 003\r\n\r\nabc", {
+  requests: [{ body: "abc" }],
+});
 check("Content-Length: 0 is an empty body", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", { requests: [{ body: "" }] });
 check(
   "a chunked body is decoded, extensions ignored, trailers dropped",
-  "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n5;ext=1\r\nhello\r\nA ; x=\"y\"\r\n, world!!!\r\n000\r\nX-Sum: 1\r\n\r\n",
+  'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n5;ext=1\r\nhello\r\nA ; x="y"\r\n, world!!!\r\n000\r\nX-Sum: 1\r\n\r\n',
   { requests: [{ body: "hello, world!!!", headers: { host: "a", "transfer-encoding": "Chunked" } }] },
 );
-check("pipelined requests come out in order", `${get("/1")}POST /2 HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi${get("/3", "Connection: close\r\n")}`, {
-  requests: [{ path: "/1", body: "" }, { path: "/2", body: "hi" }, { path: "/3", keepAlive: false }],
-});
+check(
+  "pipelined requests come out in order",
+  `${get("/1")}POST /2 HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi${get("/3", "Connection: close\r\n")}`,
+  {
+    requests: [{ path: "/1", body: "" }, { path: "/2", body: "hi" }, { path: "/3", keepAlive: false }],
+  },
+);
 check("empty lines before a request line are ignored", `\r\n\r\n${get("/x")}`, { requests: [{ path: "/x" }] });
 check("repeated fields are joined, cookies with a semicolon", get("/", "Accept: a\r\naccept: b\r\nCookie: x=1\r\nCookie: y=2\r\n"), {
   requests: [{ headers: { host: "a", accept: "a, b", cookie: "x=1; y=2" } }],
@@ -121,18 +152,26 @@ check("repeated fields are joined, cookies with a semicolon", get("/", "Accept: 
 check("optional whitespace around a value is trimmed, an empty value kept", get("/", "X-A: \t v \t\r\nX-B:\r\n"), {
   requests: [{ headers: { host: "a", "x-a": "v", "x-b": "" } }],
 });
-check("obs-text bytes in a value are kept as latin1", get("/", "X-A: caf\xe9\r\n"), { requests: [{ headers: { host: "a", "x-a": "caf\xe9" } }] });
+check("obs-text bytes in a value are kept as latin1", get("/", "X-A: caf\xe9\r\n"), {
+  requests: [{ headers: { host: "a", "x-a": "caf\xe9" } }],
+});
 check("a __proto__ header is a plain field", get("/", "__proto__: x\r\n"), {
   requests: [{ headers: JSON.parse('{"host":"a","__proto__":"x"}') as Record<string, string> }],
 });
-check("absolute-form targets are accepted (RFC 9112 §3.2.2)", "GET http://example.com/s?q=1 HTTP/1.1\r\nHost: x\r\n\r\n", { requests: [{ path: "/s", query: "q=1" }] });
+check("absolute-form targets are accepted (RFC 9112 §3.2.2)", "GET http://example.com/s?q=1 HTTP/1.1\r\nHost: x\r\n\r\n", {
+  requests: [{ path: "/s", query: "q=1" }],
+});
 check("OPTIONS * is the asterisk form", "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", { requests: [{ path: "*" }] });
 check("CONNECT has the authority form as its path", "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", {
   requests: [{ method: "CONNECT", path: "example.com:443", query: "" }],
 });
 check("HTTP/1.0 needs no Host", "GET / HTTP/1.0\r\n\r\n", { requests: [{ headers: {} }] });
-check("Expect: 100-continue is reported", "POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\nx", { requests: [{ expectContinue: true }] });
-check("Expect: 100-continue is ignored in HTTP/1.0", "POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\nx", { requests: [{ expectContinue: false }] });
+check("Expect: 100-continue is reported", "POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\nx", {
+  requests: [{ expectContinue: true }],
+});
+check("Expect: 100-continue is ignored in HTTP/1.0", "POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\nx", {
+  requests: [{ expectContinue: false }],
+});
 
 // --- malformed and hostile input ----------------------------------------------------------------
 
@@ -151,7 +190,11 @@ check("asterisk form is only for OPTIONS", "GET * HTTP/1.1\r\nHost: a\r\n\r\n", 
 check("HTTP/2.0 is not supported", "GET / HTTP/2.0\r\nHost: a\r\n\r\n", { error: "ERR_VERSION_NOT_SUPPORTED", status: 505 });
 check("HTTP/1.2 is not supported", "GET / HTTP/1.2\r\nHost: a\r\n\r\n", { error: "ERR_VERSION_NOT_SUPPORTED" });
 check("the HTTP/2 connection preface gets 505", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", { error: "ERR_VERSION_NOT_SUPPORTED" });
-check("a TLS ClientHello is refused at its first LF", Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03, 0x0a]), { error: "ERR_BAD_REQUEST_LINE" });
+check(
+  "a TLS ClientHello is refused at its first LF",
+  Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03, 0x0a]),
+  { error: "ERR_BAD_REQUEST_LINE" },
+);
 check("a header line without a colon is refused", get("/", "NoColon\r\n"), { error: "ERR_BAD_HEADER", status: 400 });
 check("whitespace before the colon is refused (RFC 9112 §5.1)", get("/", "X-A : v\r\n"), { error: "ERR_BAD_HEADER" });
 check("an empty header name is refused", get("/", ": v\r\n"), { error: "ERR_BAD_HEADER" });
@@ -162,20 +205,48 @@ check("a bare CR in a header value is refused", get("/", "X-A: a\rb\r\n"), { err
 check("a bare LF inside the header block is refused", get("/", "X-A: a\nX-B: b\r\n"), { error: "ERR_BAD_HEADER" });
 check("HTTP/1.1 without Host is refused (RFC 9112 §3.2)", "GET / HTTP/1.1\r\n\r\n", { error: "ERR_BAD_HOST", status: 400 });
 check("two Host fields are refused", get("/", "Host: b\r\n"), { error: "ERR_BAD_HOST" });
-check("Content-Length with Transfer-Encoding is refused", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", {
-  error: "ERR_CONTENT_LENGTH_AND_TRANSFER_ENCODING", status: 400,
+check(
+  "Content-Length with Transfer-Encoding is refused",
+  "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+  {
+    error: "ERR_CONTENT_LENGTH_AND_TRANSFER_ENCODING",
+    status: 400,
+  },
+);
+check("two equal Content-Length fields are refused", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx", {
+  error: "ERR_BAD_CONTENT_LENGTH",
 });
-check("two equal Content-Length fields are refused", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx", { error: "ERR_BAD_CONTENT_LENGTH" });
-check("a Content-Length list is refused", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1, 1\r\n\r\nx", { error: "ERR_BAD_CONTENT_LENGTH" });
-check("a non-numeric Content-Length is refused", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: abc\r\n\r\n", { error: "ERR_BAD_CONTENT_LENGTH" });
-check("a negative Content-Length is refused", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", { error: "ERR_BAD_CONTENT_LENGTH" });
-check("a signed Content-Length is refused", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +1\r\n\r\nx", { error: "ERR_BAD_CONTENT_LENGTH" });
+check("a Content-Length list is refused", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1, 1\r\n\r\nx", {
+  error: "ERR_BAD_CONTENT_LENGTH",
+});
+check("a non-numeric Content-Length is refused", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: abc\r\n\r\n", {
+  error: "ERR_BAD_CONTENT_LENGTH",
+});
+check("a negative Content-Length is refused", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", {
+  error: "ERR_BAD_CONTENT_LENGTH",
+});
+check("a signed Content-Length is refused", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +1\r\n\r\nx", {
+  error: "ERR_BAD_CONTENT_LENGTH",
+});
 check("an empty Content-Length is refused", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n\r\n", { error: "ERR_BAD_CONTENT_LENGTH" });
-check("a huge Content-Length is too large", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999\r\n\r\n", { error: "ERR_BODY_TOO_LARGE", status: 413 });
-check("a coding other than chunked alone is refused", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", { error: "ERR_BAD_TRANSFER_ENCODING", status: 400 });
-check("an unknown coding before chunked is not implemented", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", { error: "ERR_UNKNOWN_TRANSFER_CODING", status: 501 });
-check("chunked twice is refused", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", { error: "ERR_BAD_TRANSFER_ENCODING" });
-check("Transfer-Encoding in HTTP/1.0 is refused", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", { error: "ERR_BAD_TRANSFER_ENCODING" });
+check("a huge Content-Length is too large", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999\r\n\r\n", {
+  error: "ERR_BODY_TOO_LARGE",
+  status: 413,
+});
+check("a coding other than chunked alone is refused", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", {
+  error: "ERR_BAD_TRANSFER_ENCODING",
+  status: 400,
+});
+check("an unknown coding before chunked is not implemented", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", {
+  error: "ERR_UNKNOWN_TRANSFER_CODING",
+  status: 501,
+});
+check("chunked twice is refused", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", {
+  error: "ERR_BAD_TRANSFER_ENCODING",
+});
+check("Transfer-Encoding in HTTP/1.0 is refused", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", {
+  error: "ERR_BAD_TRANSFER_ENCODING",
+});
 const chunked = (body: string): string => `POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n${body}`;
 check("a chunk size that is not hex is refused", chunked("zz\r\n"), { error: "ERR_BAD_CHUNK" });
 check("a negative chunk size is refused", chunked("-1\r\n"), { error: "ERR_BAD_CHUNK" });
@@ -201,28 +272,68 @@ function headOf(bytes: number): string {
   return `GET / HTTP/1.1\r\nHost: a\r\nX: ${"v".repeat(bytes - fixed)}\r\n\r\n`;
 }
 check("a head of exactly headerBytesMax is accepted", headOf(small.headerBytesMax), { requests: [{ path: "/" }] }, small);
-check("a head one byte over headerBytesMax gets 431", headOf(small.headerBytesMax + 1), { error: "ERR_HEADERS_TOO_LARGE", status: 431 }, small);
-check("a head without end gets 431 once past the limit", `GET / HTTP/1.1\r\nX: ${"v".repeat(small.headerBytesMax)}`, { error: "ERR_HEADERS_TOO_LARGE" }, small);
+check(
+  "a head one byte over headerBytesMax gets 431",
+  headOf(small.headerBytesMax + 1),
+  { error: "ERR_HEADERS_TOO_LARGE", status: 431 },
+  small,
+);
+check("a head without end gets 431 once past the limit", `GET / HTTP/1.1\r\nX: ${"v".repeat(small.headerBytesMax)}`, {
+  error: "ERR_HEADERS_TOO_LARGE",
+}, small);
 const fields = (n: number): string => Array.from({ length: n }, (_, i) => `X-${i}: v\r\n`).join("");
-check("headerCountMax fields are accepted", `GET / HTTP/1.0\r\n${fields(small.headerCountMax)}\r\n`, { requests: [{ version: "1.0" }] }, small);
-check("one field over headerCountMax gets 431", `GET / HTTP/1.0\r\n${fields(small.headerCountMax + 1)}\r\n`, { error: "ERR_HEADERS_TOO_LARGE" }, small);
+check(
+  "headerCountMax fields are accepted",
+  `GET / HTTP/1.0\r\n${fields(small.headerCountMax)}\r\n`,
+  { requests: [{ version: "1.0" }] },
+  small,
+);
+check("one field over headerCountMax gets 431", `GET / HTTP/1.0\r\n${fields(small.headerCountMax + 1)}\r\n`, {
+  error: "ERR_HEADERS_TOO_LARGE",
+}, small);
 const target = (n: number): string => `/${"t".repeat(n - 1)}`;
-check("a target of requestTargetBytesMax is accepted", get(target(small.requestTargetBytesMax)), { requests: [{ path: target(small.requestTargetBytesMax) }] }, small);
-check("a target one byte longer gets 414", get(target(small.requestTargetBytesMax + 1)), { error: "ERR_TARGET_TOO_LONG", status: 414 }, small);
-check("an endless request line gets 414 before the head limit", `GET /${"t".repeat(small.headerBytesMax)}`, { error: "ERR_TARGET_TOO_LONG" }, small);
-check("a method of 32 bytes is accepted", `${"M".repeat(32)} / HTTP/1.1\r\nHost: a\r\n\r\n`, { requests: [{ method: "M".repeat(32) }] }, small);
+check("a target of requestTargetBytesMax is accepted", get(target(small.requestTargetBytesMax)), {
+  requests: [{ path: target(small.requestTargetBytesMax) }],
+}, small);
+check(
+  "a target one byte longer gets 414",
+  get(target(small.requestTargetBytesMax + 1)),
+  { error: "ERR_TARGET_TOO_LONG", status: 414 },
+  small,
+);
+check("an endless request line gets 414 before the head limit", `GET /${"t".repeat(small.headerBytesMax)}`, {
+  error: "ERR_TARGET_TOO_LONG",
+}, small);
+check(
+  "a method of 32 bytes is accepted",
+  `${"M".repeat(32)} / HTTP/1.1\r\nHost: a\r\n\r\n`,
+  { requests: [{ method: "M".repeat(32) }] },
+  small,
+);
 check("a method of 33 bytes is refused", `${"M".repeat(33)} / HTTP/1.1\r\nHost: a\r\n\r\n`, { error: "ERR_BAD_REQUEST_LINE" }, small);
-check("an endless method is refused before the head limit", "M".repeat(small.headerBytesMax + 10), { error: "ERR_BAD_REQUEST_LINE" }, small);
+check(
+  "an endless method is refused before the head limit",
+  "M".repeat(small.headerBytesMax + 10),
+  { error: "ERR_BAD_REQUEST_LINE" },
+  small,
+);
 const post = (length: number, body: string): string => `POST / HTTP/1.1\r\nHost: a\r\nContent-Length: ${length}\r\n\r\n${body}`;
 check("a body of bodyBytesMax is accepted", post(20, "b".repeat(20)), { requests: [{ body: "b".repeat(20) }] }, small);
 check("a Content-Length one over bodyBytesMax gets 413", post(21, "b".repeat(21)), { error: "ERR_BODY_TOO_LARGE", status: 413 }, small);
-check("chunks adding up to bodyBytesMax are accepted", chunked("a\r\n0123456789\r\na\r\n0123456789\r\n0\r\n\r\n"), { requests: [{ body: "01234567890123456789" }] }, small);
-check("chunks adding up to one over bodyBytesMax get 413", chunked("a\r\n0123456789\r\nb\r\n0123456789X\r\n0\r\n\r\n"), { error: "ERR_BODY_TOO_LARGE" }, small);
+check("chunks adding up to bodyBytesMax are accepted", chunked("a\r\n0123456789\r\na\r\n0123456789\r\n0\r\n\r\n"), {
+  requests: [{ body: "01234567890123456789" }],
+}, small);
+check("chunks adding up to one over bodyBytesMax get 413", chunked("a\r\n0123456789\r\nb\r\n0123456789X\r\n0\r\n\r\n"), {
+  error: "ERR_BODY_TOO_LARGE",
+}, small);
 const chunkLine = (bytes: number): string => `1;${"e".repeat(bytes - 4)}\r\n`;
 check("a chunk line of chunkLineBytesMax is accepted", chunked(`${chunkLine(16)}x\r\n0\r\n\r\n`), { requests: [{ body: "x" }] }, small);
 check("a chunk line one over chunkLineBytesMax is refused", chunked(`${chunkLine(17)}x\r\n0\r\n\r\n`), { error: "ERR_BAD_CHUNK" }, small);
 check("trailers of trailerBytesMax are accepted", chunked(`0\r\nX-T: ${"v".repeat(21)}\r\n\r\n`), { requests: [{ body: "" }] }, small);
-check("trailers one over trailerBytesMax get 431", chunked(`0\r\nX-T: ${"v".repeat(22)}\r\n\r\n`), { error: "ERR_TRAILERS_TOO_LARGE", status: 431 }, small);
+check("trailers one over trailerBytesMax get 431", chunked(`0\r\nX-T: ${"v".repeat(22)}\r\n\r\n`), {
+  error: "ERR_TRAILERS_TOO_LARGE",
+  status: 431,
+}, small);
 
 // --- behaviour beyond one input -----------------------------------------------------------------
 

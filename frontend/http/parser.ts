@@ -7,7 +7,14 @@
 import { Buffer } from "node:buffer";
 import { assert, unreachable } from "../../lib/assert.ts";
 import {
-  expectsContinue, framingOf, hostError, keepAliveOf, newHeaders, parseFieldLines, parseRequestLine, requestLineLengthError,
+  expectsContinue,
+  framingOf,
+  hostError,
+  keepAliveOf,
+  newHeaders,
+  parseFieldLines,
+  parseRequestLine,
+  requestLineLengthError,
 } from "./head.ts";
 import type { HttpHeaders, HttpVersion, RequestLine } from "./head.ts";
 import { HttpError } from "./errors.ts";
@@ -43,8 +50,7 @@ export type ParseEvent =
 
 /** "idle": no byte of the next request yet; "requestLine" and "headers": the head is arriving;
  * the rest: the body is arriving; "failed": terminal. */
-export type ParserState =
-  | "idle" | "requestLine" | "headers" | "body" | "chunkSize" | "chunkData" | "chunkDataEnd" | "trailers" | "failed";
+export type ParserState = "idle" | "requestLine" | "headers" | "body" | "chunkSize" | "chunkData" | "chunkDataEnd" | "trailers" | "failed";
 
 export type ParserLimits = Pick<
   HttpLimits,
@@ -132,17 +138,32 @@ export class HttpParser {
       let event: ParseEvent | undefined;
       switch (this.current) {
         case "idle":
-        case "requestLine": event = this.readRequestLine(); break;
-        case "headers": event = this.readHeaders(); break;
-        case "body": event = this.readBody(); break;
-        case "chunkSize": event = this.readChunkSize(); break;
-        case "chunkData": event = this.readChunkData(); break;
-        case "chunkDataEnd": event = this.readChunkDataEnd(); break;
-        case "trailers": event = this.readTrailers(); break;
+        case "requestLine":
+          event = this.readRequestLine();
+          break;
+        case "headers":
+          event = this.readHeaders();
+          break;
+        case "body":
+          event = this.readBody();
+          break;
+        case "chunkSize":
+          event = this.readChunkSize();
+          break;
+        case "chunkData":
+          event = this.readChunkData();
+          break;
+        case "chunkDataEnd":
+          event = this.readChunkDataEnd();
+          break;
+        case "trailers":
+          event = this.readTrailers();
+          break;
         case "failed":
           assert(this.error !== undefined, "a failed parser has its error");
           return { kind: "error", error: this.error };
-        default: return unreachable(this.current, "parser state");
+        default:
+          return unreachable(this.current, "parser state");
       }
       if (event !== undefined) return event;
     }
@@ -167,7 +188,10 @@ export class HttpParser {
         this.scanned = length;
         return needMore;
       }
-      const error = requestLineLengthError(buf.toString("latin1", this.pos, this.pos + this.lineMax + 1), this.limits.requestTargetBytesMax);
+      const error = requestLineLengthError(
+        buf.toString("latin1", this.pos, this.pos + this.lineMax + 1),
+        this.limits.requestTargetBytesMax,
+      );
       assert(error !== undefined, "a request line longer than lineMax breaks a length rule");
       return this.fail(error);
     }
@@ -186,7 +210,9 @@ export class HttpParser {
   private readWholeHead(end: number): ParseEvent | undefined {
     const head = this.buf.toString("latin1", this.pos, end + 2);
     const lf = head.indexOf("\n");
-    if (lf === 0 || head.charCodeAt(lf - 1) !== CR) return this.fail(new HttpError("ERR_BAD_REQUEST_LINE", "request line must end with CRLF"));
+    if (lf === 0 || head.charCodeAt(lf - 1) !== CR) {
+      return this.fail(new HttpError("ERR_BAD_REQUEST_LINE", "request line must end with CRLF"));
+    }
     const line = parseRequestLine(head.slice(0, lf - 1), this.limits.requestTargetBytesMax);
     if (line instanceof HttpError) return this.fail(line);
     this.line = line;

@@ -21,7 +21,6 @@ const log = new Logger("http-test", {}, "silent");
 /** A timer may fire a few milliseconds early as Date.now() sees it. */
 const timerSlackMs = 5;
 
-
 async function handler(req: HttpRequest): Promise<HttpResponse> {
   const ms = Number(new URLSearchParams(req.query).get("ms") ?? 0);
   switch (req.path) {
@@ -37,7 +36,7 @@ async function handler(req: HttpRequest): Promise<HttpResponse> {
     case "/buffer":
       return { status: 200, body: Buffer.from(`buffer ${req.query}`) };
     case "/never":
-      return new Promise(() => { /* never settles */ });
+      return new Promise(() => {/* never settles */});
     case "/big":
       return { status: 200, body: "x".repeat(Number(new URLSearchParams(req.query).get("n"))) };
     default:
@@ -222,8 +221,10 @@ test("a malformed request line gets the JSON error body", () =>
 test("a smuggling attempt (Content-Length and Transfer-Encoding) closes without parsing further", () =>
   withServer({}, async (port) => {
     const c = await RawClient.connect(port);
-    c.send(get("/echo?first") +
-      "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + get("/echo?smuggled"));
+    c.send(
+      get("/echo?first") +
+        "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + get("/echo?smuggled"),
+    );
     assert.is((await c.read()).status, 200);
     const r = await c.read();
     assert.is(r.status, 400);
@@ -371,7 +372,7 @@ test("responses larger than the write buffer bound arrive whole and in order", (
 test("a client that stops reading is dropped after writeTimeoutMs", () =>
   withServer({ writeTimeoutMs: 200, writeBufferBytesMax: 1024 }, async (port, server) => {
     const socket = net.connect(port, "127.0.0.1");
-    socket.on("error", () => { /* reset by the server */ });
+    socket.on("error", () => {/* reset by the server */});
     await new Promise((resolve) => socket.once("connect", resolve));
     socket.pause(); // never read: the response stays in the server's buffers
     // Measured from before the request: the write timer starts only once the server is blocked writing.
@@ -402,7 +403,10 @@ test("graceful close answers the request in progress with connection: close and 
   await closed;
   assert.is(server.connectionCount(), 0);
   const refused = await new Promise<boolean>((resolve) => {
-    const s = net.connect(port, "127.0.0.1", () => { s.destroy(); resolve(false); });
+    const s = net.connect(port, "127.0.0.1", () => {
+      s.destroy();
+      resolve(false);
+    });
     s.on("error", () => resolve(true));
   });
   assert.ok(refused, "no new connections after close");
@@ -437,8 +441,14 @@ test("listen resolves with the bound port and rejects a port in use", async () =
 
 test("options are validated at construction with the option named", () => {
   assert.throws(() => createHttpServer({ handler: handle, log, limits: { headerBytesMax: 10 } }), /limits\.headerBytesMax/);
-  assert.throws(() => createHttpServer({ handler: handle, log, limits: { idleTimeoutMs: 1.5 } }), /limits\.idleTimeoutMs must be an integer/);
-  assert.throws(() => createHttpServer({ handler: handle, log, limits: { nope: 1 } as Partial<HttpLimits> }), /limits\.nope is not a known limit/);
+  assert.throws(
+    () => createHttpServer({ handler: handle, log, limits: { idleTimeoutMs: 1.5 } }),
+    /limits\.idleTimeoutMs must be an integer/,
+  );
+  assert.throws(
+    () => createHttpServer({ handler: handle, log, limits: { nope: 1 } as Partial<HttpLimits> }),
+    /limits\.nope is not a known limit/,
+  );
   assert.throws(() => createHttpServer({ handler: handle, log, limits: { requestTargetBytesMax: 20_000 } }), /headerBytesMax/);
   assert.throws(() => createHttpServer({ handler: undefined as unknown as typeof handle, log }), /handler must be a function/);
 });

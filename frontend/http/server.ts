@@ -38,7 +38,11 @@ const sweepIntervalMsMax = 1_000;
 
 function sweepIntervalMs(limits: HttpLimits): number {
   const shortest = Math.min(
-    limits.headersTimeoutMs, limits.bodyTimeoutMs, limits.idleTimeoutMs, limits.handlerTimeoutMs, limits.writeTimeoutMs,
+    limits.headersTimeoutMs,
+    limits.bodyTimeoutMs,
+    limits.idleTimeoutMs,
+    limits.handlerTimeoutMs,
+    limits.writeTimeoutMs,
   );
   return Math.min(sweepIntervalMsMax, Math.max(sweepIntervalMsMin, Math.floor(shortest / 4)));
 }
@@ -112,7 +116,9 @@ class NetHttpServer implements HttpServer {
 
   private accept(socket: net.Socket): void {
     if (this.connections.size >= this.limits.connectionsMax) {
-      if (!this.atCapacity) this.log.warn("http connection limit reached, refusing new connections", { connectionsMax: this.limits.connectionsMax });
+      if (!this.atCapacity) {
+        this.log.warn("http connection limit reached, refusing new connections", { connectionsMax: this.limits.connectionsMax });
+      }
       this.atCapacity = true;
       refuse(socket, this.limits.lingerMs);
       return;
@@ -144,7 +150,7 @@ class NetHttpServer implements HttpServer {
 
 /** Over the connection limit: a 503 the client can read, then close, without a Connection. */
 function refuse(socket: net.Socket, lingerMs: number): void {
-  socket.on("error", () => { /* the client went away first: nothing to do */ });
+  socket.on("error", () => {/* the client went away first: nothing to do */});
   const response = jsonError(503, "too many connections", { "retry-after": String(busyRetryAfterSeconds) });
   socket.end(serializeResponse(response, { close: true, headOnly: false, announceKeepAlive: false }));
   socket.resume(); // discard the request so closing does not reset the connection

@@ -164,4 +164,3 @@ export function defineCacheConformance(suite: Test, make: CacheFactory): void {
     assert.equal(events, ["evict A [B,C]"]);
   });
 }
-

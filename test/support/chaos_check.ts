@@ -37,14 +37,25 @@ export async function finish(system: ChaosSystem, seed: number, acked: AckedOrde
   const order: Order = { name: "GameStart", type: "sell", quantity: 1 };
   const key = `chaos-${seed}-final`;
   const startMs = Date.now();
-  const outcome = await placeOrder(system.url("frontend-a"), agent, order, key, Number.MAX_SAFE_INTEGER, () => Date.now() - startMs < finalOrderWaitMs, violations);
+  const outcome = await placeOrder(
+    system.url("frontend-a"),
+    agent,
+    order,
+    key,
+    Number.MAX_SAFE_INTEGER,
+    () => Date.now() - startMs < finalOrderWaitMs,
+    violations,
+  );
   agent.destroy();
   // Retries stop at finalOrderWaitMs; an attempt started before may still finish after it.
   if (outcome.kind === "acked") {
     stats.finalOrderMs = Date.now() - startMs;
     acked.push({ ...order, key, requestId: requestIdOf(key, order), number: outcome.number, via: "frontend-a" });
   } else {
-    violations.push({ kind: "availability", detail: `after healing, the final order got ${JSON.stringify(outcome)} in ${Date.now() - startMs} ms` });
+    violations.push({
+      kind: "availability",
+      detail: `after healing, the final order got ${JSON.stringify(outcome)} in ${Date.now() - startMs} ms`,
+    });
   }
   const converged = await waitConverged(system);
   if (converged.ok) stats.convergeMs = converged.ms;
@@ -61,8 +72,14 @@ async function waitConverged(system: ChaosSystem): Promise<{ ok: boolean; ms: nu
   while (Date.now() - startMs < convergeWaitMs) {
     const [catalog, ...replicas] = await Promise.all([system.catalogHealth(), ...replicaIds.map((id) => system.replicaHealth(id))]);
     last = `catalog last_number ${catalog?.lastNumber ?? "down"}; ` +
-      replicas.map((h, i) => h ? `replica ${h.id} ${h.role} epoch ${h.epoch} last ${h.lastNumber} commit ${h.commitNumber} ready ${h.ready}` : `replica ${replicaIds[i]} down`).join("; ");
-    if (catalog && replicas.every((h) => h !== undefined && h.lastNumber === catalog.lastNumber)) return { ok: true, ms: Date.now() - startMs, last };
+      replicas.map((h, i) =>
+        h
+          ? `replica ${h.id} ${h.role} epoch ${h.epoch} last ${h.lastNumber} commit ${h.commitNumber} ready ${h.ready}`
+          : `replica ${replicaIds[i]} down`
+      ).join("; ");
+    if (catalog && replicas.every((h) => h !== undefined && h.lastNumber === catalog.lastNumber)) {
+      return { ok: true, ms: Date.now() - startMs, last };
+    }
     await sleep(convergePollMs);
   }
   return { ok: false, ms: Date.now() - startMs, last };
@@ -84,9 +101,13 @@ export function readLog(file: string, violations: Violation[]): OrderRecord[] {
       violations.push({ kind: "log-parse", detail: `${file} line ${i + 1}: ${row}` });
       continue;
     }
-    if (row.number !== rows.length) violations.push({ kind: "log-numbers", detail: `${file} line ${i + 1}: number ${row.number} where ${rows.length} was expected` });
+    if (row.number !== rows.length) {
+      violations.push({ kind: "log-numbers", detail: `${file} line ${i + 1}: number ${row.number} where ${rows.length} was expected` });
+    }
     const earlier = seen.get(row.requestId);
-    if (earlier !== undefined) violations.push({ kind: "log-request-id", detail: `request id ${row.requestId} at ${earlier} and ${row.number}` });
+    if (earlier !== undefined) {
+      violations.push({ kind: "log-request-id", detail: `request id ${row.requestId} at ${earlier} and ${row.number}` });
+    }
     seen.set(row.requestId, row.number);
     rows.push(row);
   }
@@ -94,7 +115,12 @@ export function readLog(file: string, violations: Violation[]): OrderRecord[] {
 }
 
 /** The three files byte for byte, then the log against what clients were told. */
-export function checkLogs(system: ChaosSystem, acked: readonly AckedOrder[], refused: readonly PendingOrder[], violations: Violation[]): OrderRecord[] {
+export function checkLogs(
+  system: ChaosSystem,
+  acked: readonly AckedOrder[],
+  refused: readonly PendingOrder[],
+  violations: Violation[],
+): OrderRecord[] {
   const files = replicaIds.map((id) => system.cluster.orderFile(id));
   const bytes = files.map((f) => fs.existsSync(f) ? fs.readFileSync(f) : Buffer.alloc(0));
   for (let i = 1; i < bytes.length; i++) {
@@ -103,7 +129,10 @@ export function checkLogs(system: ChaosSystem, acked: readonly AckedOrder[], ref
     if (a.equals(b)) continue;
     let at = 0;
     while (at < a.length && at < b.length && a[at] === b[at]) at++;
-    violations.push({ kind: "files-differ", detail: `orders-${replicaIds[0]}.csv (${a.length} B) and orders-${replicaIds[i]}.csv (${b.length} B) differ from byte ${at}` });
+    violations.push({
+      kind: "files-differ",
+      detail: `orders-${replicaIds[0]}.csv (${a.length} B) and orders-${replicaIds[i]}.csv (${b.length} B) differ from byte ${at}`,
+    });
   }
   const log = readLog(files[0] as string, violations);
   for (const f of files.slice(1)) readLog(f, violations);
@@ -111,13 +140,26 @@ export function checkLogs(system: ChaosSystem, acked: readonly AckedOrder[], ref
   const keyOfNumber = new Map<number, string>();
   for (const a of acked) {
     const other = keyOfNumber.get(a.number);
-    if (other !== undefined) violations.push({ kind: "ack-number-twice", detail: `number ${a.number} acknowledged to keys ${other} and ${a.key}` });
+    if (other !== undefined) {
+      violations.push({ kind: "ack-number-twice", detail: `number ${a.number} acknowledged to keys ${other} and ${a.key}` });
+    }
     keyOfNumber.set(a.number, a.key);
     const row = byRequestId.get(a.requestId);
     if (!row) {
-      violations.push({ kind: "ack-lost", detail: `acknowledged order ${a.number} (key ${a.key}, ${a.type} ${a.quantity} ${a.name}, via ${a.via}) is not in the log (${log.length} orders); at ${a.number}: ${JSON.stringify(log[a.number])}` });
+      violations.push({
+        kind: "ack-lost",
+        detail:
+          `acknowledged order ${a.number} (key ${a.key}, ${a.type} ${a.quantity} ${a.name}, via ${a.via}) is not in the log (${log.length} orders); at ${a.number}: ${
+            JSON.stringify(log[a.number])
+          }`,
+      });
     } else if (row.number !== a.number || row.name !== a.name || sideName(row) !== a.type || row.quantity !== a.quantity) {
-      violations.push({ kind: "ack-content", detail: `key ${a.key} acknowledged as ${a.number} ${a.type} ${a.quantity} ${a.name}; log has ${row.number} ${sideName(row)} ${row.quantity} ${row.name}` });
+      violations.push({
+        kind: "ack-content",
+        detail: `key ${a.key} acknowledged as ${a.number} ${a.type} ${a.quantity} ${a.name}; log has ${row.number} ${
+          sideName(row)
+        } ${row.quantity} ${row.name}`,
+      });
     }
   }
   for (const r of refused) {
@@ -134,15 +176,22 @@ export async function checkCatalog(system: ChaosSystem, log: readonly OrderRecor
   try {
     const health = await callUnary<object, CatalogHealthReply>(client, client.health, {}, lookupTimeoutMs);
     if (health.lastNumber !== log.length - 1) {
-      violations.push({ kind: "catalog-last-number", detail: `catalog last_number ${health.lastNumber}, the log ends at ${log.length - 1}` });
+      violations.push({
+        kind: "catalog-last-number",
+        detail: `catalog last_number ${health.lastNumber}, the log ends at ${log.length - 1}`,
+      });
     }
     for (const { name } of initialStocks) {
       const stock = await callUnary<{ name: string }, Stock>(client, client.lookup, { name }, lookupTimeoutMs);
       const rows = log.filter((r) => r.name === name);
       const quantity = initialQuantity + rows.reduce((s, r) => s + (r.side === OrderSide.ORDER_SIDE_BUY ? -r.quantity : r.quantity), 0);
       const volume = rows.reduce((s, r) => s + r.quantity, 0);
-      if (stock.quantity !== quantity) violations.push({ kind: "catalog-quantity", detail: `${name}: catalog quantity ${stock.quantity}, the log says ${quantity}` });
-      if (stock.volume !== volume) violations.push({ kind: "catalog-volume", detail: `${name}: catalog volume ${stock.volume}, the log says ${volume}` });
+      if (stock.quantity !== quantity) {
+        violations.push({ kind: "catalog-quantity", detail: `${name}: catalog quantity ${stock.quantity}, the log says ${quantity}` });
+      }
+      if (stock.volume !== volume) {
+        violations.push({ kind: "catalog-volume", detail: `${name}: catalog volume ${stock.volume}, the log says ${volume}` });
+      }
     }
   } finally {
     client.close();

@@ -43,7 +43,10 @@ export function requestIdOf(key: string, order: Order): string {
 export function statusViolation(what: string, reply: JsonReply, expected: readonly number[]): Violation | undefined {
   if (reply.status >= 500) {
     if (reply.status === 503 && reply.headers["retry-after"] !== undefined) return undefined;
-    return { kind: "http-5xx", detail: `${what}: HTTP ${reply.status} (retry-after ${reply.headers["retry-after"] ?? "missing"}) ${JSON.stringify(reply.body)}` };
+    return {
+      kind: "http-5xx",
+      detail: `${what}: HTTP ${reply.status} (retry-after ${reply.headers["retry-after"] ?? "missing"}) ${JSON.stringify(reply.body)}`,
+    };
   }
   if (expected.includes(reply.status)) return undefined;
   return { kind: "http-status", detail: `${what}: unexpected HTTP ${reply.status} ${JSON.stringify(reply.body)}` };
@@ -59,10 +62,16 @@ export type PlaceOutcome =
  * errors (timeouts included) with the same key while `mayRetry()` says so and attempts remain.
  */
 export async function placeOrder(
-  url: string, agent: http.Agent, order: Order, key: string, attemptsMax: number, mayRetry: () => boolean, violations: Violation[],
+  url: string,
+  agent: http.Agent,
+  order: Order,
+  key: string,
+  attemptsMax: number,
+  mayRetry: () => boolean,
+  violations: Violation[],
 ): Promise<PlaceOutcome> {
   let last = "";
-  for (let attempt = 1; ; attempt++) {
+  for (let attempt = 1;; attempt++) {
     try {
       const reply = await requestJson(url, "POST", "/orders", order, { "idempotency-key": key }, agent);
       const bad = statusViolation(`POST /orders key ${key}`, reply, [200, 409, 503]);
@@ -114,7 +123,11 @@ export async function runClient(plan: ClientPlan, out: ClientResults): Promise<v
   try {
     for (let i = 0; plan.trading(); i++) {
       const name = initialStocks[Math.floor(random() * initialStocks.length)]?.name as string;
-      const order: Order = { name, type: random() < buyProbability ? "buy" : "sell", quantity: 1 + Math.floor(random() * tradeQuantityMax) };
+      const order: Order = {
+        name,
+        type: random() < buyProbability ? "buy" : "sell",
+        quantity: 1 + Math.floor(random() * tradeQuantityMax),
+      };
       const key = `chaos-${plan.seed}-${plan.index}-${i}`;
       const pending = { ...order, key, requestId: requestIdOf(key, order) };
       const outcome = await placeOrder(plan.url, agent, order, key, orderAttemptsMax, plan.retrying, out.violations);
@@ -132,7 +145,12 @@ export async function runClient(plan: ClientPlan, out: ClientResults): Promise<v
 
 /** After a 200: the stock read through the same frontend must show a volume ≥ highest seen before + the trade. */
 async function checkReadYourWrites(
-  plan: ClientPlan, agent: http.Agent, order: Order, number: number, volumeSeen: Map<string, number>, out: ClientResults,
+  plan: ClientPlan,
+  agent: http.Agent,
+  order: Order,
+  number: number,
+  volumeSeen: Map<string, number>,
+  out: ClientResults,
 ): Promise<void> {
   const before = volumeSeen.get(order.name) ?? 0;
   for (let attempt = 1; attempt <= rywReadAttemptsMax; attempt++) {
@@ -154,7 +172,8 @@ async function checkReadYourWrites(
     if (volume < before + order.quantity) {
       out.violations.push({
         kind: "read-your-writes",
-        detail: `client ${plan.index} via ${plan.via}: after order ${number} (${order.type} ${order.quantity} ${order.name}) read volume ${volume} < ${before} seen before + ${order.quantity}`,
+        detail:
+          `client ${plan.index} via ${plan.via}: after order ${number} (${order.type} ${order.quantity} ${order.name}) read volume ${volume} < ${before} seen before + ${order.quantity}`,
       });
     }
     volumeSeen.set(order.name, Math.max(before, volume));

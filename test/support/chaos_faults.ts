@@ -12,8 +12,16 @@ import type { Violation } from "./chaos_clients.ts";
 import { sleep } from "../../lib/sleep.ts";
 
 export const faultKinds = [
-  "kill-leader", "kill-follower", "kill-two", "stop-leader", "stop-follower", "stop-two",
-  "stop-catalog", "stop-frontend", "kill-catalog", "kill-frontend",
+  "kill-leader",
+  "kill-follower",
+  "kill-two",
+  "stop-leader",
+  "stop-follower",
+  "stop-two",
+  "stop-catalog",
+  "stop-frontend",
+  "kill-catalog",
+  "kill-frontend",
 ] as const;
 export type FaultKind = (typeof faultKinds)[number];
 
@@ -116,7 +124,13 @@ export function appendTornLine(file: string, cut: number): void {
  * that fails is a violation and ends the schedule (the final heal tries once more).
  */
 export async function runFaults(
-  system: ChaosSystem, random: () => number, gap: FaultGap, startMs: number, endMs: number, out: FaultRecord[], violations: Violation[],
+  system: ChaosSystem,
+  random: () => number,
+  gap: FaultGap,
+  startMs: number,
+  endMs: number,
+  out: FaultRecord[],
+  violations: Violation[],
 ): Promise<void> {
   assert(0 <= gap.minMs && gap.minMs <= gap.maxMs, "the fault gap is a range");
   for (;;) {

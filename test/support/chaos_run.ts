@@ -63,7 +63,10 @@ async function waitReady(system: ChaosSystem): Promise<void> {
   const deadline = Date.now() + systemReadyWaitMs;
   for (const role of frontendRoles) {
     for (;;) {
-      const ok = await fetch(`${system.url(role)}/health`, { signal: AbortSignal.timeout(readyCheckTimeoutMs) }).then((r) => r.ok, () => false);
+      const ok = await fetch(`${system.url(role)}/health`, { signal: AbortSignal.timeout(readyCheckTimeoutMs) }).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) break;
       if (Date.now() > deadline) throw new Error(`${role} did not report a ready leader within ${systemReadyWaitMs} ms`);
       await sleep(50);
@@ -74,9 +77,25 @@ async function waitReady(system: ChaosSystem): Promise<void> {
 export async function runChaos(options: RunOptions): Promise<RunResult> {
   const startedMs = Date.now();
   const result: RunResult = {
-    run: options.run, seed: options.seed, seconds: options.seconds, durationMs: 0, phasesMs: {}, acked: 0, unknown: 0, refused: 0,
-    retries: 0, rywChecks: 0, rywSkipped: 0, faults: [], logLength: 0, finalOrderMs: undefined, convergeMs: undefined,
-    violations: [], error: undefined, dataDir: undefined, logExcerpt: [],
+    run: options.run,
+    seed: options.seed,
+    seconds: options.seconds,
+    durationMs: 0,
+    phasesMs: {},
+    acked: 0,
+    unknown: 0,
+    refused: 0,
+    retries: 0,
+    rywChecks: 0,
+    rywSkipped: 0,
+    faults: [],
+    logLength: 0,
+    finalOrderMs: undefined,
+    convergeMs: undefined,
+    violations: [],
+    error: undefined,
+    dataDir: undefined,
+    logExcerpt: [],
   };
   const clients: ClientResults[] = Array.from({ length: clientCount }, emptyResults);
   let system: ChaosSystem | undefined;
@@ -89,11 +108,23 @@ export async function runChaos(options: RunOptions): Promise<RunResult> {
     const running = clients.map((out, index) => {
       const via = frontendRoles[index % frontendRoles.length] as (typeof frontendRoles)[number];
       return runClient({
-        index, seed: (options.seed * 7919 + index + 1) >>> 0, url: (system as ChaosSystem).url(via), via,
-        trading: () => Date.now() < loadEndMs, retrying: () => Date.now() < loadEndMs + retryGraceMs,
+        index,
+        seed: (options.seed * 7919 + index + 1) >>> 0,
+        url: (system as ChaosSystem).url(via),
+        via,
+        trading: () => Date.now() < loadEndMs,
+        retrying: () => Date.now() < loadEndMs + retryGraceMs,
       }, out);
     });
-    const faults = runFaults(system, seededRandom(options.seed), options.faultGap ?? faultGapDefault, loadStartMs, loadEndMs, result.faults, result.violations);
+    const faults = runFaults(
+      system,
+      seededRandom(options.seed),
+      options.faultGap ?? faultGapDefault,
+      loadStartMs,
+      loadEndMs,
+      result.faults,
+      result.violations,
+    );
     await Promise.all([...running, faults]);
     result.phasesMs.loaded = Date.now() - startedMs;
     const acked = clients.flatMap((c) => c.acked);

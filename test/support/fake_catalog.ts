@@ -87,7 +87,8 @@ export class FakeCatalog {
         call.on("cancelled", () => this.subscribers.delete(call));
         if (this.confirmEnabled) call.sendMetadata(new grpc.Metadata());
       },
-      health: (_call, callback) => callback(null, { stocks: this.stocks.size, subscribers: this.subscribers.size, tradesApplied: 0, lastNumber: -1, epoch: 0 }),
+      health: (_call, callback) =>
+        callback(null, { stocks: this.stocks.size, subscribers: this.subscribers.size, tradesApplied: 0, lastNumber: -1, epoch: 0 }),
     };
   }
 }

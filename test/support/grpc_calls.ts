@@ -5,7 +5,16 @@
 import { CatalogClient } from "../../gen/catalog.ts";
 import type { CatalogHealthReply, LookupRequest, Stock } from "../../gen/catalog.ts";
 import { OrderClient } from "../../gen/order.ts";
-import type { GetRequest, HealthReply, HealthRequest, OrderRecord, PlaceReply, PlaceRequest, SetLeaderReply, SetLeaderRequest } from "../../gen/order.ts";
+import type {
+  GetRequest,
+  HealthReply,
+  HealthRequest,
+  OrderRecord,
+  PlaceReply,
+  PlaceRequest,
+  SetLeaderReply,
+  SetLeaderRequest,
+} from "../../gen/order.ts";
 import { callUnary, channelOptions, grpc, isServiceError } from "../../lib/grpc.ts";
 import { sleep } from "../../lib/sleep.ts";
 

@@ -12,20 +12,35 @@ export type JsonReply = { status: number; headers: http.IncomingHttpHeaders; bod
 /** Per-request deadline in tests, so a hung server fails the test instead of hanging it. */
 export const testRequestTimeoutMs = 20_000;
 
-export function requestJson(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}, agent?: http.Agent): Promise<JsonReply> {
+export function requestJson(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+  agent?: http.Agent,
+): Promise<JsonReply> {
   const url = new URL(path, base);
   const payload = body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body);
   return new Promise((resolve, reject) => {
     const req = http.request(url, {
-      method, timeout: testRequestTimeoutMs, ...(agent ? { agent } : {}),
-      headers: payload === undefined ? headers : { "content-type": "application/json", "content-length": String(Buffer.byteLength(payload)), ...headers },
+      method,
+      timeout: testRequestTimeoutMs,
+      ...(agent ? { agent } : {}),
+      headers: payload === undefined
+        ? headers
+        : { "content-type": "application/json", "content-length": String(Buffer.byteLength(payload)), ...headers },
     }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () => {
         const text = Buffer.concat(chunks).toString("utf8");
         let parsed: unknown;
-        try { parsed = JSON.parse(text); } catch { parsed = text; }
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          parsed = text;
+        }
         resolve({ status: res.statusCode ?? 0, headers: res.headers, body: parsed });
       });
     });
@@ -54,7 +69,9 @@ export async function waitForCacheInUse(base: string): Promise<void> {
   for (;;) {
     const cache = (await frontendHealth<{ cache?: { backend?: string; subscribed?: boolean; state?: string } }>(base))?.cache;
     if (cache?.backend === "off" || (cache?.subscribed === true && cache.state === "ok")) return;
-    if (Date.now() > deadline) throw new Error(`${base}: cache not in use within ${cacheInUseWaitMs} ms; last /health cache: ${JSON.stringify(cache)}`);
+    if (Date.now() > deadline) {
+      throw new Error(`${base}: cache not in use within ${cacheInUseWaitMs} ms; last /health cache: ${JSON.stringify(cache)}`);
+    }
     await sleep(20);
   }
 }
@@ -70,7 +87,10 @@ export function rawExchange(port: number, data: string | Buffer, idleMs = 500): 
       clearTimeout(timer);
       timer = setTimeout(() => socket.destroy(), idleMs);
     });
-    socket.on("close", () => { clearTimeout(timer); resolve(received); });
+    socket.on("close", () => {
+      clearTimeout(timer);
+      resolve(received);
+    });
     socket.on("error", reject);
     socket.write(data);
   });

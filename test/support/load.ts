@@ -73,8 +73,9 @@ export class TradeLoad {
       try {
         const reply = await requestJson(base, "POST", "/orders", { name, type, quantity }, { "idempotency-key": key }, agent);
         const answeredMs = this.now();
-        if (reply.status === 200) this.acked.push({ number: reply.body.data.transaction_number, name, type, quantity, key, sentMs, answeredMs });
-        else if (reply.status === 409) this.rejected.push(key);
+        if (reply.status === 200) {
+          this.acked.push({ number: reply.body.data.transaction_number, name, type, quantity, key, sentMs, answeredMs });
+        } else if (reply.status === 409) this.rejected.push(key);
         else this.failures.push({ atMs: answeredMs, message: `${key}: HTTP ${reply.status} ${JSON.stringify(reply.body)}` });
       } catch (err) {
         this.failures.push({ atMs: this.now(), message: `${key}: ${String(err)}` });
@@ -88,7 +89,11 @@ export class TradeLoad {
   async waitAcked(n: number, timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (this.acked.length < n) {
-      if (Date.now() > deadline) throw new Error(`only ${this.acked.length} of ${n} orders acknowledged in ${timeoutMs} ms; errors: ${this.errors.slice(0, 5).join("; ")}`);
+      if (Date.now() > deadline) {
+        throw new Error(
+          `only ${this.acked.length} of ${n} orders acknowledged in ${timeoutMs} ms; errors: ${this.errors.slice(0, 5).join("; ")}`,
+        );
+      }
       await sleep(waitAckedPollMs);
     }
   }

@@ -35,7 +35,13 @@ export class LocalSystem {
   /** Every process ever started, so stop() reaps restarted ones too. */
   private readonly all: RunningService[] = [];
 
-  private constructor(options: LocalSystemOptions, dataDir: string, catalogPort: number, replicaPorts: Map<number, number>, frontendPort: number) {
+  private constructor(
+    options: LocalSystemOptions,
+    dataDir: string,
+    catalogPort: number,
+    replicaPorts: Map<number, number>,
+    frontendPort: number,
+  ) {
     this.options = options;
     this.dataDir = dataDir;
     this.catalogPort = catalogPort;
@@ -81,10 +87,19 @@ export class LocalSystem {
    */
   async startService(name: string, entry: string, env: Record<string, string>, onLine?: (line: string) => void): Promise<RunningService> {
     const service = await startTracked({
-      name, entry, runtime: this.options.runtime ?? "node",
+      name,
+      entry,
+      runtime: this.options.runtime ?? "node",
       // REDIS_URL from the test's own environment is not inherited: clusters of tests running at
       // once would share one Redis. A test that wants Redis passes it.
-      env: { DATA_DIR: this.dataDir, CATALOG_ADDR: `127.0.0.1:${this.catalogPort}`, ORDER_REPLICAS: this.orderReplicas, LOG_LEVEL: "warn", REDIS_URL: "", ...env },
+      env: {
+        DATA_DIR: this.dataDir,
+        CATALOG_ADDR: `127.0.0.1:${this.catalogPort}`,
+        ORDER_REPLICAS: this.orderReplicas,
+        LOG_LEVEL: "warn",
+        REDIS_URL: "",
+        ...env,
+      },
       ...(onLine ? { onLine } : {}),
     });
     this.all.push(service);
@@ -92,18 +107,31 @@ export class LocalSystem {
   }
 
   async startCatalog(): Promise<RunningService> {
-    this.catalog = await this.startService("catalog", "catalog/main.ts", { PORT: String(this.catalogPort), LOG_LEVEL: "info", ...this.options.catalogEnv });
+    this.catalog = await this.startService("catalog", "catalog/main.ts", {
+      PORT: String(this.catalogPort),
+      LOG_LEVEL: "info",
+      ...this.options.catalogEnv,
+    });
     return this.catalog;
   }
 
   async startReplica(id: number, env: Record<string, string> = {}): Promise<RunningService> {
-    const service = await this.startService(`order-${id}`, "order/main.ts", { ORDER_ID: String(id), PORT: String(this.replicaPorts.get(id)), LOG_LEVEL: "info", ...env });
+    const service = await this.startService(`order-${id}`, "order/main.ts", {
+      ORDER_ID: String(id),
+      PORT: String(this.replicaPorts.get(id)),
+      LOG_LEVEL: "info",
+      ...env,
+    });
     this.replicas.set(id, service);
     return service;
   }
 
   async startFrontend(): Promise<RunningService> {
-    this.frontend = await this.startService("frontend", "frontend/main.ts", { PORT: String(this.frontendPort), LOG_LEVEL: "info", ...this.options.frontendEnv });
+    this.frontend = await this.startService("frontend", "frontend/main.ts", {
+      PORT: String(this.frontendPort),
+      LOG_LEVEL: "info",
+      ...this.options.frontendEnv,
+    });
     return this.frontend;
   }
 

@@ -124,10 +124,12 @@ export function runTracked(command: string, args: readonly string[], env: NodeJS
   child.stderr?.on("data", onData);
   const timeoutMs = options.timeoutMs;
   const timer = timeoutMs === undefined ? undefined : setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-  const exited = new Promise<Exit>((resolve) => child.on("exit", (code, signal) => {
-    clearTimeout(timer);
-    resolve({ code, signal });
-  }));
+  const exited = new Promise<Exit>((resolve) =>
+    child.on("exit", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal });
+    })
+  );
   return { child, output: () => output, stdout: () => stdout, exited };
 }
 
@@ -154,7 +156,10 @@ export async function runToExit(entry: string, env: Record<string, string>, opti
     announced = true;
     options.onListening(run.child.pid as number);
   };
-  const run = runTracked(process.execPath, ["--import", "tsx", entry, ...(options.args ?? [])], { ...base, ...env }, { timeoutMs: options.timeoutMs, onOutput });
+  const run = runTracked(process.execPath, ["--import", "tsx", entry, ...(options.args ?? [])], { ...base, ...env }, {
+    timeoutMs: options.timeoutMs,
+    onOutput,
+  });
   const exit = await run.exited;
   return { ...exit, output: run.output() };
 }
@@ -184,8 +189,12 @@ function startProgram(command: string, args: string[], ready: RegExp, port: numb
       await exited;
     },
   };
-  child.stdout.on("data", (c: Buffer) => { output += c.toString(); });
-  child.stderr.on("data", (c: Buffer) => { output += c.toString(); });
+  child.stdout.on("data", (c: Buffer) => {
+    output += c.toString();
+  });
+  child.stderr.on("data", (c: Buffer) => {
+    output += c.toString();
+  });
   return new Promise((resolve, reject) => {
     let settled = false;
     const settle = (why: string | undefined): void => {
@@ -212,9 +221,21 @@ function startProgram(command: string, args: string[], ready: RegExp, port: numb
 /** A throwaway redis-server: no persistence, loopback only. Pass `port` to restart on the same one. */
 export async function startRedis(port?: number): Promise<Program> {
   const chosen = port ?? await freePort();
-  return startProgram("redis-server", [
-    "--port", String(chosen), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-  ], /Ready to accept connections/, chosen);
+  return startProgram(
+    "redis-server",
+    [
+      "--port",
+      String(chosen),
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+    ],
+    /Ready to accept connections/,
+    chosen,
+  );
 }
 
 /** A fresh directory `sb-<prefix>-…` under the OS temp dir; kept unless `removeAtExit`. */

@@ -16,9 +16,15 @@ export class RawClient {
 
   private constructor(socket: net.Socket) {
     this.socket = socket;
-    socket.on("data", (chunk: Buffer) => { this.buffer = Buffer.concat([this.buffer, chunk]); this.notify?.(); });
-    socket.on("close", () => { this.closed = true; this.notify?.(); });
-    socket.on("error", () => { /* the server may reset a refused connection */ });
+    socket.on("data", (chunk: Buffer) => {
+      this.buffer = Buffer.concat([this.buffer, chunk]);
+      this.notify?.();
+    });
+    socket.on("close", () => {
+      this.closed = true;
+      this.notify?.();
+    });
+    socket.on("error", () => {/* the server may reset a refused connection */});
   }
 
   static connect(port: number): Promise<RawClient> {
@@ -50,7 +56,10 @@ export class RawClient {
       if (left <= 0) throw new Error(`timed out waiting for ${what}`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
-        this.notify = () => { clearTimeout(timer); resolve(); };
+        this.notify = () => {
+          clearTimeout(timer);
+          resolve();
+        };
       });
     }
   }

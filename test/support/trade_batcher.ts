@@ -10,7 +10,12 @@ import { TradeStatus } from "../../gen/catalog.ts";
 import { assert } from "../../lib/assert.ts";
 import { tradeBatchMax } from "../../lib/protocol.ts";
 
-export type BatchHeader = { readonly epoch: number; readonly leaderId: number; readonly afterNumber: number; readonly commitNumber: number };
+export type BatchHeader = {
+  readonly epoch: number;
+  readonly leaderId: number;
+  readonly afterNumber: number;
+  readonly commitNumber: number;
+};
 export type SendBatch = (header: BatchHeader, trades: TradeRequest[]) => Promise<TradeBatchReply>;
 type Queued = { readonly request: TradeRequest; readonly resolve: (reply: TradeReply) => void; readonly reject: (err: unknown) => void };
 

@@ -17,7 +17,14 @@ export function readOrderLog(file: string): LogRow[] {
   const text = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
   return text.split("\n").filter((l) => /^\d+,/.test(l)).map((line) => {
     const [number, epoch, name, type, quantity, requestId] = line.split(",");
-    return { number: Number(number), epoch: Number(epoch), name: name as string, type: type as string, quantity: Number(quantity), requestId: requestId as string };
+    return {
+      number: Number(number),
+      epoch: Number(epoch),
+      name: name as string,
+      type: type as string,
+      quantity: Number(quantity),
+      requestId: requestId as string,
+    };
   });
 }
 
