@@ -1,6 +1,6 @@
 // The container image's entry point: its first argument names what to run, the rest are that
 // program's own arguments, so one image serves every service (compose.yaml, deploy/k8s/):
-//   catalog | order | frontend | client [client options] | healthcheck <service> [--live]
+//   catalog | order | frontend | client [client options]
 // It only dispatches, in the same process (signals reach the service directly); each service
 // still reads its configuration from the environment.
 
@@ -13,7 +13,6 @@ export const containerCommands = {
   order: "order/main.ts",
   frontend: "frontend/main.ts",
   client: "client/run.ts",
-  healthcheck: "scripts/healthcheck.ts",
 } as const;
 
 export type ContainerCommand = keyof typeof containerCommands;

@@ -1,14 +1,16 @@
 // deno-lint-ignore-file no-explicit-any no-control-regex -- parsed YAML documents are untyped; \u0000 marks a glob segment
-// The deployment files held to the code: compose.yaml, the Dockerfile and deploy/k8s/ are
-// parsed, and every service's command, environment, ports, probes and volumes are checked
-// against what the services' own configuration loaders, the image's entry point and the
-// health probe accept. There is no container engine or cluster here, so nothing is started
-// from these files (`docker compose config` runs when a compose client exists); the image's
-// commands themselves run as local processes in the last test.
+// The deployment files held to the code and to the hardening they promise: compose.yaml, the
+// Dockerfile and deploy/k8s/ are parsed, and every service's command, environment, ports,
+// probes, limits and security settings are checked against what the services' own
+// configuration loaders and the image's entry point accept. There is no container engine or
+// cluster here, so nothing is started from these files (`docker compose config` and
+// `kubectl kustomize` run when those clients exist); the image's commands and the frontend's
+// health check command run as local processes in the last tests.
 
 import { spawnSync } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
+import * as http from "node:http";
 import * as path from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -17,33 +19,39 @@ import { readCatalogConfig } from "../catalog/config.ts";
 import { readCacheConfig } from "../frontend/cache/cache_config.ts";
 import { loadFrontendConfig } from "../frontend/config.ts";
 import type { Env } from "../lib/config.ts";
+import { deadlineAfter, grpc } from "../lib/grpc.ts";
 import { Logger } from "../lib/log.ts";
 import { freePort, projectRoot } from "../lib/service_process.ts";
 import { readOrderConfig } from "../order/config.ts";
-import { CatalogHealthReply, CatalogService } from "../gen/catalog.ts";
-import { HealthReply, OrderService } from "../gen/order.ts";
 import { containerCommands, isContainerCommand } from "../scripts/entrypoint.ts";
-import {
-  catalogHealthFields,
-  catalogHealthPath,
-  decodeVarintFields,
-  orderHealthFields,
-  orderHealthPath,
-  parseProbeArgs,
-  probeTimeoutMs,
-} from "../scripts/healthcheck.ts";
 import { runTracked, tempDir } from "./support/processes.ts";
 import { sleep } from "../lib/sleep.ts";
 
 type Kind = "catalog" | "order" | "frontend";
-type Loaded = { kind: Kind; port: number; dataDir?: string; config: any };
+type Loaded = { kind: Kind; port: number; dataDir?: string; metricsPort?: number; config: any };
 
 const root = (file: string): string => path.join(projectRoot, file);
 const read = (file: string): string => fs.readFileSync(root(file), "utf8");
-/** How every container probe starts: the bundled probe, with plain Node (see the Dockerfile). */
-const probeBundle = "scripts/healthcheck.mjs";
-const probePrefix = ["node", probeBundle];
 const appServices = ["catalog", "order-1", "order-2", "order-3", "frontend"];
+/** Where the Dockerfile puts the grpc.health.v1 client the compose health checks run. */
+const grpcProbeBinary = "/usr/local/bin/grpc_health_probe";
+/** The Node major the image runs: the active LTS line (Node 20 reached end of life on 2026-04-30). */
+const nodeMajorImage = 24;
+
+/**
+ * METRICS_PORT is read when the metrics server starts, not by the configuration loaders; it is
+ * checked here instead: a port, only on the gRPC services (the frontend serves /metrics on its
+ * HTTP port), and never the service's own port.
+ */
+function metricsPortOf(kind: Kind, env: Env, port: number, where: string): number | undefined {
+  const text = env["METRICS_PORT"];
+  if (text === undefined) return undefined;
+  assert.ok(kind !== "frontend", `${where}: the frontend serves /metrics on its HTTP port; METRICS_PORT is for the gRPC services`);
+  const value = Number(text);
+  assert.ok(/^\d+$/.test(text) && value >= 1 && value <= 65535, `${where}: METRICS_PORT "${text}" is a port`);
+  assert.ok(value !== port, `${where}: METRICS_PORT differs from the service's port ${port}`);
+  return value;
+}
 
 /**
  * Load `env` through the configuration loaders of `kind`, recording which variables they read:
@@ -51,7 +59,7 @@ const appServices = ["catalog", "order-1", "order-2", "order-3", "frontend"];
  * DATA_DIR is pointed at a scratch folder (the container path does not exist here).
  */
 function loadService(kind: Kind, env: Env, where: string): Loaded {
-  const readVars = new Set<string>(["LOG_LEVEL"]);
+  const readVars = new Set<string>(["LOG_LEVEL", "METRICS_PORT"]);
   const scratch = tempDir("deploy");
   const recording = new Proxy({ ...env, ...(env["DATA_DIR"] ? { DATA_DIR: scratch } : {}) }, {
     get(target, name) {
@@ -87,31 +95,29 @@ function loadService(kind: Kind, env: Env, where: string): Loaded {
   }
   for (const name of Object.keys(env)) assert.ok(readVars.has(name), `${where}: ${name} is set but the ${kind} service never reads it`);
   const result = loaded as Loaded;
-  return env["DATA_DIR"] ? { ...result, dataDir: env["DATA_DIR"] } : result;
+  const metricsPort = metricsPortOf(kind, env, result.port, where);
+  return {
+    ...result,
+    ...(env["DATA_DIR"] ? { dataDir: env["DATA_DIR"] } : {}),
+    ...(metricsPort === undefined ? {} : { metricsPort }),
+  };
 }
 
 /** The kind of service a container command runs, after checking the image accepts it. */
 function kindOf(args: unknown, where: string): Kind {
   assert.ok(Array.isArray(args) && args.length === 1, `${where}: the command is one image command (got ${JSON.stringify(args)})`);
   const name = String((args as unknown[])[0]);
-  assert.ok(
-    isContainerCommand(name) && name !== "client" && name !== "healthcheck",
-    `${where}: "${name}" is not a service command of scripts/entrypoint.ts`,
-  );
+  assert.ok(isContainerCommand(name) && name !== "client", `${where}: "${name}" is not a service command of scripts/entrypoint.ts`);
   return name as Kind;
 }
 
-function checkProbe(command: unknown, kind: Kind, where: string): void {
-  assert.ok(Array.isArray(command), `${where}: probe is an exec form list`);
-  const cmd = (command as unknown[]).map(String);
-  assert.equal(cmd.slice(0, probePrefix.length), probePrefix, `${where}: probe runs the bundled scripts/healthcheck.ts with plain Node`);
-  let args;
-  try {
-    args = parseProbeArgs(cmd.slice(probePrefix.length));
-  } catch (err) {
-    assert.unreachable(`${where}: ${String(err)}`);
-  }
-  assert.is(args?.service, kind, `${where}: probe asks the ${kind} service`);
+/** A probe or hook command never starts Node: each would cost a runtime start every few seconds. */
+function assertNoNode(command: unknown, where: string): void {
+  const words = (Array.isArray(command) ? command : [command]).map(String);
+  assert.not.ok(
+    words.some((w) => /(^|[\s/;&|(])node(js)?($|\s)/.test(w) || /\bnpx\b|\btsx\b/.test(w)),
+    `${where}: ${JSON.stringify(command)} starts Node`,
+  );
 }
 
 /** Computed on first use, inside a test, so a broken file fails that test instead of the whole file. */
@@ -125,6 +131,15 @@ const seconds = (text: unknown): number => {
   assert.ok(match, `duration "${String(text)}" in seconds`);
   return Number((match as RegExpExecArray)[1]);
 };
+
+/** A third-party image reference pinned to a release (a full x.y.z version tag) and to its bytes (a digest). */
+function assertPinnedImage(image: string, where: string): void {
+  assert.match(
+    image,
+    /^[\w.\-/]+:v?\d+\.\d+\.\d+[\w.\-]*@sha256:[0-9a-f]{64}$/,
+    `${where}: image "${image}" is pinned to a release and a digest`,
+  );
+}
 
 // ---- compose.yaml
 
@@ -145,6 +160,8 @@ const composeLoad = (name: string): Loaded => {
   assert.ok(loaded, `compose.yaml has service ${name} with a service command`);
   return loaded as Loaded;
 };
+/** Compose interpolates `$` in every string; `$$` is a literal `$`. */
+const composeUnescape = (text: string): string => text.replace(/\$\$/g, "$");
 
 test("compose.yaml: catalog, three replicas, frontend and redis; only the frontend publishes a port; restart policies", () => {
   const compose = composeFile();
@@ -163,6 +180,30 @@ test("compose.yaml: catalog, three replicas, frontend and redis; only the fronte
     assert.is(services[name].build, ".", `${name} is built from the Dockerfile`);
     assert.is(envOf(services[name])["HOST"], "0.0.0.0", `${name} binds every interface in its container (README: Configuration)`);
   }
+});
+
+test("compose.yaml: every service is hardened: read-only root, no capabilities, no privilege gain, CPU and memory limits, rotated logs", () => {
+  const services: Record<string, any> = composeFile().services;
+  for (const [name, s] of Object.entries(services)) {
+    assert.is(s.read_only, true, `${name}: read-only root filesystem`);
+    assert.equal(s.cap_drop, ["ALL"], `${name}: every capability dropped`);
+    assert.ok((s.security_opt ?? []).includes("no-new-privileges:true"), `${name}: no-new-privileges`);
+    const limits = s.deploy?.resources?.limits ?? {};
+    assert.ok(Number(limits.cpus) > 0, `${name}: a CPU limit`);
+    assert.match(String(limits.memory), /^\d+[MG]$/, `${name}: a memory limit`);
+    assert.is(s.logging?.driver, "json-file", `${name}: json-file logs`);
+    assert.match(String(s.logging?.options?.["max-size"]), /^\d+[km]$/, `${name}: logs rotated by size`);
+    assert.ok(Number(s.logging?.options?.["max-file"]) >= 1, `${name}: a bounded number of rotated files`);
+    if (s.build === ".") {
+      // tsx writes its compile cache under the temp folder: the one writable place besides /data.
+      assert.ok((s.tmpfs ?? []).some((t: string) => /^\/tmp(:|$)/.test(t)), `${name}: a tmpfs at /tmp`);
+      assert.is(s.image, "stock-bazaar:latest", `${name}: the image built here`);
+    } else {
+      assertPinnedImage(String(s.image), `compose ${name}`);
+    }
+  }
+  // Run as root, the Redis image's entry point chowns and switches users: capabilities dropped above.
+  assert.match(String(services["redis"].user), /^[1-9]\d*(:\d+)?$/, "redis starts as its unprivileged user");
 });
 
 test("compose.yaml: addresses name the services, with the ports those services bind", () => {
@@ -193,18 +234,55 @@ test("compose.yaml: addresses name the services, with the ports those services b
   assert.is(Number(opts[opts.indexOf("--port") + 1]), frontend.port);
 });
 
-test("compose.yaml: health checks call each service's own health endpoint with a tool its image has", () => {
-  const compose = composeFile();
-  const services: Record<string, any> = compose.services;
+test("compose.yaml: health checks without Node: grpc_health_probe on each gRPC service's port, bash's /dev/tcp for the frontend", () => {
+  const services: Record<string, any> = composeFile().services;
+  for (const [name, s] of Object.entries(services)) if (s.healthcheck) assertNoNode(s.healthcheck.test, `compose ${name} health check`);
   for (const name of appServices) {
     const check = services[name].healthcheck;
     assert.ok(check, `${name} has a health check`);
-    assert.is(check.test[0], "CMD", `${name}: exec form, no shell needed`);
-    checkProbe(check.test.slice(1), composeLoad(name).kind, `compose ${name}`);
-    assert.ok(seconds(check.timeout) * 1000 > probeTimeoutMs, `${name}: timeout above the probe's own deadline`);
+    assert.is(check.test[0], "CMD", `${name}: exec form`);
+    const loaded = composeLoad(name);
+    const timeoutS = seconds(check.timeout);
     assert.ok(seconds(check.interval) > 0 && check.retries > 0);
+    if (loaded.kind === "frontend") {
+      assert.equal(check.test.slice(1, 3), ["bash", "-c"], `${name}: bash, no curl and no Node`);
+      const script = composeUnescape(check.test[3]);
+      assert.match(script, /\/dev\/tcp\/127\.0\.0\.1\/\$\{PORT\}/, `${name}: connects to the port the frontend binds (its own PORT)`);
+      assert.match(script, /GET \/health HTTP\/1\.1/, `${name}: asks GET /health`);
+      const readTimeout = /read -r -t (\d+)/.exec(script);
+      assert.ok(readTimeout && Number(readTimeout[1]) < timeoutS, `${name}: the read gives up before compose's timeout`);
+    } else {
+      const [binary, ...flags] = check.test.slice(1) as string[];
+      assert.is(binary, grpcProbeBinary, `${name}: the image's grpc_health_probe`);
+      assert.ok(flags.includes(`-addr=127.0.0.1:${loaded.port}`), `${name}: probes the port the service binds (${loaded.port})`);
+      assert.not.ok(
+        flags.some((f) => f.startsWith("-service=") && f !== "-service="),
+        `${name}: asks the server's overall health (service "")`,
+      );
+      const flagSeconds = (flag: string): number => seconds(flags.find((f) => f.startsWith(`${flag}=`))?.split("=")[1]);
+      assert.ok(
+        flagSeconds("-connect-timeout") + flagSeconds("-rpc-timeout") <= timeoutS,
+        `${name}: the probe's deadlines fit compose's timeout`,
+      );
+    }
   }
   assert.equal(services["redis"].healthcheck.test, ["CMD", "redis-cli", "ping"]);
+});
+
+test("compose.yaml: metrics ports set and labelled for Prometheus, distinct per service", () => {
+  const services: Record<string, any> = composeFile().services;
+  const seen = new Set<number>();
+  for (const name of appServices) {
+    const loaded = composeLoad(name);
+    const port = loaded.kind === "frontend" ? loaded.port : loaded.metricsPort;
+    assert.ok(port, `${name}: METRICS_PORT is set`);
+    assert.not.ok(seen.has(port as number), `${name}: metrics port ${port} is not another service's`);
+    seen.add(port as number);
+    const labels = services[name].labels ?? {};
+    assert.is(labels["prometheus.io/scrape"], "true", `${name}: scrape label`);
+    assert.is(Number(labels["prometheus.io/port"]), port, `${name}: the label names the metrics port`);
+    assert.is(labels["prometheus.io/path"], "/metrics", `${name}: metrics path`);
+  }
 });
 
 test("compose.yaml: a named volume at DATA_DIR for each service with data; the frontend waits for healthy dependencies", () => {
@@ -238,14 +316,20 @@ function composeClient(): string[] | undefined {
 
 const composeCli = composeClient();
 if (composeCli) {
-  test(`compose.yaml: \`${composeCli.join(" ")} config\` accepts it`, () => {
+  test(`compose.yaml: \`${composeCli.join(" ")} config\` accepts it and resolves the same hardening`, () => {
     const [cmd, ...args] = composeCli;
-    const result = spawnSync(cmd as string, [...args, "-f", "compose.yaml", "config", "-q"], {
+    const result = spawnSync(cmd as string, [...args, "-f", "compose.yaml", "config", "--format", "json"], {
       cwd: projectRoot,
       encoding: "utf8",
       timeout: 60_000,
     });
     assert.is(result.status, 0, result.stderr);
+    // The merge keys (<<) resolved by compose itself, not only by the yaml package above.
+    const resolved = JSON.parse(result.stdout).services as Record<string, any>;
+    for (const [name, s] of Object.entries(resolved)) {
+      assert.is(s.read_only, true, `${name}: read_only after compose's own merge`);
+      assert.equal(s.cap_drop, ["ALL"], `${name}: cap_drop after compose's own merge`);
+    }
   });
 } else {
   process.stderr.write("deploy.test.ts: no docker compose client found; `compose config` skipped, structural checks only\n");
@@ -314,33 +398,26 @@ function copiedInto(stage: Stage, file: string): boolean {
   });
 }
 
-/** The Dockerfile's esbuild step for the probe: its stage, its arguments and its output file. */
-function probeBuild(): { stage: Stage; args: string[]; outfile: string } {
-  for (const stage of dockerStages()) {
-    const run = stage.lines.find((l) => /^RUN\s+node_modules\/\.bin\/esbuild\s/.test(l));
-    if (!run) continue;
-    const args = run.split(/\s+/).slice(2);
-    const outfile = args.find((a) => a.startsWith("--outfile="))?.slice("--outfile=".length);
-    assert.ok(outfile, "the esbuild step names its --outfile");
-    return { stage, args, outfile: outfile as string };
+/** The ARGs declared before the first FROM, with their defaults: what `FROM ${NAME}` resolves to. */
+const dockerArgs = memo((): Map<string, string> => {
+  const args = new Map<string, string>();
+  for (const line of read("Dockerfile").split("\n").map((l) => l.trim())) {
+    if (/^FROM\s/i.test(line)) break;
+    const arg = /^ARG\s+(\w+)=(\S+)$/i.exec(line);
+    if (arg) args.set(arg[1] as string, arg[2] as string);
   }
-  return assert.unreachable("a Dockerfile stage bundles the probe with esbuild") as never;
-}
-
-/** The probe bundled by the Dockerfile's own esbuild command, into a scratch folder. */
-const bundledProbe = memo((): string => {
-  const { args } = probeBuild();
-  const dir = tempDir("probe");
-  process.on("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
-  const out = path.join(dir, "healthcheck.mjs");
-  const result = spawnSync(root("node_modules/.bin/esbuild"), args.map((a) => a.startsWith("--outfile=") ? `--outfile=${out}` : a), {
-    cwd: projectRoot,
-    encoding: "utf8",
-    timeout: 60_000,
-  });
-  assert.is(result.status, 0, `esbuild: ${result.stderr}`);
-  return out;
+  return args;
 });
+
+/** The image a stage starts from, with `${ARG}` resolved; a stage name when it builds on another stage. */
+function stageBase(stage: Stage): string {
+  const from = /^FROM\s+(\S+)/i.exec(stage.lines[0] as string)?.[1] as string;
+  return from.replace(/^\$\{(\w+)\}$/, (_, name: string) => {
+    const value = dockerArgs().get(name);
+    assert.ok(value, `ARG ${name} has a default before the first FROM`);
+    return value as string;
+  });
+}
 
 test("Dockerfile: multi-stage, runtime dependencies only, non-root, one entry point whose argument picks the service", () => {
   const stages = dockerStages();
@@ -355,6 +432,8 @@ test("Dockerfile: multi-stage, runtime dependencies only, non-root, one entry po
   assert.ok(isContainerCommand(cmd[0]), `default CMD ${cmd[0]} is an image command`);
   assert.ok(final.some((l) => /HOST=0\.0\.0\.0/.test(l)), "containers bind every interface by default (README: Configuration)");
   assert.ok(final.some((l) => /chown\s+node:node\s+\/data/.test(l)), "the data folder belongs to the unprivileged user");
+  // Few layers: one RUN in the runtime stage.
+  assert.ok(final.filter((l) => /^RUN\s/i.test(l)).length <= 1, "the runtime stage has at most one RUN layer");
 
   // Every file an image command imports is in the build context and copied to the same place,
   // and every package it imports is a runtime dependency.
@@ -369,58 +448,37 @@ test("Dockerfile: multi-stage, runtime dependencies only, non-root, one entry po
   }
 });
 
-test("Dockerfile: the probe is bundled from scripts/healthcheck.ts into the image at scripts/healthcheck.mjs, and the bundle builds", () => {
-  const { stage, args, outfile } = probeBuild();
-  assert.is(args[0], "scripts/healthcheck.ts");
-  const probeImports = importGraph(["scripts/healthcheck.ts"]);
-  for (const file of probeImports.files) {
-    assert.ok(copiedInto(stage, file), `${file} is in the probe's build stage`);
-    assert.not.ok(dockerignored(file), `${file} is not excluded by .dockerignore`);
+test("Dockerfile: Node 24 LTS base image and every other image pinned to a release and a digest; npm start still allows Node 20", () => {
+  const stageNames = new Set(dockerStages().map((s) => s.name));
+  const bases = dockerStages().map(stageBase).filter((b) => !stageNames.has(b));
+  assert.ok(bases.length >= 1);
+  for (const base of bases) assertPinnedImage(base, "Dockerfile FROM");
+  const nodeBases = bases.filter((b) => /^(docker\.io\/library\/)?node:/.test(b));
+  assert.ok(nodeBases.length >= 1, "a node base image");
+  for (const base of nodeBases) {
+    const version = /^(?:docker\.io\/library\/)?node:(\d+)\.(\d+)\.(\d+)-(\w+)-slim@/.exec(base);
+    assert.ok(version, `${base}: node:<major>.<minor>.<patch>-<debian>-slim`);
+    assert.is(Number(version?.[1]), nodeMajorImage, `${base}: Node ${nodeMajorImage} LTS`);
   }
-  assert.equal([...probeImports.packages], [], "the probe needs no package at run time");
-  const final = (dockerStages()[dockerStages().length - 1] as Stage).lines;
+  // The image's Node satisfies package.json's engines, whose floor stays at 20 for `npm start` elsewhere.
+  const engines = String(JSON.parse(read("package.json")).engines?.node);
+  const floor = /^>=\s*(\d+)$/.exec(engines);
   assert.ok(
-    final.some((l) => l.replace(/\s+/g, " ") === `COPY --from=${stage.name} /app/${outfile} ./${probeBundle}`),
-    `the bundle is copied to ${probeBundle}`,
+    floor && Number(floor[1]) <= 20 && nodeMajorImage >= Number(floor[1]),
+    `engines.node "${engines}" admits Node 20 and ${nodeMajorImage}`,
   );
-  assert.ok(fs.statSync(bundledProbe()).size > 0);
 });
 
-test("the probe's gRPC paths and reply fields are the ones in gen/", () => {
-  assert.is(catalogHealthPath, CatalogService.health.path);
-  assert.is(orderHealthPath, OrderService.health.path);
-  // A real reply has length-delimited fields (role, live_followers) before and between the varints.
-  const order = decodeVarintFields(
-    HealthReply.encode(HealthReply.fromPartial({
-      id: 2,
-      lastNumber: -1,
-      epoch: 7,
-      leaderId: 3,
-      ready: true,
-      liveFollowers: [1, 3],
-      role: "leader",
-      commitNumber: -1,
-    })).finish(),
-  );
-  const f = orderHealthFields;
-  assert.equal([order.get(f.id), order.get(f.lastNumber), order.get(f.epoch), order.get(f.leaderId), order.get(f.ready)], [
-    2n,
-    -1n,
-    7n,
-    3n,
-    1n,
-  ]);
-  assert.is(
-    decodeVarintFields(HealthReply.encode(HealthReply.fromPartial({ id: 1 })).finish()).get(f.ready),
-    undefined,
-    "not ready: field absent",
-  );
-  const catalog = decodeVarintFields(
-    CatalogHealthReply.encode(CatalogHealthReply.fromPartial({ stocks: 12, subscribers: 2, tradesApplied: 300 })).finish(),
-  );
-  const c = catalogHealthFields;
-  assert.equal([catalog.get(c.stocks), catalog.get(c.subscribers), catalog.get(c.tradesApplied)], [12n, 2n, 300n]);
-  assert.throws(() => decodeVarintFields(Uint8Array.of(0x08, 0x80)), /truncated varint/);
+test("Dockerfile: grpc_health_probe comes from a pinned upstream image, into the place compose's health checks run it", () => {
+  const final = (dockerStages()[dockerStages().length - 1] as Stage).lines;
+  const copy = final.find((l) => /^COPY\s+--from=\S+\s+\S*grpc-health-probe\S*\s+(\S+)$/i.test(l));
+  assert.ok(copy, "the runtime stage copies the grpc-health-probe binary from another stage");
+  const [, from, , dest] = /^COPY\s+--from=(\S+)\s+(\S+)\s+(\S+)$/i.exec(copy as string) as RegExpExecArray;
+  assert.is(dest, grpcProbeBinary);
+  const stage = dockerStages().find((s) => s.name === from);
+  assert.ok(stage, `stage ${from} exists`);
+  assert.match(stageBase(stage as Stage), /^ghcr\.io\/grpc-ecosystem\/grpc-health-probe:v\d+\.\d+\.\d+@sha256:[0-9a-f]{64}$/);
+  assert.not.ok(fs.existsSync(root("scripts/healthcheck.ts")), "no Node health probe left behind");
 });
 
 // ---- deploy/k8s
@@ -509,13 +567,18 @@ test("deploy/k8s: kustomization lists every manifest; each parses into named obj
   assert.ok((kustomization.images as any[]).some((i) => i.name === "stock-bazaar"), "the image can be pointed at a registry");
 });
 
-test("deploy/k8s: the catalog and the replicas are StatefulSets with a claim mounted at DATA_DIR; the frontends a Deployment of N", () => {
+test("deploy/k8s: the catalog and the replicas are StatefulSets with a retained claim mounted at DATA_DIR; the frontends a Deployment of N", () => {
   for (const [name, replicas] of [["catalog", 1], ["order", 3]] as const) {
     const set = named("StatefulSet", name);
     assert.is(set.spec.replicas, replicas, `${name} replicas`);
     assert.is(named("Service", set.spec.serviceName).spec.clusterIP, "None", `${name}: governing Service is headless`);
     const claim = set.spec.volumeClaimTemplates?.[0]?.metadata?.name;
     assert.ok(claim, `${name} has a persistent volume claim template`);
+    assert.equal(
+      set.spec.persistentVolumeClaimRetentionPolicy,
+      { whenDeleted: "Retain", whenScaled: "Retain" },
+      `${name}: deleting or scaling the StatefulSet keeps its claims (docs/deploy-k8s.md teardown relies on it)`,
+    );
     for (const p of k8sPods().filter((x) => x.workload === set)) {
       const mount = p.container.volumeMounts.find((m: any) => m.name === claim);
       assert.is(mount?.mountPath, p.loaded.dataDir, `${p.pod}: the claim is mounted at DATA_DIR`);
@@ -568,29 +631,168 @@ test("deploy/k8s: every address in the configuration reaches the right pods on t
   );
 });
 
-test("deploy/k8s: readiness, liveness and startup probes call each service's own health", () => {
+/** The container port a probe's or policy's `port` (a number or a port name) means. */
+function containerPort(container: any, port: unknown): number | undefined {
+  const found = (container.ports ?? []).find((cp: any) => cp.name === port || cp.containerPort === port);
+  return found?.containerPort;
+}
+
+test("deploy/k8s: native probes: grpc.health.v1 (service \"\") on the catalog's and replicas' ports, HTTP on the frontend's; none starts Node", () => {
+  for (const w of workloads()) {
+    for (const c of w.spec.template.spec.containers) {
+      for (const probe of ["readinessProbe", "livenessProbe", "startupProbe"]) {
+        if (c[probe]?.exec) assertNoNode(c[probe].exec.command, `${w.metadata.name} ${probe}`);
+      }
+      if (c.lifecycle?.preStop?.exec) assertNoNode(c.lifecycle.preStop.exec.command, `${w.metadata.name} preStop`);
+    }
+  }
   for (const p of k8sPods()) {
     for (const probe of ["readinessProbe", "livenessProbe", "startupProbe"]) {
       const spec = p.container[probe];
-      if (spec === undefined && probe === "startupProbe") continue;
       const where = `${p.pod} ${probe}`;
-      assert.ok(spec, `${where} is set`);
-      if (spec.httpGet) {
-        assert.is(spec.httpGet.path, "/health", where);
-        assert.ok(
-          p.container.ports.some((cp: any) =>
-            (cp.name === spec.httpGet.port || cp.containerPort === spec.httpGet.port) && cp.containerPort === p.loaded.port
-          ),
-          `${where} port`,
-        );
+      if (p.loaded.kind === "frontend") {
+        if (probe === "startupProbe") continue;
+        assert.ok(spec?.httpGet, `${where} is an httpGet probe`);
+        assert.is(containerPort(p.container, spec.httpGet.port), p.loaded.port, `${where}: on the port the frontend binds`);
+        // Not /health: its 503 (no ready leader) would take every frontend out of the Service,
+        // and a frontend selects a leader only when an order arrives (deploy/k8s/frontend.yaml).
+        assert.is(spec.httpGet.path, "/metrics", where);
       } else {
-        checkProbe(spec.exec?.command, p.loaded.kind, where);
-        assert.ok((spec.timeoutSeconds ?? 1) * 1000 > probeTimeoutMs, `${where}: timeout above the probe's own deadline`);
+        assert.ok(spec?.grpc, `${where} is a native grpc probe`);
+        assert.is(spec.grpc.port, p.loaded.port, `${where}: on the port the service binds`);
+        assert.is(spec.grpc.service ?? "", "", `${where}: the server's overall health`);
+        assert.ok((spec.timeoutSeconds ?? 1) < (spec.periodSeconds ?? 10), `${where}: one probe ends before the next starts`);
       }
     }
   }
   const redis = named("Deployment", "redis").spec.template.spec.containers[0];
   assert.equal(redis.readinessProbe.exec.command, ["redis-cli", "ping"]);
+});
+
+test("deploy/k8s: the order replicas and the frontends spread over nodes; disruption budgets keep a majority of replicas and all but one frontend", () => {
+  for (const name of ["order", "frontend"]) {
+    const w = workloads().find((x) => x.metadata.name === name);
+    const spread = (w.spec.template.spec.topologySpreadConstraints ?? []) as any[];
+    const byNode = spread.find((t) => t.topologyKey === "kubernetes.io/hostname");
+    assert.ok(byNode, `${name}: spread over nodes`);
+    assert.is(byNode.maxSkew, 1, `${name}: at most one more pod on any node than on another`);
+    assert.is(byNode.whenUnsatisfiable, "DoNotSchedule", `${name}: a hard rule, not a preference`);
+    assert.ok(
+      Object.entries(byNode.labelSelector.matchLabels).every(([k, v]) => w.spec.template.metadata.labels[k] === v),
+      `${name}: the rule counts this workload's own pods`,
+    );
+  }
+  const budgetFor = (name: string): any => {
+    const w = workloads().find((x) => x.metadata.name === name);
+    const found = byKind("PodDisruptionBudget").filter((b) =>
+      Object.entries(b.spec.selector.matchLabels).every(([k, v]) => w.spec.template.metadata.labels[k] === v)
+    );
+    assert.is(found.length, 1, `one PodDisruptionBudget selects ${name}`);
+    return found[0];
+  };
+  const replicas = named("StatefulSet", "order").spec.replicas as number;
+  assert.is(budgetFor("order").spec.minAvailable, Math.floor(replicas / 2) + 1, "order: a majority stays up through a drain");
+  assert.is(budgetFor("frontend").spec.maxUnavailable, 1, "frontend: one at a time");
+});
+
+/** A source of connections: a pod (labels, namespace) or a client outside the cluster. */
+type Source = { name: string; namespace?: string; labels?: Record<string, string> };
+
+function labelsMatch(selector: any, labels: Record<string, string> = {}): boolean {
+  const plain = Object.entries(selector?.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
+  const expressions = ((selector?.matchExpressions ?? []) as any[]).every((e) => {
+    if (e.operator === "In") return e.values.includes(labels[e.key]);
+    if (e.operator === "NotIn") return !e.values.includes(labels[e.key]);
+    if (e.operator === "Exists") return labels[e.key] !== undefined;
+    if (e.operator === "DoesNotExist") return labels[e.key] === undefined;
+    return assert.unreachable(`selector operator ${e.operator}`) as never;
+  });
+  return plain && expressions;
+}
+
+/** Whether NetworkPolicy lets `source` connect to `target`'s container port `port` (ingress). */
+function ingressAllowed(target: any, port: number, source: Source): boolean {
+  const namespace = kustomizationFile().namespace as string;
+  const podLabels = target.spec.template.metadata.labels;
+  const container = target.spec.template.spec.containers[0];
+  const policies = byKind("NetworkPolicy").filter((np) => labelsMatch(np.spec.podSelector, podLabels));
+  // A pod no policy selects accepts everything.
+  if (policies.length === 0) return true;
+  const peerMatches = (peer: any): boolean => {
+    assert.not.ok(peer.ipBlock, "ipBlock peers are not modelled by this test");
+    if (source.namespace === undefined) return false;
+    const inNamespace = peer.namespaceSelector
+      ? labelsMatch(peer.namespaceSelector, { "kubernetes.io/metadata.name": source.namespace })
+      : source.namespace === namespace;
+    return inNamespace && (peer.podSelector ? labelsMatch(peer.podSelector, source.labels) : true);
+  };
+  return policies.some((np) =>
+    ((np.spec.ingress ?? []) as any[]).some((rule) =>
+      (rule.from === undefined || (rule.from as any[]).some(peerMatches)) &&
+      (rule.ports === undefined || (rule.ports as any[]).some((p) => containerPort(container, p.port) === port))
+    )
+  );
+}
+
+test("deploy/k8s: NetworkPolicy: only the frontend from outside; catalog and replicas only from the system's pods; redis only from frontends", () => {
+  const namespace = kustomizationFile().namespace as string;
+  const podOf = (name: string): Source => {
+    const w = workloads().find((x) => x.metadata.name === name);
+    return { name, namespace, labels: w.spec.template.metadata.labels };
+  };
+  const outside: Source = { name: "a client outside the cluster" };
+  const otherPod: Source = { name: "a pod of another namespace", namespace: "default", labels: { "app.kubernetes.io/name": "frontend" } };
+  const stranger: Source = { name: "another pod of this namespace", namespace, labels: { app: "debug" } };
+  const sources = [outside, otherPod, stranger, ...["frontend", "catalog", "order", "redis"].map(podOf)];
+  const expected: Record<string, string[]> = {
+    frontend: sources.map((s) => s.name),
+    catalog: ["frontend", "order"],
+    order: ["frontend", "order"],
+    redis: ["frontend"],
+  };
+  for (const w of workloads()) {
+    const name = w.metadata.name as string;
+    const container = w.spec.template.spec.containers[0];
+    const port = containerPort(container, name === "frontend" ? "http" : name === "redis" ? "redis" : "grpc") as number;
+    const allowed = sources.filter((s) => ingressAllowed(w, port, s)).map((s) => s.name);
+    assert.equal(allowed, expected[name], `${name}: who may connect to port ${port}`);
+    if (name === "catalog" || name === "order") {
+      const metrics = containerPort(container, "metrics") as number;
+      assert.ok(ingressAllowed(w, metrics, { name: "prometheus", namespace: "monitoring", labels: {} }), `${name}: Prometheus scrapes`);
+      assert.not.ok(ingressAllowed(w, metrics, outside), `${name}: metrics not reachable from outside`);
+    }
+  }
+});
+
+test("deploy/k8s: every container is hardened and bounded: non-root, read-only root, no privilege gain, no capabilities, RuntimeDefault seccomp, requests and limits", () => {
+  for (const w of workloads()) {
+    const pod = w.spec.template.spec;
+    assert.is(pod.securityContext?.runAsNonRoot, true, `${w.metadata.name}: runAsNonRoot`);
+    for (const c of pod.containers) {
+      const where = `${w.metadata.name}/${c.name}`;
+      const sc = c.securityContext ?? {};
+      assert.is(sc.allowPrivilegeEscalation, false, `${where}: allowPrivilegeEscalation false`);
+      assert.is(sc.readOnlyRootFilesystem, true, `${where}: readOnlyRootFilesystem`);
+      assert.equal(sc.capabilities?.drop, ["ALL"], `${where}: drops every capability`);
+      assert.is((sc.seccompProfile ?? pod.securityContext?.seccompProfile)?.type, "RuntimeDefault", `${where}: seccomp RuntimeDefault`);
+      for (const kind of ["requests", "limits"]) {
+        assert.ok(c.resources?.[kind]?.cpu && c.resources?.[kind]?.memory, `${where}: cpu and memory ${kind}`);
+      }
+      if (!String(c.image).startsWith("stock-bazaar")) assertPinnedImage(String(c.image), where);
+    }
+  }
+});
+
+test("deploy/k8s: Prometheus scrape annotations name each pod's metrics port", () => {
+  for (const p of k8sPods()) {
+    const annotations = p.workload.spec.template.metadata.annotations ?? {};
+    const port = p.loaded.kind === "frontend" ? p.loaded.port : p.loaded.metricsPort;
+    assert.ok(port, `${p.pod}: METRICS_PORT is set`);
+    assert.is(annotations["prometheus.io/scrape"], "true", `${p.pod}: scrape annotation`);
+    assert.is(Number(annotations["prometheus.io/port"]), port, `${p.pod}: the annotation names the metrics port`);
+    assert.is(annotations["prometheus.io/path"], "/metrics", `${p.pod}: metrics path`);
+    assert.is(containerPort(p.container, port), port, `${p.pod}: declares container port ${port}`);
+  }
 });
 
 if (spawnSync("kubectl", ["version", "--client"], { stdio: "ignore", timeout: 20_000 }).status === 0) {
@@ -610,68 +812,192 @@ if (spawnSync("kubectl", ["version", "--client"], { stdio: "ignore", timeout: 20
   test.skip("deploy/k8s: kubectl kustomize (no kubectl)");
 }
 
+// ---- the guides
+
+test("docs/deploy-k8s.md: deleting the kustomization is called what it is (it deletes the Namespace, the claims and the data); a teardown keeps the data", () => {
+  assert.ok(k8sObjects().some((o) => o.kind === "Namespace"), "the kustomization owns the Namespace (else this test needs rethinking)");
+  const doc = read("docs/deploy-k8s.md");
+  // Prose and code comments that say data, volumes or claims survive a kustomization delete.
+  const sentences = doc.replace(/\n/g, " ").split(/(?<=[.!?])\s+|#/);
+  for (const s of sentences) {
+    if (!/delete -k|delete namespace|delete ns\b/.test(s)) continue;
+    assert.not.ok(
+      /(surviv|outliv|\bkept\b|\bkeeps?\b|\bstay)/i.test(s) && !/delet\w*[^.]*\bdata\b|\bdata\b[^.]*delet/i.test(s),
+      `claims data survives: "${s.trim()}"`,
+    );
+  }
+  // Every command that deletes the namespace carries, on its line, the warning that it deletes the data.
+  const deleting = doc.split("\n").filter((l) => /kubectl\s+delete\s+(-k\b|namespace\b|ns\b)/.test(l));
+  assert.ok(deleting.length >= 1, "the guide names the command that deletes everything");
+  for (const line of deleting) assert.match(line, /#.*DELETES.*data/i, `the line says it deletes the data: ${line}`);
+  // The teardown that keeps the data deletes the workloads by label and names no namespace or claim.
+  const keeping = doc.replace(/\\\n\s*/g, " ").split("\n").filter((l) =>
+    /kubectl\s.*\bdelete\b.*-l\s+app\.kubernetes\.io\/part-of=stock-bazaar/.test(l)
+  );
+  assert.ok(keeping.length >= 1, "a teardown that keeps the data");
+  for (const line of keeping) {
+    assert.not.ok(/\b(namespaces?|ns|pvc|persistentvolumeclaims?|pv|persistentvolumes?)\b[,\s]/.test(line.replace(/#.*/, "")), line);
+  }
+});
+
+test("docs/deploy-aws.md and README: no Node 20 image, no Node health probe, and the commands that delete data say so", () => {
+  for (const file of ["docs/deploy-aws.md", "docs/deploy-k8s.md", "README.md"]) {
+    const doc = read(file);
+    assert.not.ok(/node:20/.test(doc), `${file}: no Node 20 image`);
+    assert.not.ok(/healthcheck\.(ts|mjs)/.test(doc), `${file}: no Node health probe`);
+    for (const line of doc.split("\n").filter((l) => /compose down -v|terminate-instances/.test(l))) {
+      assert.match(line, /#.*DELETES/i, `${file}: the line says what it deletes: ${line}`);
+    }
+  }
+});
+
 // ---- the image's commands, run as local processes
 
 const runTimeoutMs = 20_000;
 
-/** Run `node <prefix> <args>` (tracked by test/support/processes.ts); the prefix defaults to the image's entry point. */
+/** Run `command args` (tracked by test/support/processes.ts); by default Node on the image's entry point. */
 function run(
   args: string[],
   env: Env,
-  prefix = ["--import", "tsx", "scripts/entrypoint.ts"],
+  command: string[] = [process.execPath, "--import", "tsx", "scripts/entrypoint.ts"],
 ): { child: ChildProcess; output: () => string; exited: Promise<number | string> } {
-  const running = runTracked(process.execPath, [...prefix, ...args], { ...process.env, ...env }, { timeoutMs: runTimeoutMs * 3 });
+  const [cmd, ...prefix] = command;
+  const running = runTracked(cmd as string, [...prefix, ...args], { ...process.env, ...env }, { timeoutMs: runTimeoutMs * 3 });
   const exited = running.exited.then((e) => e.code ?? e.signal ?? "unknown");
   return { child: running.child, output: running.output, exited };
 }
 
 async function waitListening(p: ReturnType<typeof run>): Promise<void> {
   const deadline = Date.now() + runTimeoutMs;
-  while (!/listening.*port=\d+|port=\d+.*listening/.test(p.output())) {
+  while (!/listening.*port=\d+|port=\d+.*listening|"port":\s*\d+.*listening|listening.*"port":\s*\d+/.test(p.output())) {
     if (Date.now() > deadline || p.child.exitCode !== null) assert.unreachable(`did not start:\n${p.output()}`);
     await sleep(50);
   }
 }
 
-test("the image's commands: entrypoint starts each service, healthcheck passes and fails as it should, SIGTERM exits 0", async () => {
-  const dataDir = tempDir("image");
-  const [catalogPort, orderPort, frontendPort, deadPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
-  const common = {
-    HOST: "0.0.0.0",
-    DATA_DIR: dataDir,
-    LOG_LEVEL: "info",
-    CATALOG_ADDR: `127.0.0.1:${catalogPort}`,
-    ORDER_REPLICAS: `1@127.0.0.1:${orderPort}`,
-  };
+/** compose.yaml's frontend health check, exactly as the container runs it, with `env` as the container's environment. */
+function frontendCheck(env: Env): ReturnType<typeof run> {
+  const [, shell, flag, script] = composeFile().services.frontend.healthcheck.test as string[];
+  return run([flag as string, composeUnescape(script as string)], env, [shell as string]);
+}
+
+/** Repeat `check` until it exits 0 or the deadline passes; the last exit code. */
+async function untilPasses(check: () => ReturnType<typeof run>): Promise<{ code: number | string; output: string }> {
+  const deadline = Date.now() + runTimeoutMs;
+  for (;;) {
+    const p = check();
+    const code = await p.exited;
+    if (code === 0 || Date.now() > deadline) return { code, output: p.output() };
+    await sleep(200);
+  }
+}
+
+/** Start the catalog and one replica, then the frontend (so it finds its leader at start), through the image's entry point. */
+async function startSystem(dataDir: string) {
+  const [catalogPort, orderPort, frontendPort, catalogMetrics, orderMetrics] = await Promise.all([
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+  ]);
+  const catalogAddr = `127.0.0.1:${catalogPort}`;
   const envs = {
-    catalog: { HOST: "0.0.0.0", DATA_DIR: dataDir, PORT: String(catalogPort) },
-    order: { ...common, ORDER_ID: "1" },
-    frontend: { HOST: "0.0.0.0", PORT: String(frontendPort), CATALOG_ADDR: common.CATALOG_ADDR, ORDER_REPLICAS: common.ORDER_REPLICAS },
+    catalog: { HOST: "0.0.0.0", DATA_DIR: dataDir, PORT: String(catalogPort), METRICS_PORT: String(catalogMetrics) },
+    order: {
+      HOST: "0.0.0.0",
+      DATA_DIR: dataDir,
+      CATALOG_ADDR: catalogAddr,
+      ORDER_REPLICAS: `1@127.0.0.1:${orderPort}`,
+      ORDER_ID: "1",
+      METRICS_PORT: String(orderMetrics),
+    },
+    frontend: { HOST: "0.0.0.0", PORT: String(frontendPort), CATALOG_ADDR: catalogAddr, ORDER_REPLICAS: `1@127.0.0.1:${orderPort}` },
   };
-  const services = (["catalog", "order", "frontend"] as const).map((name) => ({ name, p: run([name], envs[name]) }));
+  const services: { name: Kind; p: ReturnType<typeof run> }[] = [];
+  for (const name of ["catalog", "order", "frontend"] as const) {
+    const p = run([name], envs[name]);
+    services.push({ name, p });
+    await waitListening(p);
+  }
+  return { services, envs, ports: { catalogPort, orderPort, frontendPort, catalogMetrics, orderMetrics } };
+}
+
+test("the image's commands: entrypoint starts each service; compose's frontend check passes only while it can serve trades; SIGTERM exits 0", async () => {
+  const dataDir = tempDir("image");
+  const { services, envs } = await startSystem(dataDir);
   try {
-    for (const s of services) await waitListening(s.p);
-    // As the containers probe: the bundle, with plain Node.
-    const bundle = bundledProbe();
-    for (const s of services) {
-      for (const extra of [[], ["--live"]]) {
-        const probe = run([bundle, s.name, ...extra], envs[s.name], []);
-        assert.is(await probe.exited, 0, `probe ${s.name} ${extra.join(" ")}:\n${probe.output()}`);
-        assert.match(probe.output(), /healthy/);
-      }
-    }
-    const dead = run([bundle, "catalog"], { ...envs.catalog, PORT: String(deadPort) }, []);
-    assert.is(await dead.exited, 1, `a probe of a port nobody listens on fails:\n${dead.output()}`);
-    const bad = run([bundle, "nosuch"], {}, []);
-    assert.is(await bad.exited, 2, "unknown probe target");
-    // The image's `healthcheck` command runs the same probe from the sources.
-    const viaEntrypoint = run(["healthcheck", "order"], envs.order);
-    assert.is(await viaEntrypoint.exited, 0, viaEntrypoint.output());
+    const healthy = await untilPasses(() => frontendCheck(envs.frontend));
+    assert.is(healthy.code, 0, `the frontend check passes against a frontend that can serve trades:\n${healthy.output}`);
+    const deadPort = await freePort();
+    const dead = frontendCheck({ ...envs.frontend, PORT: String(deadPort) });
+    assert.is.not(await dead.exited, 0, "the check fails on a port nobody listens on");
     const unknown = run(["nosuch"], {});
     assert.is(await unknown.exited, 2, "unknown image command");
-    for (const s of [...services].reverse()) {
+    // Without its only replica the frontend cannot serve trades: /health answers 503, the check fails.
+    const order = services.find((s) => s.name === "order") as (typeof services)[number];
+    order.p.child.kill("SIGTERM");
+    assert.is(await order.p.exited, 0, `order exits 0 on SIGTERM:\n${order.p.output()}`);
+    const degraded = frontendCheck(envs.frontend);
+    assert.is.not(await degraded.exited, 0, "the check fails while the frontend cannot serve trades");
+    for (const s of [...services].reverse().filter((x) => x !== order)) {
       s.p.child.kill("SIGTERM");
       assert.is(await s.p.exited, 0, `${s.name} exits 0 on SIGTERM:\n${s.p.output()}`);
+    }
+  } finally {
+    for (const s of services) s.p.child.kill("SIGKILL");
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+/** grpc.health.v1 Check for service "", as the kubelet's grpc probe and grpc_health_probe send it: the serving status number. */
+function grpcHealthCheck(port: number, timeoutMs: number): Promise<number> {
+  const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  return new Promise<number>((resolve, reject) => {
+    client.makeUnaryRequest(
+      "/grpc.health.v1.Health/Check",
+      (request: Buffer) => request,
+      (reply: Buffer) => reply,
+      // HealthCheckRequest{service: ""}: every field at its default, so no bytes.
+      Buffer.alloc(0),
+      new grpc.Metadata(),
+      { deadline: deadlineAfter(timeoutMs) },
+      (err, reply) => {
+        client.close();
+        if (err || !reply) return reject(err ?? new Error("no reply"));
+        // HealthCheckResponse{status = 1}: absent means UNKNOWN (0); one key byte, one small varint otherwise.
+        if (reply.length === 0) return resolve(0);
+        assert.ok(reply.length === 2 && reply[0] === 0x08, `HealthCheckResponse bytes ${reply.toString("hex")}`);
+        resolve(reply[1] as number);
+      },
+    );
+  });
+}
+
+function httpStatus(port: number, urlPath: string, timeoutMs: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: "127.0.0.1", port, path: urlPath, timeout: timeoutMs, agent: false }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on("timeout", () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on("error", reject);
+  });
+}
+
+test("what the probes and scrape annotations rely on: grpc.health.v1 SERVING on the gRPC ports, GET /metrics on METRICS_PORT and on the frontend's port", async () => {
+  const callTimeoutMs = 3_000;
+  const servingStatus = 1;
+  const dataDir = tempDir("probes");
+  const { services, ports } = await startSystem(dataDir);
+  try {
+    for (const [name, port] of [["catalog", ports.catalogPort], ["order", ports.orderPort]] as const) {
+      assert.is(await grpcHealthCheck(port, callTimeoutMs), servingStatus, `${name}: grpc.health.v1 Check("") answers SERVING`);
+    }
+    for (
+      const [name, port] of [["catalog", ports.catalogMetrics], ["order", ports.orderMetrics], ["frontend", ports.frontendPort]] as const
+    ) {
+      assert.is(await httpStatus(port, "/metrics", callTimeoutMs), 200, `${name}: GET /metrics on port ${port}`);
     }
   } finally {
     for (const s of services) s.p.child.kill("SIGKILL");
