@@ -64,7 +64,9 @@ export class CommandLine {
     } catch (err) {
       return this.fail(err instanceof Error ? err.message : String(err));
     }
-    if (parsed.positionals.length > positionalsMax) this.fail(`at most ${positionalsMax} arguments (got ${parsed.positionals.length})`);
+    if (parsed.positionals.length > positionalsMax) {
+      this.fail(`at most ${positionalsMax} ${positionalsMax === 1 ? "argument" : "arguments"} (got ${parsed.positionals.length})`);
+    }
     return { values: { ...(parsed.values as object) } as OptionValues<K>, positionals: parsed.positionals };
   }
 
@@ -88,11 +90,19 @@ export type EnvVariable = {
   readonly about: string;
 };
 
+/** Widest default column in a service's --help; a longer default puts its meaning on the next line. */
+const usageFallbackWidthMax = 16;
+
 /** `--help` of a service: what it is, how to start it, and its variables with their defaults. */
 export function envUsage(start: string, about: string, variables: readonly EnvVariable[]): string {
   const nameWidth = Math.max(...variables.map((v) => v.name.length));
-  const fallbackWidth = Math.max(...variables.map((v) => v.fallback.length));
-  const rows = variables.map((v) => `  ${v.name.padEnd(nameWidth)}  ${v.fallback.padEnd(fallbackWidth)}  ${v.about}`);
+  const fallbackWidth = Math.min(usageFallbackWidthMax, Math.max(...variables.map((v) => v.fallback.length)));
+  const meaningIndent = " ".repeat(2 + nameWidth + 2 + fallbackWidth + 2);
+  const rows = variables.map((v) => {
+    const row = `  ${v.name.padEnd(nameWidth)}  ${v.fallback.padEnd(fallbackWidth)}  `;
+    // A long default (a list of addresses) gets its own line rather than widening every row.
+    return v.fallback.length > fallbackWidth ? `${row.trimEnd()}\n${meaningIndent}${v.about}` : `${row}${v.about}`;
+  });
   return [
     `usage: ${start}`,
     about,
