@@ -33,9 +33,9 @@ export function httpLimitVariable(name: string): string {
 }
 
 /**
- * The smallest HTTP_BODY_BYTES_MAX the API works with: the longest valid order body, a name of
- * stockNameBytesMax bytes each written as a six-byte JSON escape, must fit. The HTTP server alone
- * allows 0 (no bodies); this frontend needs them for POST /orders.
+ * The smallest HTTP_BODY_BYTES_MAX the API works with: the longest order in compact JSON, a name
+ * of stockNameBytesMax bytes each written as a six-byte `\u` escape, must fit. The HTTP server
+ * alone allows 0 (no bodies); this frontend needs them for POST /orders.
  */
 export const orderBodyBytesMin = 6 * stockNameBytesMax + `{"name":"","type":"sell","quantity":${orderQuantityMax}}`.length;
 
