@@ -4,14 +4,16 @@
 // the one line catalog_process.ts logs, without a stack trace: it is an operating error, not a bug.
 // No logic here.
 
+import { serviceCommandLine } from "../lib/cli.ts";
 import { runMain } from "../lib/config.ts";
 import { Logger } from "../lib/log.ts";
 import { onShutdown } from "../lib/shutdown.ts";
-import { readCatalogConfig } from "./config.ts";
+import { catalogUsage, readCatalogConfig } from "./config.ts";
 import { CorruptFileError } from "./errors.ts";
 import type { RunningCatalog } from "./catalog_process.ts";
 import { startCatalog } from "./catalog_process.ts";
 
+serviceCommandLine("catalog", catalogUsage, process.argv.slice(2));
 runMain("catalog", async () => {
   const config = readCatalogConfig(process.env);
   const log = new Logger("catalog", {}, config.logLevel);

@@ -40,11 +40,12 @@ export function unavailable(message: string): ApiError {
   return new ApiError(503, "ERR_UNAVAILABLE", message, { "retry-after": String(retryAfterSeconds) });
 }
 
-export function errorResponse(err: unknown, log: Logger): HttpResponse {
+/** The response for an error a route threw; a bug is logged with the request's id (X-Request-Id) when given. */
+export function errorResponse(err: unknown, log: Logger, requestId?: string): HttpResponse {
   if (err instanceof ApiError) return jsonError(err.status, err.message, err.headers);
   if (isServiceError(err) && (err.code === grpc.status.UNAVAILABLE || err.code === grpc.status.DEADLINE_EXCEEDED)) {
     return jsonError(503, "service unavailable", { "retry-after": String(retryAfterSeconds) });
   }
-  log.error("unexpected error in handler", { error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+  log.error("unexpected error in handler", { requestId, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
   return jsonError(500, "internal error");
 }

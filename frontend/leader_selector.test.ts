@@ -13,7 +13,7 @@ import type { LogFields } from "../lib/log.ts";
 import { waitFor } from "../test/support/wait.ts";
 import { freePort } from "../lib/service_process.ts";
 import { ApiError } from "./errors.ts";
-import { LeaderSelector, WarningThrottle } from "./leader_selector.ts";
+import { LeaderSelector } from "./leader_selector.ts";
 import type { LeaderSelectorOptions, ReplicaHandle } from "./leader_selector.ts";
 import { leaderWarnIntervalMs } from "./limits.ts";
 
@@ -348,13 +348,6 @@ test("the leader down: reselect elects another in a newer epoch, and the old one
     assert.is(await selector.reselect(old), next);
     assert.equal(sent(fakes), [[3, 3, 1], [2, 2, 2]]);
   }));
-
-test("a repeating warning is logged at most once per interval, with the count left out", () => {
-  const log = new RecordingLogger();
-  const throttle = new WarningThrottle(log, 1_000);
-  for (const nowMs of [0, 1, 500, 999, 1_000, 1_500, 2_500]) throttle.warn("nothing", { n: nowMs }, nowMs);
-  assert.equal(log.lines.map((l) => l.fields), [{ n: 0 }, { n: 1_000, suppressed: 3 }, { n: 2_500, suppressed: 1 }]);
-});
 
 test("options are checked at construction, naming the option", () => {
   assert.throws(

@@ -14,7 +14,7 @@ import { callUnary, channelOptions, errorText, grpc } from "../lib/grpc.ts";
 import { sleep } from "../lib/sleep.ts";
 import { chooseLeader } from "../lib/leader_choice.ts";
 import type { ReplicaView } from "../lib/leader_choice.ts";
-import type { LogFields, Logger } from "../lib/log.ts";
+import type { Logger } from "../lib/log.ts";
 import { OrderClient } from "../gen/order.ts";
 import type { HealthReply, PlaceBatchReply, PlaceBatchRequest, SetLeaderReply, SetLeaderRequest } from "../gen/order.ts";
 import { StreamCaller } from "../lib/stream_calls.ts";
@@ -70,9 +70,6 @@ export class LeaderSelector {
   /** The last leader logged, so a change is logged once and a re-adoption not at all. */
   private announced: { readonly id: number; readonly epoch: number } | undefined;
   private selecting: Promise<ReplicaHandle> | undefined;
-  private readonly noLeaderWarnings: WarningThrottle;
-  private readonly electionWarnings: WarningThrottle;
-  private readonly identityWarnings: WarningThrottle;
   /** SetLeader calls that succeeded (elections this frontend asked for); /health shows it. */
   elections = 0;
 
@@ -85,9 +82,6 @@ export class LeaderSelector {
       const client = new OrderClient(formatHostPort(r.addr), grpc.credentials.createInsecure(), channelOptions);
       return { id: r.id, addr: formatHostPort(r.addr), client, placeBatches: new StreamCaller(() => client.placeBatches()) };
     });
-    this.noLeaderWarnings = new WarningThrottle(log, leaderWarnIntervalMs);
-    this.electionWarnings = new WarningThrottle(log, leaderWarnIntervalMs);
-    this.identityWarnings = new WarningThrottle(log, leaderWarnIntervalMs);
   }
 
   leaderId(): number | undefined {
@@ -158,7 +152,7 @@ export class LeaderSelector {
         reason = elected;
       } else {
         reason = choice.reason;
-        this.noLeaderWarnings.warn("no order leader can be chosen yet", { reason });
+        this.log.limited("warn", "no order leader can be chosen yet", { reason }, leaderWarnIntervalMs);
       }
       await sleep(Math.max(0, Math.min(backoffMs, remainingMs())));
       backoffMs = Math.min(backoffMs * 2, leaderRetryBackoffMsMax);
@@ -179,7 +173,12 @@ export class LeaderSelector {
       );
     } catch (err) {
       const error = errorText(err);
-      this.electionWarnings.warn("leader candidate refused or failed SetLeader", { candidate: candidate.id, epoch, error });
+      this.log.limited(
+        "warn",
+        "leader candidate refused or failed SetLeader",
+        { candidate: candidate.id, epoch, error },
+        leaderWarnIntervalMs,
+      );
       return `replica ${candidate.id} did not become leader of epoch ${epoch} (${error})`;
     }
     this.elections++;
@@ -212,11 +211,12 @@ export class LeaderSelector {
       return h;
     }
     // A misconfigured address: believing this reply could adopt or elect the wrong process.
-    this.identityWarnings.warn("order replica answers Health with another id; treated as down", {
-      replica: r.id,
-      addr: r.addr,
-      answered: h.id,
-    });
+    this.log.limited(
+      "warn",
+      "order replica answers Health with another id; treated as down",
+      { replica: r.id, addr: r.addr, answered: h.id },
+      leaderWarnIntervalMs,
+    );
     return undefined;
   }
 
@@ -225,32 +225,6 @@ export class LeaderSelector {
       r.placeBatches.close();
       r.client.close();
     }
-  }
-}
-
-/**
- * A warning that can repeat many times a second (every selection round while no replica
- * answers): logged at most once per interval, with the number left out since the last line.
- */
-export class WarningThrottle {
-  private readonly log: Logger;
-  private readonly intervalMs: number;
-  private lastMs = Number.NEGATIVE_INFINITY;
-  private suppressed = 0;
-
-  constructor(log: Logger, intervalMs: number) {
-    this.log = log;
-    this.intervalMs = intervalMs;
-  }
-
-  warn(msg: string, fields: LogFields, nowMs: number = Date.now()): void {
-    if (nowMs - this.lastMs < this.intervalMs) {
-      this.suppressed++;
-      return;
-    }
-    this.log.warn(msg, this.suppressed > 0 ? { ...fields, suppressed: this.suppressed } : fields);
-    this.lastMs = nowMs;
-    this.suppressed = 0;
   }
 }
 

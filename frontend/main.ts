@@ -1,6 +1,7 @@
 // Frontend entry: read configuration, wire the catalog client, the cache, the leader selector
 // and the HTTP server together, select a leader, listen. No logic lives here.
 
+import { serviceCommandLine } from "../lib/cli.ts";
 import { formatHostPort, runMain } from "../lib/config.ts";
 import { channelOptions, grpc } from "../lib/grpc.ts";
 import { Logger } from "../lib/log.ts";
@@ -8,6 +9,7 @@ import { onShutdown } from "../lib/shutdown.ts";
 import { CatalogClient } from "../gen/catalog.ts";
 import { createApi } from "./api.ts";
 import { loadFrontendConfig } from "./config.ts";
+import { frontendUsage } from "./usage.ts";
 import { createHealth } from "./health.ts";
 import { createHttpServer } from "./http/server.ts";
 import { LeaderSelector } from "./leader_selector.ts";
@@ -15,6 +17,7 @@ import { OrderGateway } from "./order_gateway.ts";
 import { createCacheFromEnv, createStockReader } from "./cache/stock_reader.ts";
 import { lookupTimeoutMs } from "./limits.ts";
 
+serviceCommandLine("frontend", frontendUsage, process.argv.slice(2));
 runMain("frontend", async () => {
   const config = loadFrontendConfig(process.env);
   const log = new Logger("frontend");

@@ -83,11 +83,11 @@ export class OrderGateway {
       } catch (err) {
         if (!isRetryable(err)) throw err;
         if (Date.now() + backoff >= deadline) {
-          this.log.warn("giving up on order call after retries", { call: what, error: String(err) });
+          this.log.limited("warn", "giving up on order call after retries", { call: what, error: String(err) });
           throw unavailable("no order replica available");
         }
         this.retries++;
-        this.log.info("order call failed, reselecting leader", { call: what, leader: leader?.id, error: errorText(err) });
+        this.log.limited("info", "order call failed, reselecting leader", { call: what, leader: leader?.id, error: errorText(err) });
         await sleep(backoff);
         backoff = Math.min(backoff * 2, retryBackoffMsMax);
         // A leader that still answers and still leads failed for another reason (the catalog is

@@ -4,7 +4,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { runTracked } from "../test/support/processes.ts";
-import { CommandLine } from "./cli.ts";
+import { CommandLine, envUsage } from "./cli.ts";
 
 const cli = new CommandLine("demo", "usage: demo [--n N] [--flag]");
 
@@ -18,6 +18,23 @@ test("numbers: the fallback when absent, the bounds accepted", () => {
   assert.is(cli.number("n", "1", { fallback: 7, min: 1, max: 10 }), 1);
   assert.is(cli.number("n", "10", { fallback: 7, min: 1, max: 10 }), 10);
   assert.is(cli.number("p", "0.5", { fallback: 0, min: 0, max: 1, integer: false }), 0.5);
+});
+
+test("positionals: in order, `--` ends the options, and --help after `--` is a positional", () => {
+  assert.equal(cli.parseWithPositionals(["a", "--n", "2", "b"], { n: "string" }, 3), { values: { n: "2" }, positionals: ["a", "b"] });
+  assert.equal(cli.parseWithPositionals(["--", "--help", "-x"], {}, 2), { values: {}, positionals: ["--help", "-x"] });
+});
+
+test("envUsage: one row per variable with its default; a long default puts its meaning on the next line", () => {
+  const text = envUsage("svc", "A service.", [
+    { name: "PORT", fallback: "8080", about: "where" },
+    { name: "PEERS", fallback: "1@a:1,2@b:2,3@c:3,4@d:4", about: "who" },
+  ]);
+  const lines = text.split("\n");
+  assert.is(lines[0], "usage: svc");
+  assert.ok(lines.some((l) => /^ {2}PORT +8080 +where$/.test(l)), text);
+  const peers = lines.findIndex((l) => l.startsWith("  PEERS "));
+  assert.ok(peers > 0 && lines[peers]?.endsWith("1@a:1,2@b:2,3@c:3,4@d:4") && lines[peers + 1]?.trim() === "who", text);
 });
 
 /** How long one child run may take. */
@@ -40,6 +57,8 @@ test("one past a bound, a non-number and an unknown option exit 2 naming the opt
       [`cli.number("n", "1.5", { fallback: 1, min: 1, max: 10 });`, "--n"],
       [`cli.number("n", "x", { fallback: 1, min: 1, max: 10 });`, "--n"],
       [`cli.parse(["--bogus"], { n: "string" });`, "bogus"],
+      [`cli.parse(["stray"], { n: "string" });`, "stray"],
+      [`cli.parseWithPositionals(["a", "b"], {}, 1);`, "at most 1 argument"],
     ] as const
   ) {
     const r = await run(code);

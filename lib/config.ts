@@ -1,6 +1,9 @@
 // Reading configuration from environment variables. Each reader validates one variable and
 // throws ConfigError naming it; `runMain` turns that into one clear line and exit code 2, so
-// a wrong setting stops a service at start instead of surfacing later.
+// a wrong setting stops a service at start instead of surfacing later. The rules (README
+// "Configuration"): an empty value means unset; a value of spaces only, a number that is not a
+// whole number or is out of its range, a port above 65535, a name not in the list (an
+// Object.prototype key such as "toString" included) are refused.
 
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -19,9 +22,16 @@ export type Env = Readonly<Record<string, string | undefined>>;
 
 export const portMax = 65535;
 
+/**
+ * The variable's value without surrounding spaces; undefined when unset or empty (`VAR=` and
+ * compose's `${VAR:-}` mean "use the default"). Spaces only is a mistake, not a choice: refused.
+ */
 function raw(env: Env, name: string): string | undefined {
-  const value = env[name];
-  return value === undefined || value.trim() === "" ? undefined : value.trim();
+  const value = Object.hasOwn(env, name) ? env[name] : undefined;
+  if (value === undefined || value === "") return undefined;
+  const trimmed = value.trim();
+  if (trimmed === "") throw new ConfigError(name, "is set to spaces only (leave it empty or unset for the default)");
+  return trimmed;
 }
 
 export function envString(env: Env, name: string, fallback: string): string {
@@ -50,8 +60,32 @@ export function envInt(env: Env, name: string, fallback: number, min: number, ma
   return n;
 }
 
+/** A port to listen on; 0 asks the system for a free one (the service logs the port it got). */
 export function envPort(env: Env, name: string, fallback: number): number {
   return envInt(env, name, fallback, 0, portMax);
+}
+
+/** A port for something off by default (METRICS_PORT): undefined when unset. */
+export function envOptionalPort(env: Env, name: string): number | undefined {
+  return raw(env, name) === undefined ? undefined : envPort(env, name, 0);
+}
+
+/** One of `choices` (own keys only: "toString" or "constructor" is not a choice of any list). */
+export function envChoice<T extends string>(env: Env, name: string, choices: readonly T[], fallback: T): T {
+  const text = raw(env, name);
+  if (text === undefined) return fallback;
+  const choice = choices.find((c) => c === text);
+  if (choice === undefined) throw new ConfigError(name, `must be one of ${choices.join(", ")} (got "${text}")`);
+  return choice;
+}
+
+/** The levels LOG_LEVEL accepts, quietest last; lib/log.ts writes the first four. */
+export const logLevels = ["debug", "info", "warn", "error", "silent"] as const;
+export type LogLevel = (typeof logLevels)[number];
+
+/** LOG_LEVEL (default info). Lives here, not in lib/log.ts, so reading configuration never loads the logger. */
+export function envLogLevel(env: Env): LogLevel {
+  return envChoice(env, "LOG_LEVEL", logLevels, "info");
 }
 
 export type HostPort = { readonly host: string; readonly port: number };
@@ -108,8 +142,12 @@ export function envDataDir(env: Env): string {
   return dir;
 }
 
+/** Loopback: a service is reachable from other machines only when HOST says so (0.0.0.0 in a container). */
+export const hostDefault = "127.0.0.1";
+export const catalogAddrDefault = "127.0.0.1:50051";
+
 export function envHost(env: Env): string {
-  const host = envString(env, "HOST", "127.0.0.1");
+  const host = envString(env, "HOST", hostDefault);
   if (!/^[A-Za-z0-9.:-]+$/.test(host)) throw new ConfigError("HOST", `must be a host name or address (got "${host}")`);
   return host;
 }

@@ -1,6 +1,7 @@
 // gRPC plumbing shared by every service: one set of channel options, unary calls as promises
-// that always carry a deadline, the one adapter from a promise-returning handler to a grpc-js
-// handler, error text for logs, and server start/stop. Nothing here knows a service's messages.
+// that always carry a deadline (and the HTTP request's id, as x-request-id metadata), the one
+// adapter from a promise-returning handler to a grpc-js handler, error text for logs, and server
+// start/stop. Nothing here knows a service's messages.
 
 import * as grpc from "@grpc/grpc-js";
 
@@ -53,7 +54,31 @@ export type CallOptions = {
    * checks, whose point is to find out quickly.
    */
   readonly waitForReady?: boolean;
+  /** The HTTP request this call serves: sent as x-request-id, so the server's error lines name it. */
+  readonly requestId?: string | undefined;
 };
+
+/** The metadata key that carries the id of the HTTP request a call serves. */
+export const requestIdMetadataKey = "x-request-id";
+/**
+ * Longest request id a server logs; a longer or non-printable one is ignored. The frontend makes
+ * or accepts ids far shorter; the bound only keeps a stray client from filling log lines.
+ */
+export const requestIdLogBytesMax = 128;
+
+/** The metadata of a call: wait-for-ready and the request id, as `options` ask. */
+export function callMetadata(options: CallOptions = {}): grpc.Metadata {
+  const metadata = new grpc.Metadata(options.waitForReady ? { waitForReady: true } : undefined);
+  if (options.requestId !== undefined) metadata.set(requestIdMetadataKey, options.requestId);
+  return metadata;
+}
+
+/** The request id a call carries, if it is one we log (printable ASCII, bounded); else undefined. */
+export function requestIdOf(metadata: grpc.Metadata): string | undefined {
+  const value = metadata.get(requestIdMetadataKey)[0];
+  if (typeof value !== "string" || value.length === 0 || value.length > requestIdLogBytesMax) return undefined;
+  return /^[\x21-\x7e]+$/.test(value) ? value : undefined;
+}
 
 /** A unary call as a promise, always under a deadline. */
 export function callUnary<Req, Res>(
@@ -63,7 +88,7 @@ export function callUnary<Req, Res>(
   timeoutMs: number,
   options: CallOptions = {},
 ): Promise<Res> {
-  const metadata = new grpc.Metadata(options.waitForReady ? { waitForReady: true } : undefined);
+  const metadata = callMetadata(options);
   return new Promise((resolve, reject) => {
     method.call(client, request, metadata, { deadline: deadlineAfter(timeoutMs) }, (error, response) => {
       if (error) reject(error);
@@ -91,18 +116,20 @@ export function settle<Req, Res>(handler: (request: Req) => Promise<Res>, reques
   }
 }
 
-export type ToStatus = (err: unknown) => Partial<grpc.StatusObject>;
+/** The status for a handler's error; `requestId` (x-request-id of a unary call) is for its log line. */
+export type ToStatus = (err: unknown, requestId?: string) => Partial<grpc.StatusObject>;
 
 /**
  * A grpc-js unary handler from a promise-returning one: it answers with the reply, or with the
- * status `toStatus` gives the error. `toStatus` may rethrow a bug: it then crashes the process
- * as an unhandled rejection, loudly, instead of answering.
+ * status `toStatus` gives the error, which also gets the call's request id to log. `toStatus`
+ * may rethrow a bug: it then crashes the process as an unhandled rejection, loudly, instead of
+ * answering.
  */
 export function unaryHandler<Req, Res>(handler: (request: Req) => Promise<Res>, toStatus: ToStatus): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
     settle(handler, call.request).then(
       (value) => callback(null, value),
-      (err: unknown) => callback(toStatus(err)),
+      (err: unknown) => callback(toStatus(err, requestIdOf(call.metadata))),
     );
   };
 }

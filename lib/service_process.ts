@@ -1,6 +1,6 @@
 // Starting and stopping the services as child processes: used by `npm start`, the
-// multi-process tests and the benchmarks. A service is up when it logs a line containing
-// `listening` and `port=<n>`; the port it reports is the one it bound (PORT=0 works).
+// multi-process tests and the benchmarks. A service is up when it logs its `listening` line with
+// a `port` field (lib/log.ts listeningPort); the port it reports is the one it bound (PORT=0 works).
 
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
@@ -8,6 +8,7 @@ import type { ChildProcess } from "node:child_process";
 import * as net from "node:net";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
+import { listeningPort } from "./log.ts";
 
 export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 /** How long a service may take from spawn to its `listening` line. */
@@ -106,11 +107,11 @@ export function startService(spec: ServiceSpec): Promise<RunningService> {
       for (const line of lines) {
         output += `${line}\n`;
         spec.onLine?.(line);
-        const match = /\bport=(\d+)/.exec(line);
-        if (!started && match && line.includes("listening")) {
+        const port = started ? undefined : listeningPort(line);
+        if (port !== undefined) {
           started = true;
           clearTimeout(timer);
-          resolve(running(spec.name, child, Number(match[1]), exited, () => output));
+          resolve(running(spec.name, child, port, exited, () => output));
         }
       }
     };

@@ -8,9 +8,11 @@ import * as path from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { ConfigError } from "../lib/config.ts";
+import { listeningPort } from "../lib/log.ts";
 import { freePort } from "../lib/service_process.ts";
 import { runToExit } from "../test/support/processes.ts";
-import { readOrderConfig } from "./config.ts";
+import { orderVariables, readOrderConfig } from "./config.ts";
+import { variablesRead } from "../test/support/env_reads.ts";
 import { thrown } from "../test/support/throws.ts";
 
 function configError(env: Record<string, string>): ConfigError {
@@ -35,6 +37,8 @@ test("defaults: PORT is this replica's port in ORDER_REPLICAS, the peers are the
   assert.equal(config.catalogAddr, { host: "127.0.0.1", port: 50051 });
   assert.is(config.dataDir, path.resolve("./data"));
   assert.is(config.logLevel, "info");
+  assert.is(config.metricsPort, undefined, "no metrics listener unless METRICS_PORT is set");
+  assert.is(readOrderConfig({ ORDER_ID: "2", METRICS_PORT: "9465" }).metricsPort, 9465);
   const custom = readOrderConfig({ ORDER_ID: "5", ORDER_REPLICAS: "5@10.0.0.5:7000,6@10.0.0.6:7001", PORT: "9000", CATALOG_ADDR: "cat:1" });
   assert.equal([custom.port, custom.peers.map((p) => p.id), custom.catalogAddr.host], [9000, [6], "cat"]);
 });
@@ -52,6 +56,24 @@ test("every bad setting names its variable", () => {
   fs.writeFileSync(file, "");
   assert.is(configError({ ORDER_ID: "1", DATA_DIR: file }).variable, "DATA_DIR");
   fs.rmSync(path.dirname(file), { recursive: true, force: true });
+  for (
+    const [env, variable] of [
+      [{ ORDER_ID: "toString" }, "ORDER_ID"],
+      [{ ORDER_ID: "1.0" }, "ORDER_ID"],
+      [{ ORDER_ID: " " }, "ORDER_ID"],
+      [{ ORDER_ID: "1", LOG_LEVEL: "constructor" }, "LOG_LEVEL"],
+      [{ ORDER_ID: "1", METRICS_PORT: "70000" }, "METRICS_PORT"],
+      [{ ORDER_ID: "1", ORDER_REPLICAS: "1@a:1,,2@b:2" }, "ORDER_REPLICAS"],
+      [{ ORDER_ID: "1", ORDER_REPLICAS: "1@a:0" }, "ORDER_REPLICAS"],
+      [{ ORDER_ID: "1", ORDER_TEST_CRASH_AFTER_CATALOG_BATCHES: "-1" }, "ORDER_TEST_CRASH_AFTER_CATALOG_BATCHES"],
+    ] as const
+  ) {
+    assert.is(configError(env).variable, variable, JSON.stringify(env));
+  }
+});
+
+test("--help lists exactly the variables the reader reads", () => {
+  assert.equal([...variablesRead({ ORDER_ID: "1" }, readOrderConfig)].sort(), orderVariables.map((v) => v.name).sort());
 });
 
 test("missing ORDER_ID: one line naming it, exit code 2", async () => {
@@ -69,7 +91,7 @@ test("SIGTERM stops a replica gracefully with exit code 0", async () => {
     (pid) => process.kill(pid, "SIGTERM"),
   );
   assert.is(exit.code, 0, exit.output);
-  assert.match(exit.output, new RegExp(`listening port=${port}`));
+  assert.ok(exit.output.split("\n").some((line) => listeningPort(line) === port), exit.output);
   assert.match(exit.output, /stopped/);
   assert.is(fs.readFileSync(path.join(dir, "orders-1.csv"), "utf8"), "number,epoch,name,type,quantity,request_id\n");
   fs.rmSync(dir, { recursive: true, force: true });

@@ -2,13 +2,29 @@
 // is validated here; a wrong one throws ConfigError naming it, which runMain turns into one
 // line and exit code 2.
 
-import type { Env, HostPort, Replica } from "../lib/config.ts";
-import { ConfigError, envDataDir, envHost, envHostPort, envPort, envReplicas, envRequired, parseIntStrict } from "../lib/config.ts";
-import type { LogLevel } from "../lib/log.ts";
-import { envLogLevel } from "../lib/log.ts";
-import { readCrashAfterCatalogBatches } from "./test_hooks.ts";
+import type { EnvVariable } from "../lib/cli.ts";
+import { envUsage } from "../lib/cli.ts";
+import type { Env, HostPort, LogLevel, Replica } from "../lib/config.ts";
+import {
+  catalogAddrDefault,
+  ConfigError,
+  defaultDataDir,
+  defaultOrderReplicas,
+  envDataDir,
+  envHost,
+  envHostPort,
+  envLogLevel,
+  envOptionalPort,
+  envPort,
+  envReplicas,
+  envRequired,
+  hostDefault,
+  logLevels,
+  parseIntStrict,
+} from "../lib/config.ts";
+import { crashAfterCatalogBatchesVariable, readCrashAfterCatalogBatches } from "./test_hooks.ts";
 
-export const defaultCatalogAddr = "127.0.0.1:50051";
+export const defaultCatalogAddr = catalogAddrDefault;
 export { defaultDataDir } from "../lib/config.ts";
 
 export type OrderConfig = {
@@ -23,6 +39,8 @@ export type OrderConfig = {
   /** Absolute path of the folder holding orders-<id>.csv. */
   readonly dataDir: string;
   readonly logLevel: LogLevel;
+  /** METRICS_PORT: where Prometheus scrapes this replica; undefined (the default) = no metrics listener. */
+  readonly metricsPort: number | undefined;
   /** Test-only fault injection (order/test_hooks.ts); 0 = off. */
   readonly crashAfterCatalogBatches: number;
 };
@@ -36,6 +54,25 @@ function envOrderId(env: Env, replicas: readonly Replica[]): number {
   }
   return id;
 }
+
+/** What readOrderConfig reads, for --help (order/config.test.ts checks the list is complete). */
+export const orderVariables: readonly EnvVariable[] = [
+  { name: "ORDER_ID", fallback: "required", about: "this replica's id, one of the ids in ORDER_REPLICAS" },
+  { name: "ORDER_REPLICAS", fallback: defaultOrderReplicas, about: "every replica as id@host:port, comma-separated" },
+  { name: "HOST", fallback: hostDefault, about: "address to listen on (0.0.0.0 to be reachable from other machines)" },
+  { name: "PORT", fallback: "own port", about: "gRPC port; default: this replica's port in ORDER_REPLICAS; 0 picks a free one" },
+  { name: "CATALOG_ADDR", fallback: catalogAddrDefault, about: "the catalog as host:port" },
+  { name: "DATA_DIR", fallback: defaultDataDir, about: "folder of orders-<id>.csv and vote-<id>.csv" },
+  { name: "LOG_LEVEL", fallback: "info", about: logLevels.join(" | ") },
+  { name: "METRICS_PORT", fallback: "off", about: "port of the Prometheus metrics listener" },
+  { name: crashAfterCatalogBatchesVariable, fallback: "0", about: "TEST ONLY: SIGKILL itself after that many catalog batches" },
+];
+
+export const orderUsage = envUsage(
+  "ORDER_ID=<id> npm run order   (or: ORDER_ID=<id> node --import tsx order/main.ts)",
+  "One order replica: places orders through the leader, replicates the order log, elects leaders (gRPC).",
+  orderVariables,
+);
 
 export function readOrderConfig(env: Env): OrderConfig {
   const replicas = envReplicas(env, "ORDER_REPLICAS");
@@ -51,6 +88,7 @@ export function readOrderConfig(env: Env): OrderConfig {
     catalogAddr: envHostPort(env, "CATALOG_ADDR", defaultCatalogAddr),
     dataDir: envDataDir(env),
     logLevel: envLogLevel(env),
+    metricsPort: envOptionalPort(env, "METRICS_PORT"),
     crashAfterCatalogBatches: readCrashAfterCatalogBatches(env),
   };
 }

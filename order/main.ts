@@ -2,6 +2,7 @@
 // serve gRPC, start the protocol's clock, stop gracefully on SIGTERM/SIGINT. Wiring only; no
 // logic here.
 
+import { serviceCommandLine } from "../lib/cli.ts";
 import { formatHostPort, runMain } from "../lib/config.ts";
 import { bindServer, grpc, serverOptions, shutdownServer } from "../lib/grpc.ts";
 import { Logger } from "../lib/log.ts";
@@ -9,13 +10,14 @@ import { onShutdown } from "../lib/shutdown.ts";
 import { StreamCallServer } from "../lib/stream_calls.ts";
 import { OrderService } from "../gen/order.ts";
 import { grpcCatalog, grpcPeer } from "./clients.ts";
-import { readOrderConfig } from "./config.ts";
+import { orderUsage, readOrderConfig } from "./config.ts";
 import { OrderLog, orderLogFile } from "./order_log.ts";
 import { orderService } from "./server.ts";
 import { ReplicaShell } from "./shell.ts";
 import { crashAfterCatalogBatches } from "./test_hooks.ts";
 import { readVote, voteFile, writeVote } from "./vote_file.ts";
 
+serviceCommandLine("order", orderUsage, process.argv.slice(2));
 runMain("order", async () => {
   const config = readOrderConfig(process.env);
   const logger = new Logger("order", { replica: config.id }, config.logLevel);
@@ -45,8 +47,9 @@ runMain("order", async () => {
   });
   const port = await bindServer(server, config.host, config.port);
   shell.start();
-  // Tests and scripts wait for a line with `listening` and `port=<n>`.
-  logger.info(`listening port=${port}`, {
+  // Tests and scripts wait for this line (lib/log.ts listeningPort).
+  logger.info("listening", {
+    port,
     host: config.host,
     data_dir: config.dataDir,
     catalog: formatHostPort(config.catalogAddr),

@@ -28,18 +28,18 @@ export function toStatus(err: unknown): Partial<grpc.StatusObject> {
 }
 
 /** The status for a handler's error; an assertion failure also crashes the process (a bug). */
-function failureStatus(logger: Logger, name: string, err: unknown): Partial<grpc.StatusObject> {
+function failureStatus(logger: Logger, name: string, err: unknown, requestId?: string): Partial<grpc.StatusObject> {
   if (err instanceof AssertionError) {
     process.nextTick(() => {
       throw err;
     });
   }
-  if (!(err instanceof OrderError)) logger.error("unexpected error in handler", { rpc: name, error: String(err) });
+  if (!(err instanceof OrderError)) logger.error("unexpected error in handler", { rpc: name, requestId, error: String(err) });
   return toStatus(err);
 }
 
 function unary<Req, Res>(logger: Logger, name: string, handler: (request: Req) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
-  return unaryHandler(handler, (err) => failureStatus(logger, name, err));
+  return unaryHandler(handler, (err, requestId) => failureStatus(logger, name, err, requestId));
 }
 
 /** `streams` carries PlaceBatches and Appends; the caller ends them at shutdown (closeAll). */

@@ -204,7 +204,9 @@ export class ReplicaShell {
         return;
       }
       case "log":
-        this.deps.logger[a.level](a.message, a.fields);
+        // Role changes are always written; a warning or error can repeat every tick or batch.
+        if (a.level === "info") this.deps.logger.info(a.message, a.fields);
+        else this.deps.logger.limited(a.level, a.message, a.fields);
         return;
     }
   }

@@ -6,6 +6,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
+import { CommandLine } from "../lib/cli.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const tsProtoOptions = [
@@ -37,7 +38,11 @@ export function generate(outDir: string): void {
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const outDir = path.resolve(process.argv[2] ?? path.join(root, "gen"));
+  const usage = `usage: npm run gen [-- OUT_DIR]
+Regenerates the TypeScript of gen/ from protos/*.proto (protoc with the ts-proto plugin).
+  OUT_DIR   write there instead of gen/ (default ${path.join(root, "gen")})`;
+  const [out] = new CommandLine("gen", usage).parseWithPositionals(process.argv.slice(2), {}, 1).positionals;
+  const outDir = path.resolve(out ?? path.join(root, "gen"));
   generate(outDir);
   process.stdout.write(`generated ${outDir}\n`);
 }

@@ -4,16 +4,48 @@
 // A service that dies is reported and left down, so failover can be watched by hand.
 
 import * as path from "node:path";
-import { envHostPort, envPort, envReplicas, formatHostPort, runMain } from "../lib/config.ts";
+import { CommandLine } from "../lib/cli.ts";
+import {
+  catalogAddrDefault,
+  defaultDataDir,
+  defaultOrderReplicas,
+  envHostPort,
+  envPort,
+  envReplicas,
+  formatHostPort,
+  runMain,
+} from "../lib/config.ts";
+import { formatReadable, parseLogLine } from "../lib/log.ts";
+import { frontendPortDefault } from "../frontend/config.ts";
 import { projectRoot, startService } from "../lib/service_process.ts";
 import type { RunningService } from "../lib/service_process.ts";
 
+const usage = `usage: npm start
+Starts the catalog, the order replicas of ORDER_REPLICAS and the frontend as local processes,
+prints the URL, and stops them all on Ctrl-C (SIGINT) or SIGTERM, the frontend first.
+It takes no arguments; these environment variables choose where things go:
+  DATA_DIR        ${defaultDataDir.padEnd(22)} the catalog's and the replicas' files
+  PORT            ${frontendPortDefault}                   the frontend's HTTP port
+  CATALOG_ADDR    ${catalogAddrDefault}        the catalog's address (its port is used)
+  ORDER_REPLICAS  ${defaultOrderReplicas}
+                                         the replicas as id@host:port (their ports are used)
+Every other variable (LOG_LEVEL, CACHE_SIZE, ...) reaches every service: see each one's --help,
+e.g. npm run frontend -- --help. The services log JSON lines, shown readably on a terminal.`;
+
+new CommandLine("start", usage).parse(process.argv.slice(2), {});
+
+/** A service's log line as `npm start` prints it: readable on a terminal, as written otherwise. */
+function shown(line: string): string {
+  const record = process.stdout.isTTY ? parseLogLine(line) : undefined;
+  return record === undefined ? line : formatReadable(record);
+}
+
 runMain("start", async () => {
   const env = process.env;
-  const dataDir = path.resolve(projectRoot, env["DATA_DIR"] || "data");
-  const catalogAddr = envHostPort(env, "CATALOG_ADDR", "127.0.0.1:50051");
+  const dataDir = path.resolve(projectRoot, env["DATA_DIR"] || defaultDataDir);
+  const catalogAddr = envHostPort(env, "CATALOG_ADDR", catalogAddrDefault);
   const replicas = envReplicas(env, "ORDER_REPLICAS");
-  const frontendPort = envPort(env, "PORT", 8080);
+  const frontendPort = envPort(env, "PORT", frontendPortDefault);
   const orderReplicas = replicas.map((r) => `${r.id}@${formatHostPort(r.addr)}`).join(",");
   const common = { DATA_DIR: dataDir, CATALOG_ADDR: formatHostPort(catalogAddr), ORDER_REPLICAS: orderReplicas };
   const running: RunningService[] = [];
@@ -24,7 +56,7 @@ runMain("start", async () => {
       name,
       entry,
       env: { ...common, ...extra },
-      onLine: (line) => process.stdout.write(`[${name}] ${line}\n`),
+      onLine: (line) => process.stdout.write(`[${name}] ${shown(line)}\n`),
     });
     running.push(service);
     process.stdout.write(`[start] ${name} up: pid=${service.pid} port=${service.port}\n`);

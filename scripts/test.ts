@@ -1,13 +1,15 @@
 // The test runner behind `npm test`: runs every *.test.ts file (unit tests beside the code,
 // multi-process tests in test/) as its own uvu process, collects V8 coverage for c8 (of
 // everything but generated code, the tests and test/support/, where every test helper lives),
-// and ends with one plain line `N passed, N failed`. `npm test -- <substring>` runs matching files only.
+// and ends with one plain line `N passed, N failed`. `npm test -- <substring>` runs matching files
+// only; `npm test -- --help` says so.
 
 import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
+import { CommandLine } from "../lib/cli.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const testDirs = ["lib", "frontend", "catalog", "order", "sim", "client", "bench", "scripts", "test"];
@@ -15,6 +17,17 @@ const testDirs = ["lib", "frontend", "catalog", "order", "sim", "client", "bench
 const fileTimeoutMs = 240_000;
 /** Test files run this many at a time; multi-process tests each bind their own free ports. */
 const concurrency = Math.max(1, Math.min(2, os.availableParallelism()));
+/** Name filters on one command line: far more than anyone types, few enough to print back. */
+const filtersMax = 100;
+
+const usage = `usage: npm test [-- FILTER...]
+Runs every *.test.ts file under ${testDirs.join(", ")} as its own process (${concurrency} at a time),
+then prints a coverage summary and one line "N passed, N failed". Exit status: 0 all passed,
+1 a test failed, 2 a bad argument or a filter that matches no file.
+  FILTER   run only the files whose path contains it (any of them), e.g. npm test -- config lib/
+Environment: TEST_VERBOSE=1 prints every file's output, TEST_SERVICE_LOGS=1 echoes the logs of
+the services the tests start.`;
+const cli = new CommandLine("test", usage);
 
 function findTests(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
@@ -75,10 +88,11 @@ function runFile(file: string, coverageDir: string): Promise<FileResult> {
 }
 
 async function main(): Promise<void> {
-  const filters = process.argv.slice(2);
+  const filters = cli.parseWithPositionals(process.argv.slice(2), {}, filtersMax).positionals;
   const files = testDirs.flatMap((d) => findTests(path.join(root, d)))
-    .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
+    .filter((f) => filters.length === 0 || filters.some((s) => path.relative(root, f).includes(s)))
     .sort();
+  if (files.length === 0) cli.fail(`no test file matches ${filters.map((f) => JSON.stringify(f)).join(" or ")}`);
   const coverageDir = path.join(root, "coverage", "tmp");
   fs.rmSync(path.join(root, "coverage"), { recursive: true, force: true });
   fs.mkdirSync(coverageDir, { recursive: true });

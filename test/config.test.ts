@@ -27,6 +27,10 @@ const cases: [string, Record<string, string>, string][] = [
   ["frontend/main.ts", { LOG_LEVEL: "loud" }, "LOG_LEVEL"],
   ["frontend/main.ts", { HTTP_BODY_BYTES_MAX: "-5" }, "HTTP_BODY_BYTES_MAX"],
   ["frontend/main.ts", { HTTP_CONNECTIONS_MAX: "0" }, "HTTP_CONNECTIONS_MAX"],
+  ["frontend/main.ts", { HTTP_BODY_BYTES_MAX: "0" }, "HTTP_BODY_BYTES_MAX"],
+  ["frontend/main.ts", { LOG_LEVEL: "toString" }, "LOG_LEVEL"],
+  ["catalog/main.ts", { METRICS_PORT: "65536" }, "METRICS_PORT"],
+  ["order/main.ts", { ORDER_ID: "1", CACHE: "x", LOG_LEVEL: "   " }, "LOG_LEVEL"],
 ];
 
 for (const [entry, env, variable] of cases) {

@@ -20,7 +20,7 @@ import { readCacheConfig } from "../frontend/cache/cache_config.ts";
 import { loadFrontendConfig } from "../frontend/config.ts";
 import type { Env } from "../lib/config.ts";
 import { deadlineAfter, grpc } from "../lib/grpc.ts";
-import { Logger } from "../lib/log.ts";
+import { listeningPort, Logger } from "../lib/log.ts";
 import { freePort, projectRoot } from "../lib/service_process.ts";
 import { readOrderConfig } from "../order/config.ts";
 import { containerCommands, isContainerCommand } from "../scripts/entrypoint.ts";
@@ -869,7 +869,7 @@ function run(
 
 async function waitListening(p: ReturnType<typeof run>): Promise<void> {
   const deadline = Date.now() + runTimeoutMs;
-  while (!/listening.*port=\d+|port=\d+.*listening|"port":\s*\d+.*listening|listening.*"port":\s*\d+/.test(p.output())) {
+  while (!p.output().split("\n").some((line) => listeningPort(line) !== undefined)) {
     if (Date.now() > deadline || p.child.exitCode !== null) assert.unreachable(`did not start:\n${p.output()}`);
     await sleep(50);
   }

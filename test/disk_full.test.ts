@@ -20,6 +20,7 @@ import { Side, TradeStatus } from "../gen/catalog.ts";
 import { AppendFile, nodeFileIo, readLines, StorageFailedError, writeFileAtomic } from "../lib/durable_file.ts";
 import type { FileIo } from "../lib/durable_file.ts";
 import { callUnary, grpc, isServiceError } from "../lib/grpc.ts";
+import { parseLogLine } from "../lib/log.ts";
 import type { RunningService } from "../lib/service_process.ts";
 import { LocalSystem } from "./support/local_system.ts";
 import { catalogClient } from "./support/grpc_calls.ts";
@@ -387,7 +388,12 @@ test("an order replica whose disk fills up stops acknowledging and says why; the
 
     // Replica 1 stays up, says why it stopped, and reports itself not ready.
     const line = failureLine() as string;
-    assert.match(line, " error order replica=1 ", `an error line of replica 1: ${line}`);
+    const record = parseLogLine(line);
+    assert.equal(
+      [record?.["level"], record?.["service"], record?.["replica"]],
+      ["error", "order", 1],
+      `an error line of replica 1: ${line}`,
+    );
     assert.match(line, "acknowledging nothing more until restarted");
     assert.match(line, "ENOSPC");
     assert.is(first.child.exitCode, null, "replica 1 did not exit");
@@ -414,9 +420,7 @@ test("an order replica whose disk fills up stops acknowledging and says why; the
     const allOrders = readOrderLog(cluster.orderFile(2)).length;
     assert.ok(heldOrders > 0 && heldOrders < allOrders, `replica 1 holds some orders but not all (${heldOrders} of ${allOrders})`);
     process.stdout.write(
-      `replica 1 on ${fsFull.kind}: ${heldOrders} of ${allOrders} orders, leader ${leaderAfterFailure}; ${
-        line.slice(line.indexOf("error="))
-      }\n`,
+      `replica 1 on ${fsFull.kind}: ${heldOrders} of ${allOrders} orders, leader ${leaderAfterFailure}; ${String(record?.["error"])}\n`,
     );
 
     // With room again and a restart, replica 1 catches up; trades go on meanwhile.

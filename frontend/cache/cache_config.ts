@@ -3,7 +3,7 @@
 // It only builds: the reader starts the subscription and the frontend's main closes it.
 
 import type { Env } from "../../lib/config.ts";
-import { ConfigError, envInt, envString } from "../../lib/config.ts";
+import { ConfigError, envChoice, envInt, envString } from "../../lib/config.ts";
 import type { Logger } from "../../lib/log.ts";
 import type { BackendName, CacheEventSink, StockCache } from "./cache.ts";
 import { cacheSizeMax } from "./cache.ts";
@@ -25,14 +25,12 @@ export type CacheConfig = {
 };
 
 export function readCacheConfig(env: Env): CacheConfig {
-  const mode = envString(env, "CACHE", "on");
-  if (mode !== "on" && mode !== "off") throw new ConfigError("CACHE", `must be "on" or "off" (got "${mode}")`);
+  const mode = envChoice(env, "CACHE", ["on", "off"], "on");
   const size = envInt(env, "CACHE_SIZE", cacheSizeDefault, 0, cacheSizeMax);
   const redisUrl = readRedisUrl(env);
-  const logText = envString(env, "CACHE_LOG", "0");
-  if (logText !== "0" && logText !== "1") throw new ConfigError("CACHE_LOG", `must be 0 or 1 (got "${logText}")`);
+  const logEvents = envChoice(env, "CACHE_LOG", ["0", "1"], "0") === "1";
   const off = mode === "off" || size === 0;
-  return { backend: off ? "off" : redisUrl !== undefined ? "redis" : "lru", size: off ? 0 : size, redisUrl, logEvents: logText === "1" };
+  return { backend: off ? "off" : redisUrl !== undefined ? "redis" : "lru", size: off ? 0 : size, redisUrl, logEvents };
 }
 
 function readRedisUrl(env: Env): string | undefined {
@@ -47,6 +45,7 @@ function readRedisUrl(env: Env): string | undefined {
   if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
     throw new ConfigError("REDIS_URL", `must start with redis:// or rediss:// (got "${redactUrl(text)}")`);
   }
+  if (url.hostname === "") throw new ConfigError("REDIS_URL", `must name a host, like redis://host:6379 (got "${redactUrl(text)}")`);
   return text;
 }
 

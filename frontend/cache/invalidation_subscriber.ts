@@ -162,7 +162,7 @@ export class InvalidationSubscriber {
     // While unsubscribed the reader does not use the cache; emptying it now also frees memory.
     void this.options.cache.clear();
     const delayMs = this.nextDelayMs();
-    this.options.log.warn("invalidation stream broken, resubscribing", { reason, delay_ms: delayMs, attempt: this.attempt });
+    this.options.log.limited("warn", "invalidation stream broken, resubscribing", { reason, delay_ms: delayMs, attempt: this.attempt });
     this.become("backoff");
     this.timer = setTimeout(() => this.connect(), delayMs);
   }

@@ -12,6 +12,7 @@ import type { ClientResults, Violation } from "./chaos_clients.ts";
 import { faultGapDefault, runFaults } from "./chaos_faults.ts";
 import type { FaultGap, FaultRecord } from "./chaos_faults.ts";
 import { ChaosSystem, frontendRoles } from "./chaos_system.ts";
+import { parseLogLine } from "../../lib/log.ts";
 import { sleep } from "../../lib/sleep.ts";
 
 /** Trading clients, split evenly over the two frontends. */
@@ -167,7 +168,7 @@ function keepLogs(system: ChaosSystem, result: RunResult): void {
   const relevant: string[] = [];
   for (const line of logs.split("\n")) {
     if (line.startsWith("---- ")) service = line.slice(5);
-    else if (/\b(warn|error)\b/.test(line.slice(0, 60))) relevant.push(`[${service}] ${line}`);
+    else if (["warn", "error"].includes(String(parseLogLine(line)?.["level"]))) relevant.push(`[${service}] ${line}`);
   }
   result.logExcerpt = relevant.slice(-logExcerptLinesMax);
 }

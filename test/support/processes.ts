@@ -10,6 +10,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { listeningPort } from "../../lib/log.ts";
 import { freePort, projectRoot, serviceStartTimeoutMs, startService } from "../../lib/service_process.ts";
 import type { RunningService, ServiceSpec } from "../../lib/service_process.ts";
 
@@ -152,7 +153,7 @@ export async function runToExit(entry: string, env: Record<string, string>, opti
   const base = options.inheritEnv === false ? { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "" } : process.env;
   let announced = false;
   const onOutput = (output: string): void => {
-    if (announced || !options.onListening || !/listening.*port=\d+/.test(output)) return;
+    if (announced || !options.onListening || !output.split("\n").some((line) => listeningPort(line) !== undefined)) return;
     announced = true;
     options.onListening(run.child.pid as number);
   };
