@@ -9,29 +9,12 @@ import { parseCacheLine } from "./cache_timeline.ts";
 
 const parse = suite("cache log lines");
 
-/** The lines the logger writes to stderr while `fn` runs. */
-function captureStderr(fn: () => void): string[] {
-  const lines: string[] = [];
-  const write = process.stderr.write;
-  process.stderr.write = ((chunk: string) => {
-    lines.push(...String(chunk).split("\n").filter((l) => l !== ""));
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    fn();
-  } finally {
-    process.stderr.write = write;
-  }
-  return lines;
-}
-
 parse("fill, evict and hit lines from the real logger parse back with their names and keys", () => {
-  const sink = cacheEventLogger(new Logger("frontend", {}, "info"));
-  const lines = captureStderr(() => {
-    sink({ kind: "evict", name: "FishCo" }, ["BoarCo", "GameStart"]);
-    sink({ kind: "fill", name: "GameStart", version: 3, outcome: "filled" }, ["BoarCo", "GameStart"]);
-    sink({ kind: "hit", name: "BoarCo" }, undefined);
-  });
+  const lines: string[] = [];
+  const sink = cacheEventLogger(new Logger("frontend", {}, "info", { destination: { write: (line) => lines.push(line) } }));
+  sink({ kind: "evict", name: "FishCo" }, ["BoarCo", "GameStart"]);
+  sink({ kind: "fill", name: "GameStart", version: 3, outcome: "filled" }, ["BoarCo", "GameStart"]);
+  sink({ kind: "hit", name: "BoarCo" }, undefined);
   const events = lines.map(parseCacheLine);
   assert.equal(events.map((e) => [e?.kind, e?.name]), [["evict", "FishCo"], ["fill", "GameStart"], ["hit", "BoarCo"]]);
   assert.is(events[0]?.fields["keys"], "[BoarCo,GameStart]");
@@ -40,8 +23,9 @@ parse("fill, evict and hit lines from the real logger parse back with their name
 });
 
 parse("other log lines are not cache events", () => {
-  assert.is(parseCacheLine("2026-01-01T00:00:00.000Z info frontend leader=3 epoch=1 leader selected"), undefined);
-  assert.is(parseCacheLine("2026-01-01T00:00:00.000Z info frontend port=1 listening on http://127.0.0.1:1"), undefined);
+  assert.is(parseCacheLine('{"level":"info","service":"frontend","leader":3,"msg":"order leader changed"}'), undefined);
+  assert.is(parseCacheLine('{"level":"info","service":"frontend","port":1,"msg":"listening on http://127.0.0.1:1"}'), undefined);
+  assert.is(parseCacheLine("not json cache hit"), undefined);
 });
 
 parse.run();

@@ -8,6 +8,7 @@
 import { seededRandom } from "../client/client.ts";
 import { initialStocks } from "../catalog/initial_stocks.ts";
 import { requestJson } from "../test/support/http.ts";
+import { parseLogLine } from "../lib/log.ts";
 import { sleep } from "../lib/sleep.ts";
 import type { BenchContext } from "./lib/context.ts";
 import { meta } from "./lib/machine.ts";
@@ -93,15 +94,13 @@ function randomSteps(count: number, seed: number): Step[] {
   });
 }
 
-/** `... key=value key="quoted" cache <kind>` as lib/log.ts writes it. */
+/** A `cache <kind>` record as lib/log.ts writes it (one JSON object per line). */
 export function parseCacheLine(line: string): CacheEventLine | undefined {
-  const match = / cache (hit|miss|fill|evict|invalidate|drop|clear|reset)$/.exec(line);
-  if (!match) return undefined;
+  const record = parseLogLine(line);
+  const match = /^cache (hit|miss|fill|evict|invalidate|drop|clear|reset)$/.exec(String(record?.["msg"]));
+  if (!record || !match) return undefined;
   const fields: Record<string, string> = {};
-  for (const m of line.slice(0, match.index).matchAll(/(\w+)=("(?:[^"\\]|\\.)*"|\S+)/g)) {
-    const raw = m[2] as string;
-    fields[m[1] as string] = raw.startsWith('"') ? (JSON.parse(raw) as string) : raw;
-  }
+  for (const [key, value] of Object.entries(record)) if (value !== null) fields[key] = String(value);
   return { kind: match[1] as string, name: fields["name"], fields };
 }
 

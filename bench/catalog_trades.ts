@@ -20,7 +20,7 @@ import * as path from "node:path";
 import type { TradeBatchReply, TradeBatchRequest } from "../gen/catalog.ts";
 import { Side, TradeStatus } from "../gen/catalog.ts";
 import { envInt } from "../lib/config.ts";
-import { Logger } from "../lib/log.ts";
+import { Logger, parseLogLine } from "../lib/log.ts";
 import { tradeBatchMax } from "../lib/protocol.ts";
 import { StreamCaller } from "../lib/stream_calls.ts";
 import { initialStocks } from "../catalog/initial_stocks.ts";
@@ -77,8 +77,8 @@ async function measureTrades(dir: string): Promise<LoadResult & { flushes: numbe
     await catalog.exited;
   }
   // The catalog logs its flush count when it closes its store.
-  const match = /\bflushes=(\d+)\b.*catalog store closed/.exec(catalog.output());
-  return { ...run, flushes: match ? Number(match[1]) : undefined };
+  const closed = catalog.output().split("\n").map(parseLogLine).find((r) => r?.["msg"] === "catalog store closed");
+  return { ...run, flushes: typeof closed?.["flushes"] === "number" ? closed["flushes"] : undefined };
 }
 
 /** The same callers and sender calling Store.tradeBatch directly: batching and fdatasync, no gRPC. */

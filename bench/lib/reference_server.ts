@@ -61,4 +61,5 @@ if ((mode !== "node" && mode !== "ours") || bodies === null) {
   process.exit(2);
 }
 const port = mode === "node" ? await serveNode(bodies) : await serveOurs(bodies);
-process.stdout.write(`reference mode=${mode} listening port=${port}\n`);
+// startService waits for this record (lib/log.ts listeningPort).
+new Logger("reference", { mode }, "info").info("listening", { port });
