@@ -4,9 +4,13 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { Logger } from "../lib/log.ts";
 import type { HttpRequest } from "./http/parser.ts";
-import { jsonResponse } from "./http/response.ts";
+import { jsonContentType, jsonResponse } from "./http/response.ts";
 import type { HttpResponse } from "./http/response.ts";
 import { badRequest, errorResponse, methodNotAllowed, notFound } from "./errors.ts";
+import { newLookupTiming } from "./cache/stock_reader.ts";
+import type { LookupTiming } from "./cache/stock_reader.ts";
+import { serverTiming } from "./server_timing.ts";
+import type { TimingEntry } from "./server_timing.ts";
 import type { OrderGateway, OrderType } from "./order_gateway.ts";
 import { assert } from "../lib/assert.ts";
 import { orderQuantityMax, requestIdProblem, stockNameBytesMax } from "../lib/protocol.ts";
@@ -16,7 +20,8 @@ export type StockView = { name: string; price: number; quantity: number; volume:
 
 /** The lookup side the API needs: the cache-backed stock reader implements it. */
 export interface StockLookup {
-  lookup(name: string): Promise<StockView | undefined>;
+  /** Fills in `timing` (for Server-Timing) as it goes, when given. */
+  lookup(name: string, timing?: LookupTiming): Promise<StockView | undefined>;
   /** Called after a trade on `name` was acknowledged, so the next lookup cannot be stale. */
   tradeDone(name: string): Promise<void> | void;
 }
@@ -28,10 +33,24 @@ export type ApiDeps = {
   readonly log: Logger;
 };
 
+type RouteHandler = (req: HttpRequest, param: string) => Promise<HttpResponse>;
 type Route = {
   readonly pattern: RegExp;
-  readonly methods: Readonly<Record<string, (req: HttpRequest, param: string) => Promise<HttpResponse>>>;
+  readonly methods: Readonly<Record<string, RouteHandler>>;
 };
+
+/** RFC 9110 §9.3.2: HEAD wherever GET, with GET's headers (the connection drops the body). */
+function handlerFor(route: Route, method: string): RouteHandler | undefined {
+  // Own keys only: a method named "constructor" must not find Object.prototype's.
+  if (Object.hasOwn(route.methods, method)) return route.methods[method];
+  if (method === "HEAD" && Object.hasOwn(route.methods, "GET")) return route.methods["GET"];
+  return undefined;
+}
+
+function allowedMethods(route: Route): string[] {
+  const methods = Object.keys(route.methods);
+  return methods.includes("GET") ? [...methods, "HEAD"] : methods;
+}
 
 export function createApi(deps: ApiDeps): (req: HttpRequest) => Promise<HttpResponse> {
   const routes: Route[] = [
@@ -45,8 +64,8 @@ export function createApi(deps: ApiDeps): (req: HttpRequest) => Promise<HttpResp
       for (const route of routes) {
         const match = route.pattern.exec(req.path);
         if (!match) continue;
-        const handler = route.methods[req.method];
-        if (!handler) throw methodNotAllowed(Object.keys(route.methods));
+        const handler = handlerFor(route, req.method);
+        if (!handler) throw methodNotAllowed(allowedMethods(route));
         return await handler(req, match[1] ?? "");
       }
       throw notFound("not found");
@@ -64,12 +83,47 @@ function decodeSegment(segment: string): string {
   }
 }
 
+/**
+ * Response bodies of the stocks the cache holds, made once per cached entry (a hit returns the
+ * very object that was filled) and dropped with it: a hit serializes nothing.
+ */
+const stockBodies = new WeakMap<StockView, string>();
+
+function stockBody(stock: StockView): string {
+  let body = stockBodies.get(stock);
+  if (body === undefined) {
+    body = JSON.stringify({ data: { name: stock.name, price: stock.price, quantity: stock.quantity, volume: stock.volume } });
+    stockBodies.set(stock, body);
+  }
+  return body;
+}
+
+/** Server-Timing of a lookup: the cache (hit, miss or bypass), the catalog call if one was made, the total. */
+function lookupServerTiming(timing: LookupTiming, startMs: number): string {
+  const entries: TimingEntry[] = [];
+  if (timing.cache !== undefined) {
+    entries.push(
+      timing.cacheMs === undefined ? { name: "cache", desc: timing.cache } : { name: "cache", desc: timing.cache, durMs: timing.cacheMs },
+    );
+  }
+  if (timing.catalogMs !== undefined) entries.push({ name: "catalog", durMs: timing.catalogMs });
+  entries.push({ name: "total", durMs: performance.now() - startMs });
+  return serverTiming(entries);
+}
+
 async function getStock(deps: ApiDeps, segment: string): Promise<HttpResponse> {
-  const name = decodeSegment(segment);
+  const startMs = performance.now();
+  const name = segment.includes("%") ? decodeSegment(segment) : segment;
   if (Buffer.byteLength(name) > stockNameBytesMax) throw notFound("stock not found");
-  const stock = await deps.stocks.lookup(name);
-  if (!stock) throw notFound("stock not found");
-  return jsonResponse(200, { data: { name: stock.name, price: stock.price, quantity: stock.quantity, volume: stock.volume } });
+  const timing = newLookupTiming();
+  const stock = await deps.stocks.lookup(name, timing);
+  if (!stock) {
+    const err = notFound("stock not found");
+    err.headers["server-timing"] = lookupServerTiming(timing, startMs);
+    throw err;
+  }
+  const headers = { "content-type": jsonContentType, "server-timing": lookupServerTiming(timing, startMs) };
+  return { status: 200, headers, body: stockBody(stock) };
 }
 
 type OrderBody = { name: string; quantity: number; type: OrderType };

@@ -3,6 +3,7 @@
 // (keep-alive, pipelining). It owns the phase timeouts, the pipelining bound, output
 // backpressure and closing. It neither accepts nor counts sockets: server.ts does.
 
+import { randomUUID } from "node:crypto";
 import type { Socket } from "node:net";
 import { AssertionError } from "../../lib/assert.ts";
 import type { Logger } from "../../lib/log.ts";
@@ -214,7 +215,8 @@ export class Connection {
         continue;
       }
       if (item.kind === "error") {
-        this.write(serializeResponse(httpErrorResponse(item.error), closeAfter));
+        // The request was refused before it was whole, so its X-Request-Id is not known.
+        this.write(serializeResponse(httpErrorResponse(item.error), closeAfter, randomUUID()));
         break;
       }
       const result = this.respond(item.request);
@@ -273,10 +275,10 @@ export class Connection {
     const framing = framingFor(request, close);
     let bytes: string | Buffer;
     try {
-      bytes = serializeResponse(response, framing);
+      bytes = serializeResponse(response, framing, request.requestId);
     } catch (err) {
       this.options.log.error("handler returned a bad response", { path: request.path, error: String(err) });
-      bytes = serializeResponse(internalError, framing);
+      bytes = serializeResponse(internalError, framing, request.requestId);
     }
     this.write(bytes);
     return !close;

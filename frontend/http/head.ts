@@ -3,10 +3,11 @@
 // connection (§9.3). They see complete text only; the incremental work is in parser.ts.
 // Head text is latin1-decoded bytes, so every byte is one char and 0x80-0xff stay obs-text.
 
+import { randomUUID } from "node:crypto";
 import { AssertionError } from "../../lib/assert.ts";
 import { HttpError } from "./errors.ts";
 import type { HttpErrorCode } from "./errors.ts";
-import { methodBytesMax, versionBytes } from "./limits.ts";
+import { methodBytesMax, requestIdBytesMax, versionBytes } from "./limits.ts";
 
 export type HttpVersion = "1.0" | "1.1";
 /** Field names lower-cased; repeated fields joined with ", " (RFC 9110 §5.3). The objects have
@@ -243,6 +244,15 @@ export function keepAliveOf(version: HttpVersion, connection: string | undefined
 /** RFC 9110 §10.1.1: a 100-continue expectation in an HTTP/1.0 request MUST be ignored. */
 export function expectsContinue(version: HttpVersion, expect: string | undefined): boolean {
   return version === "1.1" && expect !== undefined && expect.toLowerCase() === "100-continue";
+}
+
+/** A client's X-Request-Id: visible US-ASCII only (no spaces, so a repeated field, joined
+ * with ", ", is refused too), within the length bound. */
+const requestIdRe = new RegExp(`^[\\x21-\\x7e]{1,${requestIdBytesMax}}$`);
+
+/** The client's X-Request-Id when it is acceptable, otherwise a new one (RFC 9562 UUID v4). */
+export function requestIdOf(value: string | undefined): string {
+  return value !== undefined && requestIdRe.test(value) ? value : randomUUID();
 }
 
 /** §3.2: an HTTP/1.1 request without Host MUST get a 400 (duplicates are refused in addField). */

@@ -2,6 +2,7 @@
 // Connection (connection.ts), drives every connection's timeouts from one sweep timer, and
 // closes gracefully. Routing is not here: the handler passed in gets every parsed request.
 
+import { randomUUID } from "node:crypto";
 import * as net from "node:net";
 import type { Logger } from "../../lib/log.ts";
 import { Connection } from "./connection.ts";
@@ -152,7 +153,7 @@ class NetHttpServer implements HttpServer {
 function refuse(socket: net.Socket, lingerMs: number): void {
   socket.on("error", () => {/* the client went away first: nothing to do */});
   const response = jsonError(503, "too many connections", { "retry-after": String(busyRetryAfterSeconds) });
-  socket.end(serializeResponse(response, { close: true, headOnly: false, announceKeepAlive: false }));
+  socket.end(serializeResponse(response, { close: true, headOnly: false, announceKeepAlive: false }, randomUUID()));
   socket.resume(); // discard the request so closing does not reset the connection
   setTimeout(() => socket.destroy(), lingerMs).unref();
 }

@@ -1,0 +1,25 @@
+// The Server-Timing response header (W3C Server Timing): named phases of one request, each with
+// an optional description and a duration in milliseconds, e.g.
+// `cache;desc="hit";dur=0.012, catalog;dur=0.150, total;dur=0.201`. Formatting only.
+
+export type TimingEntry = {
+  /** A token (RFC 9110 §5.6.2). */
+  readonly name: string;
+  /** A short word for a quoted string: no quote or backslash. */
+  readonly desc?: string;
+  readonly durMs?: number;
+};
+
+/** Microsecond resolution: finer is noise, coarser hides a cache hit. */
+const durDigits = 3;
+
+export function serverTiming(entries: readonly TimingEntry[]): string {
+  let text = "";
+  for (const entry of entries) {
+    if (text !== "") text += ", ";
+    text += entry.name;
+    if (entry.desc !== undefined) text += `;desc="${entry.desc}"`;
+    if (entry.durMs !== undefined) text += `;dur=${entry.durMs.toFixed(durDigits)}`;
+  }
+  return text;
+}
