@@ -22,6 +22,8 @@ export type StockView = { name: string; price: number; quantity: number; volume:
 export interface StockLookup {
   /** Fills in `timing` (for Server-Timing) as it goes, when given. */
   lookup(name: string, timing?: LookupTiming): Promise<StockView | undefined>;
+  /** A cache hit answered in this JS turn, or undefined (then lookup()); see StockReader.cached. */
+  cached(name: string, timing?: LookupTiming): StockView | undefined;
   /** Called after a trade on `name` was acknowledged, so the next lookup cannot be stale. */
   tradeDone(name: string): Promise<void> | void;
 }
@@ -33,7 +35,8 @@ export type ApiDeps = {
   readonly log: Logger;
 };
 
-type RouteHandler = (req: HttpRequest, param: string) => Promise<HttpResponse>;
+/** A handler may answer synchronously: the connection then writes without a promise hop. */
+type RouteHandler = (req: HttpRequest, param: string) => HttpResponse | Promise<HttpResponse>;
 type Route = {
   readonly pattern: RegExp;
   readonly methods: Readonly<Record<string, RouteHandler>>;
@@ -52,25 +55,27 @@ function allowedMethods(route: Route): string[] {
   return methods.includes("GET") ? [...methods, "HEAD"] : methods;
 }
 
-export function createApi(deps: ApiDeps): (req: HttpRequest) => Promise<HttpResponse> {
+export function createApi(deps: ApiDeps): (req: HttpRequest) => HttpResponse | Promise<HttpResponse> {
   const routes: Route[] = [
     { pattern: /^\/stocks\/([^/]+)$/, methods: { GET: (_req, name) => getStock(deps, name) } },
     { pattern: /^\/orders$/, methods: { POST: (req) => postOrder(deps, req) } },
     { pattern: /^\/orders\/([^/]+)$/, methods: { GET: (_req, number) => getOrder(deps, number) } },
     { pattern: /^\/health$/, methods: { GET: () => getHealth(deps) } },
   ];
-  return async (req) => {
+  const failed = (err: unknown): HttpResponse => errorResponse(err, deps.log);
+  return (req) => {
     try {
       for (const route of routes) {
         const match = route.pattern.exec(req.path);
         if (!match) continue;
         const handler = handlerFor(route, req.method);
         if (!handler) throw methodNotAllowed(allowedMethods(route));
-        return await handler(req, match[1] ?? "");
+        const response = handler(req, match[1] ?? "");
+        return response instanceof Promise ? response.catch(failed) : response;
       }
       throw notFound("not found");
     } catch (err) {
-      return errorResponse(err, deps.log);
+      return failed(err);
     }
   };
 }
@@ -111,17 +116,28 @@ function lookupServerTiming(timing: LookupTiming, startMs: number): string {
   return serverTiming(entries);
 }
 
-async function getStock(deps: ApiDeps, segment: string): Promise<HttpResponse> {
+/** A cache hit is answered in the same JS turn; anything else waits for the catalog. */
+function getStock(deps: ApiDeps, segment: string): HttpResponse | Promise<HttpResponse> {
   const startMs = performance.now();
   const name = segment.includes("%") ? decodeSegment(segment) : segment;
   if (Buffer.byteLength(name) > stockNameBytesMax) throw notFound("stock not found");
   const timing = newLookupTiming();
+  const hit = deps.stocks.cached(name, timing);
+  if (hit !== undefined) return stockResponse(hit, timing, startMs);
+  return fetchStock(deps, name, timing, startMs);
+}
+
+async function fetchStock(deps: ApiDeps, name: string, timing: LookupTiming, startMs: number): Promise<HttpResponse> {
   const stock = await deps.stocks.lookup(name, timing);
   if (!stock) {
     const err = notFound("stock not found");
     err.headers["server-timing"] = lookupServerTiming(timing, startMs);
     throw err;
   }
+  return stockResponse(stock, timing, startMs);
+}
+
+function stockResponse(stock: StockView, timing: LookupTiming, startMs: number): HttpResponse {
   const headers = { "content-type": jsonContentType, "server-timing": lookupServerTiming(timing, startMs) };
   return { status: 200, headers, body: stockBody(stock) };
 }

@@ -48,6 +48,11 @@ export function newLookupTiming(): LookupTiming {
 export type StockReader = {
   /** The stock, or undefined when the catalog says NOT_FOUND; throws the gRPC error otherwise. */
   lookup(name: string, timing?: LookupTiming): Promise<StockView | undefined>;
+  /**
+   * The stock when the cache can answer in this JS turn (subscribed, in-process backend, a hit),
+   * else undefined with nothing counted: then call lookup(). Same rules as a hit in lookup().
+   */
+  cached(name: string, timing?: LookupTiming): StockView | undefined;
   /** Call after every trade reply on `name` (before answering the client), so it reads its own write. */
   tradeDone(name: string): Promise<void>;
   isSubscribed(): boolean;
@@ -106,8 +111,20 @@ export function createStockReader(options: StockReaderOptions): StockReader {
     return stock;
   }
 
+  function cached(name: string, timing?: LookupTiming): StockView | undefined {
+    if (cache.hitNow === undefined || !subscriber.isSubscribed()) return undefined;
+    const start = timing === undefined ? 0 : performance.now();
+    const stock = cache.hitNow(name);
+    if (stock !== undefined && timing !== undefined) {
+      timing.cacheMs = performance.now() - start;
+      timing.cache = "hit";
+    }
+    return stock;
+  }
+
   return {
     lookup,
+    cached,
     tradeDone: (name) => cache.drop(name),
     isSubscribed: () => subscriber.isSubscribed(),
     async stats() {
