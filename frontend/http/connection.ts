@@ -3,11 +3,11 @@
 // (keep-alive, pipelining). It owns the phase timeouts, the pipelining bound, output
 // backpressure and closing. It neither accepts nor counts sockets: server.ts does.
 
-import { randomUUID } from "node:crypto";
 import type { Socket } from "node:net";
 import { AssertionError } from "../../lib/assert.ts";
 import type { Logger } from "../../lib/log.ts";
 import { HttpError } from "./errors.ts";
+import { generatedRequestId } from "./head.ts";
 import { busyRetryAfterSeconds } from "./limits.ts";
 import type { HttpLimits } from "./limits.ts";
 import { HttpParser } from "./parser.ts";
@@ -216,7 +216,7 @@ export class Connection {
       }
       if (item.kind === "error") {
         // The request was refused before it was whole, so its X-Request-Id is not known.
-        this.write(serializeResponse(httpErrorResponse(item.error), closeAfter, randomUUID()));
+        this.write(serializeResponse(httpErrorResponse(item.error), closeAfter, generatedRequestId()));
         break;
       }
       const result = this.respond(item.request);

@@ -94,15 +94,26 @@ export function httpDate(nowMs: number): string {
   return dateValue;
 }
 
+/** Header names already found valid and not server-owned, so each is checked once. Handlers use
+ * a handful of names; the bound only stops a handler with generated names from growing it. */
+const checkedNames = new Set<string>();
+const checkedNamesMax = 256;
+
+function checkName(name: string): void {
+  if (checkedNames.has(name)) return;
+  if (!tokenRe.test(name)) throw new TypeError(`Cannot send response: invalid header name ${JSON.stringify(name)}`);
+  if (serverOwned.has(name.toLowerCase())) throw new TypeError(`Cannot send response: header ${name} is set by the server`);
+  if (checkedNames.size < checkedNamesMax) checkedNames.add(name);
+}
+
 function handlerHeaders(headers: Readonly<Record<string, string>>): string {
   let text = "";
   for (const name in headers) {
     const value = headers[name];
-    if (!tokenRe.test(name)) throw new TypeError(`Cannot send response: invalid header name ${JSON.stringify(name)}`);
+    checkName(name);
     if (typeof value !== "string" || valueBadRe.test(value)) {
       throw new TypeError(`Cannot send response: invalid value for header ${name}`);
     }
-    if (serverOwned.has(name.toLowerCase())) throw new TypeError(`Cannot send response: header ${name} is set by the server`);
     text += `${name}: ${value}\r\n`;
   }
   return text;
