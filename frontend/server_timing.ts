@@ -11,7 +11,7 @@ export type TimingEntry = {
 };
 
 /** Microsecond resolution: finer is noise, coarser hides a cache hit. */
-const durDigits = 3;
+const durResolution = 1000;
 
 export function serverTiming(entries: readonly TimingEntry[]): string {
   let text = "";
@@ -19,7 +19,9 @@ export function serverTiming(entries: readonly TimingEntry[]): string {
     if (text !== "") text += ", ";
     text += entry.name;
     if (entry.desc !== undefined) text += `;desc="${entry.desc}"`;
-    if (entry.durMs !== undefined) text += `;dur=${entry.durMs.toFixed(durDigits)}`;
+    // Rounded, then printed as the shortest decimal: cheaper than toFixed, and never exponent
+    // notation for a non-negative multiple of 0.001.
+    if (entry.durMs !== undefined) text += `;dur=${Math.round(Math.max(0, entry.durMs) * durResolution) / durResolution}`;
   }
   return text;
 }
