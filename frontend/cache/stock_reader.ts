@@ -1,7 +1,8 @@
 // The read-through behind GET /stocks/{name}: answer from the cache while subscribed to the
-// catalog's invalidations, otherwise ask the catalog, and fill the cache only when nothing
-// could have made the answer stale meanwhile (see cache.ts). It maps no HTTP statuses: the
-// route does, from `undefined` (not found) or the thrown gRPC error (catalog unreachable).
+// catalog's invalidations, otherwise ask the catalog (on its Lookups stream: catalog_lookups.ts),
+// and fill the cache only when nothing could have made the answer stale meanwhile (cache.ts).
+// It maps no HTTP statuses: the route does, from `undefined` (not found) or the thrown gRPC
+// error (catalog unreachable).
 
 import type { CatalogClient } from "../../gen/catalog.ts";
 import { grpc } from "../../lib/grpc.ts";
@@ -81,7 +82,7 @@ export function createStockReader(options: StockReaderOptions): StockReader {
   });
   let bypassed = 0;
 
-  async function fetch(name: string, timing: LookupTiming | undefined): Promise<StockView | undefined> {
+  async function askCatalog(name: string, timing: LookupTiming | undefined): Promise<StockView | undefined> {
     if (timing === undefined) return lookups.lookup(name);
     const start = performance.now();
     const stock = await lookups.lookup(name);
@@ -92,7 +93,7 @@ export function createStockReader(options: StockReaderOptions): StockReader {
   function fetchBypassing(name: string, timing: LookupTiming | undefined): Promise<StockView | undefined> {
     bypassed++;
     if (timing !== undefined) timing.cache = "bypass";
-    return fetch(name, timing);
+    return askCatalog(name, timing);
   }
 
   async function lookup(name: string, timing?: LookupTiming): Promise<StockView | undefined> {
@@ -106,7 +107,7 @@ export function createStockReader(options: StockReaderOptions): StockReader {
     if (!unchanged() || got.kind === "bypass") return fetchBypassing(name, timing);
     if (timing !== undefined) timing.cache = got.kind;
     if (got.kind === "hit") return got.stock;
-    const stock = await fetch(name, timing);
+    const stock = await askCatalog(name, timing);
     if (stock !== undefined && unchanged()) await cache.fill(got.ticket, stock);
     return stock;
   }
