@@ -26,6 +26,7 @@ async function start(options: { subscribersMax?: number; backlogMax?: number }):
     lookup: unused,
     tradeBatch: unused,
     tradeBatches: unused,
+    lookups: unused,
     health: unused,
     invalidations(call) {
       try {

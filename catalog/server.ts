@@ -1,10 +1,10 @@
 // The gRPC face of the catalog: each handler unpacks its request, calls the store or the
 // invalidation hub, and answers. TradeBatch, unary or as a call on the TradeBatches stream,
 // passes its header (epoch, leader id, after_number, commit_number) and trades to the store
-// alike. Typed errors become gRPC statuses in exactly one function, `toStatus`; anything else
+// alike; so does Lookup, unary (grpcurl, any client) or on the Lookups stream (the frontend). Typed errors become gRPC statuses in exactly one function, `toStatus`; anything else
 // is a bug and is rethrown, which crashes the process loudly.
 
-import type { CatalogServer, Stock, TradeBatchReply, TradeBatchRequest } from "../gen/catalog.ts";
+import type { CatalogServer, LookupRequest, Stock, TradeBatchReply, TradeBatchRequest } from "../gen/catalog.ts";
 import type { StreamCallServer } from "../lib/stream_calls.ts";
 import { grpc, statusError, unaryHandler } from "../lib/grpc.ts";
 import { sleep } from "../lib/sleep.ts";
@@ -23,7 +23,7 @@ import type { InvalidationHub } from "./invalidations.ts";
 import type { Store } from "./store.ts";
 
 export type CatalogServerOptions = {
-  /** Carries TradeBatches; the caller ends its streams at shutdown (closeAll). */
+  /** Carries TradeBatches and Lookups; the caller ends its streams at shutdown (closeAll). */
   readonly streams: StreamCallServer;
   /**
    * TEST ONLY (CATALOG_LOOKUP_DELAY_MS): hold each Lookup reply this long after the state
@@ -71,6 +71,7 @@ export function createCatalogServer(store: Store, hub: InvalidationHub, options:
       }
     },
     tradeBatches: options.streams.handler((request: TradeBatchRequest) => tradeBatch(store, request), toStatus),
+    lookups: options.streams.handler((request: LookupRequest) => lookup(store, request.name, options.lookupDelayMs), toStatus),
     health: unaryHandler(() =>
       store.health().then((h) => ({
         stocks: h.stocks,

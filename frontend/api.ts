@@ -4,9 +4,13 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { Logger } from "../lib/log.ts";
 import type { HttpRequest } from "./http/parser.ts";
-import { jsonResponse } from "./http/response.ts";
+import { jsonContentType, jsonResponse } from "./http/response.ts";
 import type { HttpResponse } from "./http/response.ts";
 import { badRequest, errorResponse, methodNotAllowed, notFound } from "./errors.ts";
+import { newLookupTiming } from "./cache/stock_reader.ts";
+import type { LookupTiming } from "./cache/stock_reader.ts";
+import { serverTiming } from "./server_timing.ts";
+import type { TimingEntry } from "./server_timing.ts";
 import type { OrderGateway, OrderType } from "./order_gateway.ts";
 import { assert } from "../lib/assert.ts";
 import { orderQuantityMax, requestIdProblem, stockNameBytesMax } from "../lib/protocol.ts";
@@ -16,7 +20,10 @@ export type StockView = { name: string; price: number; quantity: number; volume:
 
 /** The lookup side the API needs: the cache-backed stock reader implements it. */
 export interface StockLookup {
-  lookup(name: string): Promise<StockView | undefined>;
+  /** Fills in `timing` (for Server-Timing) as it goes, when given. */
+  lookup(name: string, timing?: LookupTiming): Promise<StockView | undefined>;
+  /** A cache hit answered in this JS turn, or undefined (then lookup()); see StockReader.cached. */
+  cached(name: string, timing?: LookupTiming): StockView | undefined;
   /** Called after a trade on `name` was acknowledged, so the next lookup cannot be stale. */
   tradeDone(name: string): Promise<void> | void;
 }
@@ -28,30 +35,47 @@ export type ApiDeps = {
   readonly log: Logger;
 };
 
+/** A handler may answer synchronously: the connection then writes without a promise hop. */
+type RouteHandler = (req: HttpRequest, param: string) => HttpResponse | Promise<HttpResponse>;
 type Route = {
   readonly pattern: RegExp;
-  readonly methods: Readonly<Record<string, (req: HttpRequest, param: string) => Promise<HttpResponse>>>;
+  readonly methods: Readonly<Record<string, RouteHandler>>;
 };
 
-export function createApi(deps: ApiDeps): (req: HttpRequest) => Promise<HttpResponse> {
+/** RFC 9110 §9.3.2: HEAD wherever GET, with GET's headers (the connection drops the body). */
+function handlerFor(route: Route, method: string): RouteHandler | undefined {
+  // Own keys only: a method named "constructor" must not find Object.prototype's.
+  if (Object.hasOwn(route.methods, method)) return route.methods[method];
+  if (method === "HEAD" && Object.hasOwn(route.methods, "GET")) return route.methods["GET"];
+  return undefined;
+}
+
+function allowedMethods(route: Route): string[] {
+  const methods = Object.keys(route.methods);
+  return methods.includes("GET") ? [...methods, "HEAD"] : methods;
+}
+
+export function createApi(deps: ApiDeps): (req: HttpRequest) => HttpResponse | Promise<HttpResponse> {
   const routes: Route[] = [
     { pattern: /^\/stocks\/([^/]+)$/, methods: { GET: (_req, name) => getStock(deps, name) } },
     { pattern: /^\/orders$/, methods: { POST: (req) => postOrder(deps, req) } },
     { pattern: /^\/orders\/([^/]+)$/, methods: { GET: (_req, number) => getOrder(deps, number) } },
     { pattern: /^\/health$/, methods: { GET: () => getHealth(deps) } },
   ];
-  return async (req) => {
+  const failed = (err: unknown): HttpResponse => errorResponse(err, deps.log);
+  return (req) => {
     try {
       for (const route of routes) {
         const match = route.pattern.exec(req.path);
         if (!match) continue;
-        const handler = route.methods[req.method];
-        if (!handler) throw methodNotAllowed(Object.keys(route.methods));
-        return await handler(req, match[1] ?? "");
+        const handler = handlerFor(route, req.method);
+        if (!handler) throw methodNotAllowed(allowedMethods(route));
+        const response = handler(req, match[1] ?? "");
+        return response instanceof Promise ? response.catch(failed) : response;
       }
       throw notFound("not found");
     } catch (err) {
-      return errorResponse(err, deps.log);
+      return failed(err);
     }
   };
 }
@@ -64,12 +88,58 @@ function decodeSegment(segment: string): string {
   }
 }
 
-async function getStock(deps: ApiDeps, segment: string): Promise<HttpResponse> {
-  const name = decodeSegment(segment);
+/**
+ * Response bodies of the stocks the cache holds, made once per cached entry (a hit returns the
+ * very object that was filled) and dropped with it: a hit serializes nothing.
+ */
+const stockBodies = new WeakMap<StockView, string>();
+
+function stockBody(stock: StockView): string {
+  let body = stockBodies.get(stock);
+  if (body === undefined) {
+    body = JSON.stringify({ data: { name: stock.name, price: stock.price, quantity: stock.quantity, volume: stock.volume } });
+    stockBodies.set(stock, body);
+  }
+  return body;
+}
+
+/** Server-Timing of a lookup: the cache (hit, miss or bypass), the catalog call if one was made, the total. */
+function lookupServerTiming(timing: LookupTiming, startMs: number): string {
+  const entries: TimingEntry[] = [];
+  if (timing.cache !== undefined) {
+    entries.push(
+      timing.cacheMs === undefined ? { name: "cache", desc: timing.cache } : { name: "cache", desc: timing.cache, durMs: timing.cacheMs },
+    );
+  }
+  if (timing.catalogMs !== undefined) entries.push({ name: "catalog", durMs: timing.catalogMs });
+  entries.push({ name: "total", durMs: performance.now() - startMs });
+  return serverTiming(entries);
+}
+
+/** A cache hit is answered in the same JS turn; anything else waits for the catalog. */
+function getStock(deps: ApiDeps, segment: string): HttpResponse | Promise<HttpResponse> {
+  const startMs = performance.now();
+  const name = segment.includes("%") ? decodeSegment(segment) : segment;
   if (Buffer.byteLength(name) > stockNameBytesMax) throw notFound("stock not found");
-  const stock = await deps.stocks.lookup(name);
-  if (!stock) throw notFound("stock not found");
-  return jsonResponse(200, { data: { name: stock.name, price: stock.price, quantity: stock.quantity, volume: stock.volume } });
+  const timing = newLookupTiming();
+  const hit = deps.stocks.cached(name, timing);
+  if (hit !== undefined) return stockResponse(hit, timing, startMs);
+  return fetchStock(deps, name, timing, startMs);
+}
+
+async function fetchStock(deps: ApiDeps, name: string, timing: LookupTiming, startMs: number): Promise<HttpResponse> {
+  const stock = await deps.stocks.lookup(name, timing);
+  if (!stock) {
+    const err = notFound("stock not found");
+    err.headers["server-timing"] = lookupServerTiming(timing, startMs);
+    throw err;
+  }
+  return stockResponse(stock, timing, startMs);
+}
+
+function stockResponse(stock: StockView, timing: LookupTiming, startMs: number): HttpResponse {
+  const headers = { "content-type": jsonContentType, "server-timing": lookupServerTiming(timing, startMs) };
+  return { status: 200, headers, body: stockBody(stock) };
 }
 
 type OrderBody = { name: string; quantity: number; type: OrderType };

@@ -86,6 +86,18 @@ export interface LookupRequest {
   name: string;
 }
 
+export interface LookupCall {
+  callId: number;
+  request: LookupRequest | undefined;
+}
+
+export interface LookupResult {
+  callId: number;
+  /** Exactly one of reply and error is set. */
+  reply: Stock | undefined;
+  error: CallError | undefined;
+}
+
 export interface Stock {
   name: string;
   price: number;
@@ -446,6 +458,156 @@ export const LookupRequest: MessageFns<LookupRequest> = {
   fromPartial<I extends Exact<DeepPartial<LookupRequest>, I>>(object: I): LookupRequest {
     const message = createBaseLookupRequest();
     message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseLookupCall(): LookupCall {
+  return { callId: 0, request: undefined };
+}
+
+export const LookupCall: MessageFns<LookupCall> = {
+  encode(message: LookupCall, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.callId !== 0) {
+      writer.uint32(8).uint64(message.callId);
+    }
+    if (message.request !== undefined) {
+      LookupRequest.encode(message.request, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LookupCall {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLookupCall();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.callId = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.request = LookupRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<LookupCall>, I>>(base?: I): LookupCall {
+    return LookupCall.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LookupCall>, I>>(object: I): LookupCall {
+    const message = createBaseLookupCall();
+    message.callId = object.callId ?? 0;
+    message.request = (object.request !== undefined && object.request !== null)
+      ? LookupRequest.fromPartial(object.request)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseLookupResult(): LookupResult {
+  return { callId: 0, reply: undefined, error: undefined };
+}
+
+export const LookupResult: MessageFns<LookupResult> = {
+  encode(message: LookupResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.callId !== 0) {
+      writer.uint32(8).uint64(message.callId);
+    }
+    if (message.reply !== undefined) {
+      Stock.encode(message.reply, writer.uint32(18).fork()).join();
+    }
+    if (message.error !== undefined) {
+      CallError.encode(message.error, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LookupResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLookupResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.callId = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reply = Stock.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.error = CallError.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<LookupResult>, I>>(base?: I): LookupResult {
+    return LookupResult.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LookupResult>, I>>(object: I): LookupResult {
+    const message = createBaseLookupResult();
+    message.callId = object.callId ?? 0;
+    message.reply = (object.reply !== undefined && object.reply !== null) ? Stock.fromPartial(object.reply) : undefined;
+    message.error = (object.error !== undefined && object.error !== null)
+      ? CallError.fromPartial(object.error)
+      : undefined;
     return message;
   },
 };
@@ -1359,6 +1521,19 @@ export const CatalogService = {
     responseSerialize: (value: TradeBatchResult): Buffer => Buffer.from(TradeBatchResult.encode(value).finish()),
     responseDeserialize: (value: Buffer): TradeBatchResult => TradeBatchResult.decode(value),
   },
+  /**
+   * Lookup as calls over one long-lived stream (the frontend's cache misses): each call is
+   * answered by the result with its call_id, in any order, with Lookup's statuses (NOT_FOUND).
+   */
+  lookups: {
+    path: "/stockbazaar.catalog.Catalog/Lookups" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: LookupCall): Buffer => Buffer.from(LookupCall.encode(value).finish()),
+    requestDeserialize: (value: Buffer): LookupCall => LookupCall.decode(value),
+    responseSerialize: (value: LookupResult): Buffer => Buffer.from(LookupResult.encode(value).finish()),
+    responseDeserialize: (value: Buffer): LookupResult => LookupResult.decode(value),
+  },
 } as const;
 
 export interface CatalogServer extends UntypedServiceImplementation {
@@ -1379,6 +1554,11 @@ export interface CatalogServer extends UntypedServiceImplementation {
    * is answered by the result with its call_id, in any order; see PROTOCOL.md.
    */
   tradeBatches: handleBidiStreamingCall<TradeBatchCall, TradeBatchResult>;
+  /**
+   * Lookup as calls over one long-lived stream (the frontend's cache misses): each call is
+   * answered by the result with its call_id, in any order, with Lookup's statuses (NOT_FOUND).
+   */
+  lookups: handleBidiStreamingCall<LookupCall, LookupResult>;
 }
 
 export interface CatalogClient extends Client {
@@ -1448,6 +1628,13 @@ export interface CatalogClient extends Client {
     metadata: Metadata,
     options?: Partial<CallOptions>,
   ): ClientDuplexStream<TradeBatchCall, TradeBatchResult>;
+  /**
+   * Lookup as calls over one long-lived stream (the frontend's cache misses): each call is
+   * answered by the result with its call_id, in any order, with Lookup's statuses (NOT_FOUND).
+   */
+  lookups(): ClientDuplexStream<LookupCall, LookupResult>;
+  lookups(options: Partial<CallOptions>): ClientDuplexStream<LookupCall, LookupResult>;
+  lookups(metadata: Metadata, options?: Partial<CallOptions>): ClientDuplexStream<LookupCall, LookupResult>;
 }
 
 export const CatalogClient = makeGenericClientConstructor(CatalogService, "stockbazaar.catalog.Catalog") as unknown as {

@@ -121,8 +121,59 @@ test("unknown path is 404, wrong method is 405 with Allow", async () => {
   assertError(await get("/nope"), 404);
   const reply = await requestJson(cluster.url, "DELETE", "/stocks/GameStart");
   assertError(reply, 405);
-  assert.is(reply.headers["allow"], "GET");
+  assert.is(reply.headers["allow"], "GET, HEAD");
   assert.is((await get("/orders")).headers["allow"], "POST");
+});
+
+/** A Server-Timing value as name → {desc, dur}; fails the test on anything that does not parse. */
+function parseServerTiming(value: unknown): Map<string, { desc?: string; dur?: number }> {
+  assert.type(value, "string");
+  const metrics = new Map<string, { desc?: string; dur?: number }>();
+  for (const part of String(value).split(", ")) {
+    const match = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+)(?:;desc="([^"\\]*)")?(?:;dur=(\d+(?:\.\d+)?))?$/.exec(part);
+    assert.ok(match, `Server-Timing entry ${JSON.stringify(part)} does not parse`);
+    metrics.set(match[1] as string, {
+      ...(match[2] === undefined ? {} : { desc: match[2] }),
+      ...(match[3] === undefined ? {} : { dur: Number(match[3]) }),
+    });
+  }
+  return metrics;
+}
+
+test("GET /stocks/{name} carries Server-Timing: the cache, the catalog when asked, the total", async () => {
+  for (const path of ["/stocks/BardCo", "/stocks/BardCo", "/stocks/NoSuchCo"]) {
+    const reply = await get(path);
+    const metrics = parseServerTiming(reply.headers["server-timing"]);
+    const cache = metrics.get("cache")?.desc;
+    assert.ok(cache === "hit" || cache === "miss" || cache === "bypass", `cache: ${cache}`);
+    assert.is(metrics.has("catalog"), cache !== "hit", "a catalog phase exactly when the cache did not answer");
+    assert.type(metrics.get("total")?.dur, "number");
+  }
+});
+
+test("HEAD on every GET route: GET's status and headers, no body", async () => {
+  for (const path of ["/stocks/GameStart", "/stocks/NoSuchCo", "/orders/0", "/orders/abc", "/health"]) {
+    const got = await get(path);
+    const head = await requestJson(cluster.url, "HEAD", path);
+    assert.is(head.status, got.status, path);
+    assert.is(head.body, "", `${path}: no body`);
+    assert.is(head.headers["content-type"], got.headers["content-type"], path);
+    assert.is(head.headers["content-length"], got.headers["content-length"], path);
+  }
+  const onPost = await requestJson(cluster.url, "HEAD", "/orders");
+  assert.is(onPost.status, 405, "no HEAD where there is no GET");
+  assert.is(onPost.headers["allow"], "POST");
+  assert.is((await requestJson(cluster.url, "constructor", "/stocks/GameStart")).status, 405, "no prototype method");
+});
+
+test("X-Request-Id is echoed on API responses, successes and errors, and generated when absent", async () => {
+  for (const path of ["/stocks/GameStart", "/stocks/NoSuchCo", "/nope"]) {
+    const reply = await requestJson(cluster.url, "GET", path, undefined, { "x-request-id": `api-${path}` });
+    assert.is(reply.headers["x-request-id"], `api-${path}`);
+  }
+  const posted = await post("/orders", { name: "NoSuchCo", quantity: 1, type: "buy" }, { "x-request-id": "order-1" });
+  assert.is(posted.headers["x-request-id"], "order-1");
+  assert.match(String((await get("/health")).headers["x-request-id"]), /^[0-9a-f-]{36}$/);
 });
 
 test("percent-encoded stock names are decoded; bad encoding is 400", async () => {

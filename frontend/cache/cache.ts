@@ -116,6 +116,12 @@ export interface StockCache {
   readonly capacity: number;
   /** A hit marks the entry most recently used; a miss returns the ticket for fill(). */
   get(name: string): Promise<CacheGet>;
+  /**
+   * Offered by a backend that needs no IO (the in-process LRU): a hit answered in the same JS
+   * turn — the entry, marked most recently used and counted as a hit — or undefined, with
+   * nothing counted, after which the caller uses get().
+   */
+  hitNow?(name: string): StockView | undefined;
   /** Store `stock` unless something listed in the consistency argument above forbids it. */
   fill(ticket: FillTicket, stock: StockView): Promise<FillOutcome>;
   /** The catalog changed `name` to `version`: drop older data, refuse older fills. */

@@ -13,7 +13,7 @@ import { resubscribeDelayMs, resubscribeJitterRatio } from "./invalidation_subsc
 import { LruCache } from "./lru_cache.ts";
 import { NoCache } from "./no_cache.ts";
 import type { StockReader } from "./stock_reader.ts";
-import { createStockReader } from "./stock_reader.ts";
+import { createStockReader, newLookupTiming } from "./stock_reader.ts";
 
 const log = new Logger("subscriber-test", {}, "error");
 /** Short backoff so resubscription happens well inside a test's time bound. */
@@ -67,6 +67,29 @@ test("subscribed once the catalog confirms; a hit after a miss", async () => {
   assert.is((await reader.lookup("GameStart"))?.version, 0);
   const stats = await reader.stats();
   assert.equal([stats.hits, stats.misses, stats.keys, stats.subscription.subscriptions], [1, 1, ["GameStart"], 1]);
+});
+
+test("cached(): a hit in the same turn once subscribed and filled; nothing before, nothing after an invalidation", async () => {
+  const unconfirmed = await setUp((f) => {
+    f.confirmEnabled = false;
+  });
+  await waitFor(() => unconfirmed.fake.subscriberCount() === 1, 5_000, "stream open");
+  await unconfirmed.reader.lookup("MenhirCo");
+  assert.is(unconfirmed.reader.cached("MenhirCo"), undefined, "unsubscribed: never from the cache");
+  await unconfirmed.reader.close();
+  unconfirmed.client.close();
+  unconfirmed.fake.stop();
+  const subscribed = await setUp();
+  await waitFor(() => subscribed.reader.isSubscribed(), 5_000, "subscription");
+  assert.is(subscribed.reader.cached("MenhirCo"), undefined, "not filled yet");
+  await subscribed.reader.lookup("MenhirCo");
+  const timing = newLookupTiming();
+  assert.is(subscribed.reader.cached("MenhirCo", timing)?.version, 0);
+  assert.is(timing.cache, "hit");
+  assert.equal([(await subscribed.reader.stats()).hits, (await subscribed.reader.stats()).misses], [1, 1]);
+  subscribed.fake.trade("MenhirCo", 2);
+  await waitFor(async () => (await subscribed.reader.stats()).size === 0, 5_000, "invalidation");
+  assert.is(subscribed.reader.cached("MenhirCo"), undefined);
 });
 
 test("until the catalog confirms the stream, lookups bypass the cache", async () => {

@@ -27,6 +27,19 @@ lru("a fill with a ticket for another name is a bug", async () => {
   assert.throws(() => cache.fill(ticket, stock("B", 1)), /assertion failed/);
 });
 
+lru("hitNow: a hit is counted and made most recent in the same turn; a miss counts nothing", async () => {
+  const cache = new LruCache({ capacity: 2 });
+  for (const name of ["A", "B"]) await cache.fill(await ticketFor(cache, name), stock(name, 1));
+  const before = await cache.stats();
+  assert.is(cache.hitNow("C"), undefined);
+  assert.equal(cache.hitNow("A"), stock("A", 1));
+  const after = await cache.stats();
+  assert.equal([after.hits - before.hits, after.misses - before.misses], [1, 0]);
+  assert.equal(after.keys, ["B", "A"], "A is now the most recently used");
+  await cache.fill(await ticketFor(cache, "C"), stock("C", 1));
+  assert.equal((await cache.stats()).keys, ["A", "C"], "so B is evicted first");
+});
+
 lru("a capacity of one keeps only the latest fill", async () => {
   const cache = new LruCache({ capacity: 1 });
   assert.is(await cache.fill(await ticketFor(cache, "A"), stock("A", 1)), "filled");

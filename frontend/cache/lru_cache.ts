@@ -38,15 +38,19 @@ export class LruCache implements StockCache {
     this.onEvent = options.onEvent;
   }
 
-  get(name: string): Promise<CacheGet> {
+  hitNow(name: string): StockView | undefined {
     const stock = this.entries.get(name);
-    if (stock !== undefined) {
-      this.entries.delete(name);
-      this.entries.set(name, stock);
-      this.hits++;
-      this.emit({ kind: "hit", name }, true);
-      return Promise.resolve({ kind: "hit", stock });
-    }
+    if (stock === undefined) return undefined;
+    this.entries.delete(name);
+    this.entries.set(name, stock);
+    this.hits++;
+    this.emit({ kind: "hit", name }, true);
+    return stock;
+  }
+
+  get(name: string): Promise<CacheGet> {
+    const stock = this.hitNow(name);
+    if (stock !== undefined) return Promise.resolve({ kind: "hit", stock });
     this.misses++;
     this.emit({ kind: "miss", name }, false);
     const ticket: FillTicket = { name, drops: this.drops.get(name) ?? 0, epoch: this.epoch };

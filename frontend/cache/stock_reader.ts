@@ -1,12 +1,14 @@
 // The read-through behind GET /stocks/{name}: answer from the cache while subscribed to the
-// catalog's invalidations, otherwise ask the catalog, and fill the cache only when nothing
-// could have made the answer stale meanwhile (see cache.ts). It maps no HTTP statuses: the
-// route does, from `undefined` (not found) or the thrown gRPC error (catalog unreachable).
+// catalog's invalidations, otherwise ask the catalog (on its Lookups stream: catalog_lookups.ts),
+// and fill the cache only when nothing could have made the answer stale meanwhile (cache.ts).
+// It maps no HTTP statuses: the route does, from `undefined` (not found) or the thrown gRPC
+// error (catalog unreachable).
 
-import type { CatalogClient, Stock } from "../../gen/catalog.ts";
-import { callUnary, grpc, isServiceError } from "../../lib/grpc.ts";
+import type { CatalogClient } from "../../gen/catalog.ts";
+import { grpc } from "../../lib/grpc.ts";
 import type { Logger } from "../../lib/log.ts";
 import type { CacheStats, StockCache, StockView } from "./cache.ts";
+import { CatalogLookups } from "./catalog_lookups.ts";
 import type { SubscriberStats } from "./invalidation_subscriber.ts";
 import { InvalidationSubscriber } from "./invalidation_subscriber.ts";
 
@@ -16,7 +18,7 @@ export type StockReaderOptions = {
   readonly catalog: CatalogClient;
   readonly cache: StockCache;
   readonly log: Logger;
-  /** Deadline of each catalog Lookup. */
+  /** Deadline of each catalog lookup. */
   readonly lookupTimeoutMs: number;
   /** Shown in the catalog's log; defaults to frontend-<pid>. */
   readonly subscriberName?: string;
@@ -31,9 +33,27 @@ export type ReaderStats = CacheStats & {
   readonly subscription: SubscriberStats;
 };
 
+/** What a lookup did, for the Server-Timing header: filled in by lookup() as it goes. */
+export type LookupTiming = {
+  /** "bypass": the cache was not used (unsubscribed, off or unavailable). */
+  cache: "hit" | "miss" | "bypass" | undefined;
+  /** Time spent asking the cache, and the catalog when it was asked (ms; undefined when not). */
+  cacheMs: number | undefined;
+  catalogMs: number | undefined;
+};
+
+export function newLookupTiming(): LookupTiming {
+  return { cache: undefined, cacheMs: undefined, catalogMs: undefined };
+}
+
 export type StockReader = {
   /** The stock, or undefined when the catalog says NOT_FOUND; throws the gRPC error otherwise. */
-  lookup(name: string): Promise<StockView | undefined>;
+  lookup(name: string, timing?: LookupTiming): Promise<StockView | undefined>;
+  /**
+   * The stock when the cache can answer in this JS turn (subscribed, in-process backend, a hit),
+   * else undefined with nothing counted: then call lookup(). Same rules as a hit in lookup().
+   */
+  cached(name: string, timing?: LookupTiming): StockView | undefined;
   /** Call after every trade reply on `name` (before answering the client), so it reads its own write. */
   tradeDone(name: string): Promise<void>;
   isSubscribed(): boolean;
@@ -54,28 +74,58 @@ export function createStockReader(options: StockReaderOptions): StockReader {
     ...(options.resubscribeDelayMsFirst === undefined ? {} : { delayMsFirst: options.resubscribeDelayMsFirst }),
     ...(options.resubscribeDelayMsMax === undefined ? {} : { delayMsMax: options.resubscribeDelayMsMax }),
   });
+  // waitForReady: a stream opened while the catalog restarts waits for it (within each call's
+  // deadline) instead of failing at once, so a quick restart shows as a slower lookup.
+  const lookups = new CatalogLookups({
+    open: () => catalog.lookups(new grpc.Metadata({ waitForReady: true })),
+    timeoutMs: lookupTimeoutMs,
+  });
   let bypassed = 0;
 
-  function fetchBypassing(name: string): Promise<StockView | undefined> {
-    bypassed++;
-    return fetchStock(catalog, name, lookupTimeoutMs);
+  async function askCatalog(name: string, timing: LookupTiming | undefined): Promise<StockView | undefined> {
+    if (timing === undefined) return lookups.lookup(name);
+    const start = performance.now();
+    const stock = await lookups.lookup(name);
+    timing.catalogMs = performance.now() - start;
+    return stock;
   }
 
-  async function lookup(name: string): Promise<StockView | undefined> {
-    if (!subscriber.isSubscribed()) return fetchBypassing(name);
+  function fetchBypassing(name: string, timing: LookupTiming | undefined): Promise<StockView | undefined> {
+    bypassed++;
+    if (timing !== undefined) timing.cache = "bypass";
+    return askCatalog(name, timing);
+  }
+
+  async function lookup(name: string, timing?: LookupTiming): Promise<StockView | undefined> {
+    if (!subscriber.isSubscribed()) return fetchBypassing(name, timing);
     const generation = subscriber.generation();
     const unchanged = (): boolean => subscriber.isSubscribed() && subscriber.generation() === generation;
+    const start = timing === undefined ? 0 : performance.now();
     const got = await cache.get(name);
+    if (timing !== undefined) timing.cacheMs = performance.now() - start;
     // The stream may have broken while the cache answered: then even a hit may be stale.
-    if (!unchanged() || got.kind === "bypass") return fetchBypassing(name);
+    if (!unchanged() || got.kind === "bypass") return fetchBypassing(name, timing);
+    if (timing !== undefined) timing.cache = got.kind;
     if (got.kind === "hit") return got.stock;
-    const stock = await fetchStock(catalog, name, lookupTimeoutMs);
+    const stock = await askCatalog(name, timing);
     if (stock !== undefined && unchanged()) await cache.fill(got.ticket, stock);
+    return stock;
+  }
+
+  function cached(name: string, timing?: LookupTiming): StockView | undefined {
+    if (cache.hitNow === undefined || !subscriber.isSubscribed()) return undefined;
+    const start = timing === undefined ? 0 : performance.now();
+    const stock = cache.hitNow(name);
+    if (stock !== undefined && timing !== undefined) {
+      timing.cacheMs = performance.now() - start;
+      timing.cache = "hit";
+    }
     return stock;
   }
 
   return {
     lookup,
+    cached,
     tradeDone: (name) => cache.drop(name),
     isSubscribed: () => subscriber.isSubscribed(),
     async stats() {
@@ -88,22 +138,8 @@ export function createStockReader(options: StockReaderOptions): StockReader {
     },
     async close() {
       subscriber.close();
+      lookups.close();
       await cache.close();
     },
   };
-}
-
-/**
- * One catalog Lookup under its deadline; NOT_FOUND is an answer, anything else is thrown. It waits
- * (within the deadline) for a catalog that is coming back, so a restart does not fail lookups.
- */
-export async function fetchStock(catalog: CatalogClient, name: string, timeoutMs: number): Promise<StockView | undefined> {
-  let stock: Stock;
-  try {
-    stock = await callUnary(catalog, catalog.lookup, { name }, timeoutMs, { waitForReady: true });
-  } catch (err) {
-    if (isServiceError(err) && err.code === grpc.status.NOT_FOUND) return undefined;
-    throw err;
-  }
-  return { name: stock.name, price: stock.price, quantity: stock.quantity, volume: stock.volume, version: stock.version };
 }

@@ -7,6 +7,7 @@ import type { Socket } from "node:net";
 import { AssertionError } from "../../lib/assert.ts";
 import type { Logger } from "../../lib/log.ts";
 import { HttpError } from "./errors.ts";
+import { generatedRequestId } from "./head.ts";
 import { busyRetryAfterSeconds } from "./limits.ts";
 import type { HttpLimits } from "./limits.ts";
 import { HttpParser } from "./parser.ts";
@@ -214,7 +215,8 @@ export class Connection {
         continue;
       }
       if (item.kind === "error") {
-        this.write(serializeResponse(httpErrorResponse(item.error), closeAfter));
+        // The request was refused before it was whole, so its X-Request-Id is not known.
+        this.write(serializeResponse(httpErrorResponse(item.error), closeAfter, generatedRequestId()));
         break;
       }
       const result = this.respond(item.request);
@@ -273,10 +275,10 @@ export class Connection {
     const framing = framingFor(request, close);
     let bytes: string | Buffer;
     try {
-      bytes = serializeResponse(response, framing);
+      bytes = serializeResponse(response, framing, request.requestId);
     } catch (err) {
       this.options.log.error("handler returned a bad response", { path: request.path, error: String(err) });
-      bytes = serializeResponse(internalError, framing);
+      bytes = serializeResponse(internalError, framing, request.requestId);
     }
     this.write(bytes);
     return !close;

@@ -14,6 +14,7 @@ import {
   newHeaders,
   parseFieldLines,
   parseRequestLine,
+  requestIdOf,
   requestLineLengthError,
 } from "./head.ts";
 import type { HttpHeaders, HttpVersion, RequestLine } from "./head.ts";
@@ -39,6 +40,9 @@ export type HttpRequest = {
   /** Whether the connection stays open after the response (RFC 9112 §9.3). */
   readonly keepAlive: boolean;
   readonly expectContinue: boolean;
+  /** The client's X-Request-Id when it is 1 to requestIdBytesMax visible ASCII characters,
+   * otherwise a generated UUID; every response to this request echoes it. */
+  readonly requestId: string;
 };
 
 export type ParseEvent =
@@ -377,6 +381,7 @@ export class HttpParser {
       body,
       keepAlive: this.keepAlive,
       expectContinue: this.expectContinue,
+      requestId: requestIdOf(this.headers["x-request-id"]),
     };
     this.line = undefined;
     this.continueSent = false;

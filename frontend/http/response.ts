@@ -1,5 +1,6 @@
 // Serializing a response to bytes: the status line, the handler's headers, and the headers the
-// server owns because they frame the stream (Content-Length, Date, Connection). Also the two
+// server owns because they frame the stream (Content-Length, Date, Connection) or because it
+// answers every request with them (X-Request-Id). Also the two
 // JSON shapes every route uses, so every error (parser errors included) has the same body.
 // A malformed response is a handler bug: it throws TypeError, which the connection turns into 500.
 
@@ -62,7 +63,7 @@ const tokenRe = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Response header values: visible ASCII, SP and HTAB. No CR or LF, so no response splitting. */
 const valueBadRe = /[^\t\x20-\x7e]/;
 /** Headers only the server writes: they decide where one response ends and the next begins. */
-const serverOwned = new Set(["content-length", "transfer-encoding", "connection", "date", "keep-alive"]);
+const serverOwned = new Set(["content-length", "transfer-encoding", "connection", "date", "keep-alive", "x-request-id"]);
 const jsonHeaders: Readonly<Record<string, string>> = Object.freeze({ "content-type": jsonContentType });
 
 const statusLines = new Map<number, string>();
@@ -93,15 +94,26 @@ export function httpDate(nowMs: number): string {
   return dateValue;
 }
 
+/** Header names already found valid and not server-owned, so each is checked once. Handlers use
+ * a handful of names; the bound only stops a handler with generated names from growing it. */
+const checkedNames = new Set<string>();
+const checkedNamesMax = 256;
+
+function checkName(name: string): void {
+  if (checkedNames.has(name)) return;
+  if (!tokenRe.test(name)) throw new TypeError(`Cannot send response: invalid header name ${JSON.stringify(name)}`);
+  if (serverOwned.has(name.toLowerCase())) throw new TypeError(`Cannot send response: header ${name} is set by the server`);
+  if (checkedNames.size < checkedNamesMax) checkedNames.add(name);
+}
+
 function handlerHeaders(headers: Readonly<Record<string, string>>): string {
   let text = "";
   for (const name in headers) {
     const value = headers[name];
-    if (!tokenRe.test(name)) throw new TypeError(`Cannot send response: invalid header name ${JSON.stringify(name)}`);
+    checkName(name);
     if (typeof value !== "string" || valueBadRe.test(value)) {
       throw new TypeError(`Cannot send response: invalid value for header ${name}`);
     }
-    if (serverOwned.has(name.toLowerCase())) throw new TypeError(`Cannot send response: header ${name} is set by the server`);
     text += `${name}: ${value}\r\n`;
   }
   return text;
@@ -110,8 +122,9 @@ function handlerHeaders(headers: Readonly<Record<string, string>>): string {
 /**
  * The response as bytes to write: a string (to be written as UTF-8) when the body is a string,
  * so pipelined responses can be joined into one write, or a Buffer when the body is one.
+ * `requestId` (checked by the parser, or generated) is echoed as X-Request-Id.
  */
-export function serializeResponse(response: HttpResponse, framing: ResponseFraming): string | Buffer {
+export function serializeResponse(response: HttpResponse, framing: ResponseFraming, requestId?: string): string | Buffer {
   const { status, body } = response;
   let head = statusLine(status);
   if (response.headers !== undefined) head += handlerHeaders(response.headers);
@@ -123,6 +136,7 @@ export function serializeResponse(response: HttpResponse, framing: ResponseFrami
   if (bodiless && length > 0) throw new TypeError(`Cannot send response: status ${status} has no body`);
   if (!bodiless) head += `content-length: ${length}\r\n`;
   head += `date: ${httpDate(Date.now())}\r\n`;
+  if (requestId !== undefined) head += `x-request-id: ${requestId}\r\n`;
   if (framing.close) head += "connection: close\r\n";
   else if (framing.announceKeepAlive) head += "connection: keep-alive\r\n";
   head += "\r\n";

@@ -11,6 +11,7 @@ import { Logger } from "../../lib/log.ts";
 import { waitFor } from "../../test/support/wait.ts";
 import { RawClient } from "../../test/support/raw_http_client.ts";
 import type { HttpLimits } from "./limits.ts";
+import { requestIdBytesMax } from "./limits.ts";
 import type { HttpRequest } from "./parser.ts";
 import { jsonResponse } from "./response.ts";
 import type { HttpResponse } from "./response.ts";
@@ -344,6 +345,48 @@ test("a handler that never answers gets 503 after handlerTimeoutMs", () =>
     assert.is(timedOut.headers["retry-after"], "1", "a 503 says when to come back");
     assert.is((await c.read()).status, 200);
     c.destroy();
+  }));
+
+const uuidRe = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+test("X-Request-Id: a valid one is echoed; none, too long or with a space gets a generated one", () =>
+  withServer({}, async (port) => {
+    const c = await RawClient.connect(port);
+    const atLimit = "r".repeat(requestIdBytesMax);
+    c.send(get("/echo", "X-Request-Id: abc-123_~!\r\n") + get("/echo", `X-Request-Id: ${atLimit}\r\n`));
+    assert.is((await c.read()).headers["x-request-id"], "abc-123_~!");
+    assert.is((await c.read()).headers["x-request-id"], atLimit);
+    const replaced = [get("/echo"), get("/echo", `X-Request-Id: ${atLimit}r\r\n`), get("/echo", "X-Request-Id: a b\r\n")];
+    const seen = new Set<string>();
+    for (const request of [...replaced, get("/echo", "X-Request-Id: a\r\nX-Request-Id: b\r\n")]) {
+      c.send(request);
+      const id = (await c.read()).headers["x-request-id"] ?? "";
+      assert.match(id, uuidRe);
+      seen.add(id);
+    }
+    assert.is(seen.size, 4, "each generated id is new");
+    c.destroy();
+  }));
+
+test("X-Request-Id is on every response: handler errors, timeouts, parser errors, connection limit", () =>
+  withServer({ handlerTimeoutMs: 100, connectionsMax: 1 }, async (port) => {
+    const c = await RawClient.connect(port);
+    c.send(get("/throw", "X-Request-Id: t1\r\n") + get("/never", "X-Request-Id: t2\r\n") + get("/bad-response", "X-Request-Id: t3\r\n"));
+    const statuses = [];
+    for (const id of ["t1", "t2", "t3"]) {
+      const r = await c.read();
+      statuses.push(r.status);
+      assert.is(r.headers["x-request-id"], id);
+    }
+    assert.equal(statuses, [500, 503, 500]);
+    const refused = await RawClient.connect(port);
+    refused.send(get("/echo"));
+    assert.match((await refused.read()).headers["x-request-id"] ?? "", uuidRe);
+    refused.destroy();
+    c.send("HELLO\r\n\r\n");
+    const malformed = await c.read();
+    assert.is(malformed.status, 400);
+    assert.match(malformed.headers["x-request-id"] ?? "", uuidRe);
   }));
 
 test("a bad request on one connection does not disturb another", () =>

@@ -5,6 +5,7 @@
 import * as net from "node:net";
 import type { Logger } from "../../lib/log.ts";
 import { Connection } from "./connection.ts";
+import { generatedRequestId } from "./head.ts";
 import type { HttpHandler } from "./connection.ts";
 import { busyRetryAfterSeconds, resolveLimits } from "./limits.ts";
 import type { HttpLimits } from "./limits.ts";
@@ -152,7 +153,7 @@ class NetHttpServer implements HttpServer {
 function refuse(socket: net.Socket, lingerMs: number): void {
   socket.on("error", () => {/* the client went away first: nothing to do */});
   const response = jsonError(503, "too many connections", { "retry-after": String(busyRetryAfterSeconds) });
-  socket.end(serializeResponse(response, { close: true, headOnly: false, announceKeepAlive: false }));
+  socket.end(serializeResponse(response, { close: true, headOnly: false, announceKeepAlive: false }, generatedRequestId()));
   socket.resume(); // discard the request so closing does not reset the connection
   setTimeout(() => socket.destroy(), lingerMs).unref();
 }

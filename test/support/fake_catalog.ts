@@ -1,20 +1,23 @@
 // An in-process stand-in for the catalog, over real gRPC, for the subscriber's and reader's
-// unit tests: Lookup (optionally slow after reading the state, like CATALOG_LOOKUP_DELAY_MS),
+// unit tests: Lookup, unary and on the Lookups stream (optionally slow after reading the state,
+// like CATALOG_LOOKUP_DELAY_MS),
 // Invalidations (register, then send headers), and `trade()` for the test itself to change a
 // stock (install, then push). The knobs let a test hold back pushes or confirmations and break
 // streams; it keeps nothing on disk.
 
 import type { ServerWritableStream } from "@grpc/grpc-js";
-import type { CatalogServer, Invalidation, Stock, SubscribeRequest } from "../../gen/catalog.ts";
+import type { CatalogServer, Invalidation, LookupRequest, Stock, SubscribeRequest } from "../../gen/catalog.ts";
 import { CatalogService } from "../../gen/catalog.ts";
 import { bindServer, grpc, serverOptions, statusError } from "../../lib/grpc.ts";
 import { freePort } from "../../lib/service_process.ts";
+import { StreamCallServer } from "../../lib/stream_calls.ts";
 
 type Subscriber = ServerWritableStream<SubscribeRequest, Invalidation>;
 
 export class FakeCatalog {
   readonly stocks = new Map<string, Stock>();
   private readonly subscribers = new Set<Subscriber>();
+  private readonly streams = new StreamCallServer();
   private server: grpc.Server | undefined;
   port = 0;
   /** Wait this long after reading the state before answering a Lookup. */
@@ -70,18 +73,28 @@ export class FakeCatalog {
     return next;
   }
 
+  /** Reads the state now, answers lookupDelayMs later. */
+  private lookup(name: string, callback: (error: Partial<grpc.StatusObject> | null, stock?: Stock) => void): void {
+    this.lookups++;
+    const stock = this.stocks.get(name);
+    setTimeout(() => {
+      if (stock) callback(null, stock);
+      else callback(statusError(grpc.status.NOT_FOUND, "stock not found"));
+    }, this.lookupDelayMs);
+  }
+
   private handlers(): CatalogServer {
     return {
-      lookup: (call, callback) => {
-        this.lookups++;
-        const stock = this.stocks.get(call.request.name);
-        setTimeout(() => {
-          if (stock) callback(null, stock);
-          else callback(statusError(grpc.status.NOT_FOUND, "stock not found"));
-        }, this.lookupDelayMs);
-      },
+      lookup: (call, callback) => this.lookup(call.request.name, callback),
       tradeBatch: (_call, callback) => callback(statusError(grpc.status.UNIMPLEMENTED, "not in the fake")),
       tradeBatches: (call) => call.emit("error", statusError(grpc.status.UNIMPLEMENTED, "not in the fake")),
+      lookups: this.streams.handler(
+        (request: LookupRequest) =>
+          new Promise<Stock>((resolve, reject) => {
+            this.lookup(request.name, (error, stock) => error ? reject(error) : resolve(stock as Stock));
+          }),
+        (err) => err as Partial<grpc.StatusObject>,
+      ),
       invalidations: (call) => {
         this.subscribers.add(call);
         call.on("cancelled", () => this.subscribers.delete(call));
