@@ -62,8 +62,8 @@ export function createApi(deps: ApiDeps): (req: HttpRequest) => HttpResponse | P
     { pattern: /^\/orders\/([^/]+)$/, methods: { GET: (_req, number) => getOrder(deps, number) } },
     { pattern: /^\/health$/, methods: { GET: () => getHealth(deps) } },
   ];
-  const failed = (err: unknown): HttpResponse => errorResponse(err, deps.log);
   return (req) => {
+    const failed = (err: unknown): HttpResponse => errorResponse(err, deps.log, req.requestId);
     try {
       for (const route of routes) {
         const match = route.pattern.exec(req.path);
