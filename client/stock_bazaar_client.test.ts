@@ -31,8 +31,9 @@ test.before(reported("client system", async () => {
   client = new StockBazaarClient({ baseUrl: system.url });
 }));
 test.after(async () => {
-  client.close();
-  await system.stop();
+  // After a failed setup neither exists; the setup's own error is the one to see.
+  client?.close();
+  await system?.stop();
 });
 
 /** The error `call` rejects with; fails the test if it resolves. */

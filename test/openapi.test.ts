@@ -82,7 +82,7 @@ test.before(reported("openapi system", async () => {
   system = await LocalSystem.start();
 }));
 test.after(async () => {
-  await system.stop();
+  await system?.stop(); // undefined after a failed setup, whose error is the one to see
 });
 
 test("the generated document the frontend serves is docs/openapi.yaml (else run `node --import tsx scripts/openapi.ts`)", () => {
