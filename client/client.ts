@@ -1,11 +1,12 @@
 // The load-and-verify client (README "Tests"), as a library (client/run.ts is its CLI and the
-// benchmarks call it directly). Each session keeps ONE keep-alive connection: look up a random
-// stock; if its quantity > 0, with probability p trade it on the same connection; record every
-// successful order; at the end read every recorded order back and compare.
+// benchmarks call it directly). Each session is one StockBazaarClient with ONE keep-alive
+// connection: look up a random stock; if its quantity > 0, with probability p trade it on the same
+// connection; record every successful order; at the end read every recorded order back and compare.
 
 import { randomUUID } from "node:crypto";
-import * as http from "node:http";
 import { initialStocks } from "../catalog/initial_stocks.ts";
+import { ConflictError, StockBazaarClient, StockBazaarError } from "./stock_bazaar_client.ts";
+import type { Order } from "./stock_bazaar_client.ts";
 
 /** Per-request deadline: a request that takes longer counts as an error. */
 export const clientRequestTimeoutMs = 15_000;
@@ -26,7 +27,7 @@ export type ClientOptions = {
 };
 
 export type LatencySummary = { count: number; meanMs: number; p50Ms: number; p99Ms: number };
-export type RecordedOrder = { number: number; name: string; type: "buy" | "sell"; quantity: number };
+export type RecordedOrder = Order;
 
 export type ClientResult = {
   readonly options: ClientOptions;
@@ -48,47 +49,6 @@ export function seededRandom(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-}
-
-type Reply = { status: number; body: unknown };
-
-function request(
-  agent: http.Agent,
-  opts: ClientOptions,
-  method: string,
-  path: string,
-  body?: unknown,
-  headers: Record<string, string> = {},
-): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const req = http.request({
-      host: opts.host,
-      port: opts.port,
-      method,
-      path,
-      agent,
-      timeout: clientRequestTimeoutMs,
-      headers: payload === undefined
-        ? headers
-        : { ...headers, "content-type": "application/json", "content-length": Buffer.byteLength(payload) },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => {
-        const text = Buffer.concat(chunks).toString("utf8");
-        try {
-          resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) });
-        } catch {
-          reject(new Error(`${method} ${path}: response is not JSON: ${text.slice(0, 200)}`));
-        }
-      });
-      res.on("error", reject);
-    });
-    req.on("timeout", () => req.destroy(new Error(`${method} ${path}: no response within ${clientRequestTimeoutMs} ms`)));
-    req.on("error", reject);
-    req.end(payload);
-  });
 }
 
 /** The sample at quantile `q` (0..1) of ascending `sorted` samples (nearest rank); 0 when there are none. */
@@ -117,56 +77,71 @@ type SessionState = {
 
 async function timed<T>(samples: number[], fn: () => Promise<T>): Promise<T> {
   const start = performance.now();
-  const value = await fn();
-  samples.push(performance.now() - start);
-  return value;
+  try {
+    return await fn();
+  } finally {
+    samples.push(performance.now() - start);
+  }
+}
+
+/** An answer the API promises (an HTTP error status) is recorded and the session goes on; no answer ends it. */
+function answered(err: unknown): err is StockBazaarError {
+  return err instanceof StockBazaarError && err.status !== undefined;
 }
 
 async function runSession(opts: ClientOptions, runId: string, index: number, state: SessionState): Promise<void> {
   const random = seededRandom(opts.seed * 7919 + index);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const client = new StockBazaarClient({
+    baseUrl: `http://${opts.host.includes(":") ? `[${opts.host}]` : opts.host}:${opts.port}`,
+    deadlineMs: clientRequestTimeoutMs,
+    connectionsMax: 1,
+  });
   try {
     for (let i = 0; i < opts.iterations; i++) {
       const name = opts.stocks[Math.floor(random() * opts.stocks.length)] as string;
       const tradeRoll = random();
       const type = random() < 0.5 ? "buy" : "sell";
       const quantity = 1 + Math.floor(random() * clientTradeQuantityMax);
-      const look = await timed(state.lookup, () => request(agent, opts, "GET", `/stocks/${encodeURIComponent(name)}`));
-      if (look.status !== 200) {
-        state.errors.push(`lookup ${name}: HTTP ${look.status} ${JSON.stringify(look.body)}`);
+      let available: number;
+      try {
+        available = (await timed(state.lookup, () => client.lookup(name))).data.quantity;
+      } catch (err) {
+        if (!answered(err)) throw err;
+        state.errors.push(`lookup ${name}: ${err.message}`);
         continue;
       }
-      const stock = (look.body as { data: { quantity: number } }).data;
-      if (!(stock.quantity > 0) || tradeRoll >= opts.p) continue;
-      const order = { name, quantity, type };
+      if (!(available > 0) || tradeRoll >= opts.p) continue;
       // The run id keeps a rerun with the same seed from replaying the earlier run's orders.
-      const key = `${runId}-${index}-${i}`;
-      const reply = await timed(state.trade, () => request(agent, opts, "POST", "/orders", order, { "idempotency-key": key }));
-      if (reply.status === 200) {
-        const number = (reply.body as { data: { transaction_number: number } }).data.transaction_number;
+      const order = { name, quantity, type, idempotencyKey: `${runId}-${index}-${i}` } as const;
+      try {
+        const number = (await timed(state.trade, () => client.trade(order))).data.transactionNumber;
         state.orders.push({ number, name, type, quantity });
-      } else if (reply.status === 409) {
-        state.rejected++;
-      } else {
-        state.errors.push(`trade ${JSON.stringify(order)}: HTTP ${reply.status} ${JSON.stringify(reply.body)}`);
+      } catch (err) {
+        if (err instanceof ConflictError) state.rejected++;
+        else if (answered(err)) state.errors.push(`trade ${JSON.stringify(order)}: ${err.message}`);
+        else throw err;
       }
     }
-    for (const order of state.orders) {
-      const reply = await timed(state.query, () => request(agent, opts, "GET", `/orders/${order.number}`));
-      const got = (reply.body as { data?: RecordedOrder }).data;
-      const same = reply.status === 200 && got !== undefined && got.number === order.number && got.name === order.name &&
-        got.type === order.type && got.quantity === order.quantity;
-      if (!same) {
-        state.mismatches.push(
-          `order ${order.number}: expected ${JSON.stringify(order)}, got HTTP ${reply.status} ${JSON.stringify(reply.body)}`,
-        );
-      }
-    }
+    for (const order of state.orders) await verify(client, order, state);
   } catch (err) {
     state.errors.push(`session ${index}: ${err instanceof Error ? err.message : String(err)}`);
   } finally {
-    agent.destroy();
+    client.close();
   }
+}
+
+/** Read one recorded order back; anything but the same order is a mismatch. */
+async function verify(client: StockBazaarClient, order: RecordedOrder, state: SessionState): Promise<void> {
+  let got: string;
+  try {
+    const read = (await timed(state.query, () => client.order(order.number))).data;
+    if (read.number === order.number && read.name === order.name && read.type === order.type && read.quantity === order.quantity) return;
+    got = JSON.stringify(read);
+  } catch (err) {
+    if (!answered(err)) throw err;
+    got = err.message;
+  }
+  state.mismatches.push(`order ${order.number}: expected ${JSON.stringify(order)}, got ${got}`);
 }
 
 export async function runClient(opts: ClientOptions): Promise<ClientResult> {

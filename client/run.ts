@@ -1,6 +1,6 @@
-// CLI of the load-and-verify client (README "Tests"):
-//   node --import tsx client/run.ts --host 127.0.0.1 --port 8080 --p 0.5 --iterations 200 --sessions 5 --seed 42 [--json]
-// Exits 1 on any mismatch or failed request, 2 on bad options.
+// CLI of the load-and-verify client (README "Quick start"); the sessions are client/client.ts,
+// each on a StockBazaarClient. Exits 0 when every recorded order verifies, 1 on any mismatch or
+// failed request, 2 on bad options; --help prints the usage below.
 
 import { CommandLine } from "../lib/cli.ts";
 import { defaultStockNames, runClient } from "./client.ts";
@@ -10,10 +10,27 @@ import type { ClientOptions, ClientResult, LatencySummary } from "./client.ts";
 const iterationsMax = 10_000_000;
 const sessionsMax = 10_000;
 
-const cli = new CommandLine(
-  "client",
-  "usage: npm run client -- [--host H] [--port N] [--p P] [--iterations N] [--sessions N] [--seed N] [--stocks A,B] [--json]",
-);
+const usage = `usage: npm run client -- [options]       (or: node --import tsx client/run.ts [options])
+
+Load-and-verify client: each session looks up a random stock and, if its quantity is above 0,
+trades it with probability p (with an Idempotency-Key); at the end it reads every acknowledged
+order back and compares. Prints latencies and a verdict.
+
+options:
+  --host H          frontend host (default 127.0.0.1)
+  --port N          frontend port (default 8080)
+  --p P             trade probability per iteration, 0 to 1 (default 0.5)
+  --iterations N    lookups per session (default 100)
+  --sessions N      concurrent sessions, one keep-alive connection each (default 5)
+  --seed N          seed of the random choices, to repeat a run (default: random, printed)
+  --stocks A,B      stock names to use (default: the ${defaultStockNames.length} stocks of a fresh catalog)
+  --json            print the result as one JSON object instead of text
+  --help, -h        print this text and exit
+
+exit status: 0 every recorded order verified, 1 a request failed or an order did not verify,
+2 bad options.`;
+
+const cli = new CommandLine("client", usage);
 
 function parseOptions(argv: string[]): { opts: ClientOptions; json: boolean } {
   const parsed = cli.parse(argv, {

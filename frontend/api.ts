@@ -15,6 +15,7 @@ import type { OrderGateway, OrderType } from "./order_gateway.ts";
 import { assert } from "../lib/assert.ts";
 import { orderQuantityMax, requestIdProblem, stockNameBytesMax } from "../lib/protocol.ts";
 import { idempotencyKeyBytesMax } from "./limits.ts";
+import { getOpenapi } from "./openapi.ts";
 
 export type StockView = { name: string; price: number; quantity: number; volume: number; version: number };
 
@@ -61,6 +62,7 @@ export function createApi(deps: ApiDeps): (req: HttpRequest) => HttpResponse | P
     { pattern: /^\/orders$/, methods: { POST: (req) => postOrder(deps, req) } },
     { pattern: /^\/orders\/([^/]+)$/, methods: { GET: (_req, number) => getOrder(deps, number) } },
     { pattern: /^\/health$/, methods: { GET: () => getHealth(deps) } },
+    { pattern: /^\/openapi\.json$/, methods: { GET: getOpenapi } },
   ];
   return (req) => {
     const failed = (err: unknown): HttpResponse => errorResponse(err, deps.log, req.requestId);

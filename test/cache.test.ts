@@ -9,7 +9,7 @@ import type { Program } from "./support/processes.ts";
 import { startRedis } from "./support/processes.ts";
 import type { RunningService } from "../lib/service_process.ts";
 import { LocalSystem } from "./support/local_system.ts";
-import { frontendHealth, requestJson, waitForCacheInUse } from "./support/http.ts";
+import { frontendHealth, waitForCacheInUse, withClient } from "./support/http.ts";
 import { reported } from "./support/hooks.ts";
 import { waitFor } from "./support/wait.ts";
 
@@ -23,9 +23,7 @@ async function cacheStats(base: string): Promise<CacheStats> {
 }
 
 async function quantity(base: string, name: string): Promise<number> {
-  const reply = await requestJson(base, "GET", `/stocks/${name}`);
-  assert.is(reply.status, 200);
-  return reply.body.data.quantity as number;
+  return (await withClient(base, (client) => client.lookup(name))).data.quantity;
 }
 
 async function secondFrontend(cluster: LocalSystem, env: Record<string, string> = {}): Promise<{ service: RunningService; url: string }> {
@@ -64,13 +62,12 @@ Lru("read-your-writes on the trading frontend; the push reaches the second front
   const start = await quantity(cluster.url, "FishCo");
   assert.is(await quantity(url, "FishCo"), start);
   assert.is(await quantity(url, "FishCo"), start, "cached on the second frontend too");
-  const buy = await requestJson(cluster.url, "POST", "/orders", { name: "FishCo", quantity: 7, type: "buy" });
-  assert.is(buy.status, 200);
+  await withClient(cluster.url, (client) => client.trade({ name: "FishCo", quantity: 7, type: "buy" }));
   assert.is(await quantity(cluster.url, "FishCo"), start - 7, "the next lookup on the same frontend reflects the trade");
   await waitFor(async () => (await quantity(url, "FishCo")) === start - 7, pushWaitMs, "the second frontend reflects the trade");
   // A trade through the second frontend invalidates the first one's entry too.
   await quantity(cluster.url, "FishCo");
-  assert.is((await requestJson(url, "POST", "/orders", { name: "FishCo", quantity: 2, type: "sell" })).status, 200);
+  await withClient(url, (client) => client.trade({ name: "FishCo", quantity: 2, type: "sell" }));
   assert.is(await quantity(url, "FishCo"), start - 5);
   await waitFor(async () => (await quantity(cluster.url, "FishCo")) === start - 5, pushWaitMs, "the first frontend reflects the trade");
 });
@@ -117,7 +114,7 @@ Redis("two frontends share entries, and a trade on one is seen by the other at o
   assert.is(statsBefore.backend, "redis");
   assert.is(await quantity(b, "BardCo"), start);
   assert.is((await cacheStats(b)).hits - statsBefore.hits, 1, "filled by the first frontend, a hit on the second");
-  assert.is((await requestJson(redisSystem.url, "POST", "/orders", { name: "BardCo", quantity: 3, type: "buy" })).status, 200);
+  await withClient(redisSystem.url, (client) => client.trade({ name: "BardCo", quantity: 3, type: "buy" }));
   assert.is(await quantity(b, "BardCo"), start - 3, "the shared entry was dropped before the trade was answered");
   assert.is(await quantity(redisSystem.url, "BardCo"), start - 3);
 });

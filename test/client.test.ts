@@ -1,6 +1,6 @@
 // The load-and-verify client (client/run.ts) against the real system, and its verdicts: exit 0 when
 // every recorded order reads back, 1 on a mismatch (shown with a server that lies), 2 on bad
-// options.
+// options; --help explains every option.
 
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -79,6 +79,14 @@ test("bad options exit 2 with a message naming the option", async () => {
     const { code, out } = await runClient([...args]);
     assert.is(code, 2, out);
     assert.ok(out.includes(option), out);
+  }
+});
+
+test("--help prints the usage with every option and exits 0", async () => {
+  const { code, out } = await runClient(["--help"]);
+  assert.is(code, 0, out);
+  for (const option of ["--host", "--port", "--p", "--iterations", "--sessions", "--seed", "--stocks", "--json", "--help"]) {
+    assert.match(out, new RegExp(`^  ${option}[ ,]`, "m"), `${option} is explained`);
   }
 });
 

@@ -26,7 +26,7 @@ import { LocalSystem } from "./support/local_system.ts";
 import { catalogClient } from "./support/grpc_calls.ts";
 import { killAll, startCatalog } from "./support/processes.ts";
 import { reported } from "./support/hooks.ts";
-import { requestJson } from "./support/http.ts";
+import { frontendHealth } from "./support/http.ts";
 import { TradeLoad } from "./support/load.ts";
 import { readOrderLog, verifyGuarantees, waitFilesIdentical } from "./support/verify.ts";
 import { waitFor } from "./support/wait.ts";
@@ -333,8 +333,7 @@ type SystemHealth = { leader: number | null; replicas: ReplicaHealth[] };
 
 /** The frontend's GET /health body (its `error.details` when degraded). */
 async function systemHealth(cluster: LocalSystem): Promise<SystemHealth> {
-  const reply = await requestJson(cluster.url, "GET", "/health");
-  return (reply.body?.data ?? reply.body?.error?.details) as SystemHealth;
+  return await frontendHealth<SystemHealth>(cluster.url) as SystemHealth;
 }
 
 /**

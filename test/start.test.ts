@@ -8,7 +8,7 @@ import * as assert from "uvu/assert";
 import { freePort } from "../lib/service_process.ts";
 import { runTracked, tempDir } from "./support/processes.ts";
 import { waitFor } from "./support/wait.ts";
-import { requestJson } from "./support/http.ts";
+import { withClient } from "./support/http.ts";
 
 /** From spawn to the printed URL, and from SIGINT to exit. */
 const startTimeoutMs = 40_000;
@@ -40,9 +40,11 @@ test("npm start runs the system, prints the URL and stops cleanly on SIGINT", as
         throw new Error(`${String(err)}; output:\n${start.output()}`);
       });
     const base = `http://127.0.0.1:${frontend}`;
-    assert.is((await requestJson(base, "GET", "/stocks/GameStart")).status, 200);
-    const buy = await requestJson(base, "POST", "/orders", { name: "GameStart", quantity: 1, type: "buy" });
-    assert.is(buy.status, 200, JSON.stringify(buy.body));
+    const buy = await withClient(base, async (client) => {
+      assert.is((await client.lookup("GameStart")).data.name, "GameStart");
+      return await client.trade({ name: "GameStart", quantity: 1, type: "buy" });
+    });
+    assert.is(buy.data.transactionNumber, 0, "the first trade of a fresh system");
     const pids = [...start.output().matchAll(/pid=(\d+)/g)].map((m) => Number(m[1]));
     child.kill("SIGINT");
     assert.is((await start.exited).code, 0, start.output());

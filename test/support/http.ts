@@ -1,9 +1,11 @@
-// Small HTTP helpers for tests: JSON requests over node:http (a separate implementation from
-// the server under test), the frontend's /health as it reads it, and raw-socket exchanges for
+// Small HTTP helpers for tests: API calls through the typed client (withClient), raw JSON requests
+// over node:http for tests of the wire shapes themselves (a separate implementation from the
+// server under test), the frontend's /health as it reads it, and raw-socket exchanges for
 // byte-level checks.
 
 import * as http from "node:http";
 import * as net from "node:net";
+import { StockBazaarClient } from "../../client/stock_bazaar_client.ts";
 import { sleep } from "../../lib/sleep.ts";
 
 // deno-lint-ignore no-explicit-any -- a test reads the parsed JSON field by field
@@ -50,13 +52,22 @@ export function requestJson(
   });
 }
 
+/** Calls through a StockBazaarClient of their own, closed afterwards: for tests that make a few calls. */
+export async function withClient<T>(base: string, calls: (client: StockBazaarClient) => Promise<T>): Promise<T> {
+  const client = new StockBazaarClient({ baseUrl: base, deadlineMs: testRequestTimeoutMs });
+  try {
+    return await calls(client);
+  } finally {
+    client.close();
+  }
+}
+
 /** How long a new frontend may take to confirm its invalidation stream (normally milliseconds). */
 export const cacheInUseWaitMs = 10_000;
 
 /** The frontend's /health body: `data`, or `error.details` when it answers 503 (undefined if neither). */
 export async function frontendHealth<T>(base: string): Promise<T | undefined> {
-  const reply = await requestJson(base, "GET", "/health");
-  return (reply.body?.data ?? reply.body?.error?.details) as T | undefined;
+  return (await withClient(base, (client) => client.health())).data as T | undefined;
 }
 
 /**

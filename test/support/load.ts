@@ -4,11 +4,11 @@
 // was sent and answered (so a benchmark can measure gaps), and every error a client would see
 // is recorded with when it happened (a failover should produce none).
 
-import * as http from "node:http";
 import { seededRandom } from "../../client/client.ts";
+import { ConflictError, StockBazaarClient, StockBazaarError } from "../../client/stock_bazaar_client.ts";
 import { initialStocks } from "../../catalog/initial_stocks.ts";
 import { sleep } from "../../lib/sleep.ts";
-import { requestJson } from "./http.ts";
+import { testRequestTimeoutMs } from "./http.ts";
 
 /** After a failed request (no HTTP answer) a worker waits this long before the next one. */
 const errorBackoffMs = 10;
@@ -63,7 +63,7 @@ export class TradeLoad {
 
   private async worker(base: string, w: number, seed: number, stocks: readonly string[], prefix: string): Promise<void> {
     const random = seededRandom(seed * 1000 + w);
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const client = new StockBazaarClient({ baseUrl: base, deadlineMs: testRequestTimeoutMs, connectionsMax: 1 });
     for (let i = 0; this.running; i++) {
       const name = stocks[Math.floor(random() * stocks.length)] as string;
       const type = random() < 0.45 ? "buy" : "sell";
@@ -71,18 +71,19 @@ export class TradeLoad {
       const key = `${prefix}-${seed}-${w}-${i}`;
       const sentMs = this.now();
       try {
-        const reply = await requestJson(base, "POST", "/orders", { name, type, quantity }, { "idempotency-key": key }, agent);
-        const answeredMs = this.now();
-        if (reply.status === 200) {
-          this.acked.push({ number: reply.body.data.transaction_number, name, type, quantity, key, sentMs, answeredMs });
-        } else if (reply.status === 409) this.rejected.push(key);
-        else this.failures.push({ atMs: answeredMs, message: `${key}: HTTP ${reply.status} ${JSON.stringify(reply.body)}` });
+        const number = (await client.trade({ name, type, quantity, idempotencyKey: key })).data.transactionNumber;
+        this.acked.push({ number, name, type, quantity, key, sentMs, answeredMs: this.now() });
       } catch (err) {
-        this.failures.push({ atMs: this.now(), message: `${key}: ${String(err)}` });
-        await sleep(errorBackoffMs);
+        if (err instanceof ConflictError) {
+          this.rejected.push(key);
+          continue;
+        }
+        // The client's message names the status ("HTTP 503: ...") or the network error (ECONNREFUSED ...).
+        this.failures.push({ atMs: this.now(), message: `${key}: ${err instanceof Error ? err.message : String(err)}` });
+        if (!(err instanceof StockBazaarError) || err.status === undefined) await sleep(errorBackoffMs);
       }
     }
-    agent.destroy();
+    client.close();
   }
 
   /** Resolves once at least `n` orders are acknowledged in total. */
