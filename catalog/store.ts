@@ -225,6 +225,7 @@ export class Store {
   private async commit(jobs: Job[]): Promise<void> {
     if (this.failure !== undefined) return this.rejectAll(jobs, this.failure);
     const plan = planGroup(this.sequence, this.stocks, jobs);
+    const writeStart = performance.now();
     try {
       // The fence first: once a caller could hear of the new epoch, a restart must know it.
       if (plan.epoch > this.sequence.epoch) await this.epochFile.write(plan.epoch);
@@ -234,13 +235,14 @@ export class Store {
       this.fail(failure);
       return this.rejectAll(jobs, failure);
     }
+    const durableMs = plan.epoch > this.sequence.epoch || plan.applied.length > 0 ? performance.now() - writeStart : 0;
     await this.lock.withWrite(() => this.install(plan));
     if (plan.applied.length > 0) this.commitCount++;
     this.logEpochs(plan);
     // Invalidations go out before the replies: by the time a trader can see its reply, the
     // push to every frontend is already queued on its stream (read-your-writes, README: The cache).
     this.publish(plan.changed);
-    this.answer(jobs, plan);
+    this.answer(jobs, plan, durableMs);
     this.tradesSinceCheckpoint += plan.applied.length;
     if (this.tradesSinceCheckpoint >= this.checkpointTradesInterval) await this.checkpoint();
   }
@@ -270,12 +272,14 @@ export class Store {
     for (const listener of this.listeners) listener(invalidations);
   }
 
-  private answer(jobs: readonly Job[], plan: GroupPlan): void {
+  private answer(jobs: readonly Job[], plan: GroupPlan, durableMs: number): void {
     assert(jobs.length === plan.outcomes.length, "one outcome per job");
     for (const [i, job] of jobs.entries()) {
       const outcome = plan.outcomes[i];
       assert(outcome !== undefined, "one outcome per job");
       if (outcome.ok) {
+        // Only a call whose trades this commit wrote waited for that write.
+        if (outcome.reply.results.length > 0) outcome.reply.durableMs = durableMs;
         job.resolve(outcome.reply);
         continue;
       }

@@ -7,7 +7,8 @@ import type { HttpRequest } from "./http/parser.ts";
 import { jsonResponse } from "./http/response.ts";
 import type { HttpResponse } from "./http/response.ts";
 import { badRequest, errorResponse, methodNotAllowed, notFound } from "./errors.ts";
-import type { OrderGateway, OrderType } from "./order_gateway.ts";
+import type { OrderGateway, OrderType, PlaceOutcome } from "./order_gateway.ts";
+import { serverTimingHeader } from "./order_gateway.ts";
 import { assert } from "../lib/assert.ts";
 import { orderQuantityMax, requestIdProblem, stockNameBytesMax } from "../lib/protocol.ts";
 import { idempotencyKeyBytesMax } from "./limits.ts";
@@ -115,16 +116,20 @@ function keyedRequestId(key: string, order: OrderBody): string {
 }
 
 async function postOrder(deps: ApiDeps, req: HttpRequest): Promise<HttpResponse> {
+  const started = performance.now();
   const order = parseOrderBody(req.body);
   const requestId = requestIdFor(req, order);
+  let placed: PlaceOutcome;
   try {
-    const number = await deps.orders.place({ requestId, ...order });
-    return jsonResponse(200, { data: { transaction_number: number } });
+    placed = await deps.orders.place({ requestId, ...order }, { traceId: "" });
   } finally {
     // Before the response is written, whatever the outcome (a timeout may still have traded):
     // drop the cached entry so a lookup after this response cannot return pre-trade data.
     await deps.stocks.tradeDone(order.name);
   }
+  const timing = serverTimingHeader([...placed.phases, { name: "total", ms: performance.now() - started }]);
+  const response = jsonResponse(200, { data: { transaction_number: placed.number } });
+  return { ...response, headers: { ...response.headers, "server-timing": timing } };
 }
 
 async function getOrder(deps: ApiDeps, segment: string): Promise<HttpResponse> {

@@ -10,6 +10,7 @@ import type { Logger } from "../lib/log.ts";
 import { OrderSide, PlaceStatus } from "../gen/order.ts";
 import type { OrderRecord } from "../gen/order.ts";
 import { PlaceBatcher } from "./place_batcher.ts";
+import type { Placed } from "./place_batcher.ts";
 import type { LeaderSelector, ReplicaHandle } from "./leader_selector.ts";
 import { getTimeoutMs, orderRetryBudgetMs, retryBackoffMsMax, retryBackoffMsMin } from "./limits.ts";
 import { ApiError, badRequest, conflict, notFound, unavailable } from "./errors.ts";
@@ -17,6 +18,33 @@ import { ApiError, badRequest, conflict, notFound, unavailable } from "./errors.
 export type OrderType = "buy" | "sell";
 export type NewOrder = { readonly requestId: string; readonly name: string; readonly type: OrderType; readonly quantity: number };
 export type OrderView = { number: number; name: string; type: OrderType; quantity: number };
+export type PlaceOptions = {
+  /** The HTTP request id, carried to the leader to name the order in its log lines. */
+  readonly traceId?: string;
+};
+/** A placed order's number, and the Server-Timing phases it went through (README "Server-Timing"). */
+export type PlaceOutcome = { readonly number: number; readonly phases: readonly ServerTimingPhase[] };
+export type ServerTimingPhase = { readonly name: string; readonly ms: number };
+
+/** The phases of one order, in the order they happen; the leader's only when it measured them. */
+function phasesOf(placed: Placed): ServerTimingPhase[] {
+  const phases = [{ name: "queue", ms: placed.queueMs }];
+  const t = placed.timing;
+  if (t === undefined || t.catalogMs <= 0) return phases;
+  phases.push(
+    { name: "leader-batch", ms: t.leaderBatchMs },
+    { name: "catalog", ms: t.catalogMs },
+    { name: "catalog-fsync", ms: t.catalogFsyncMs },
+    { name: "replicate", ms: t.replicateMs },
+  );
+  if (t.fsyncMs >= 0) phases.push({ name: "fsync", ms: t.fsyncMs });
+  return phases;
+}
+
+/** A Server-Timing header value (W3C Server Timing): `name;dur=ms` entries, milliseconds to 3 decimals. */
+export function serverTimingHeader(phases: readonly ServerTimingPhase[]): string {
+  return phases.map((p) => `${p.name};dur=${p.ms.toFixed(3)}`).join(", ");
+}
 
 export class OrderGateway {
   private readonly leaders: LeaderSelector;
@@ -30,18 +58,19 @@ export class OrderGateway {
     this.log = log;
   }
 
-  /** Place an order; resolves to its transaction number. */
-  async place(order: NewOrder): Promise<number> {
+  /** Place an order; resolves to its transaction number and where the time went. */
+  async place(order: NewOrder, options: PlaceOptions = {}): Promise<PlaceOutcome> {
     const request = {
       requestId: order.requestId,
       name: order.name,
       quantity: order.quantity,
       side: order.type === "buy" ? OrderSide.ORDER_SIDE_BUY : OrderSide.ORDER_SIDE_SELL,
     };
-    const reply = await this.withLeader("place", (leader) => this.batcher.place(leader, request));
+    const placed = await this.withLeader("place", (leader) => this.batcher.place(leader, request, options.traceId ?? ""));
+    const reply = placed.reply;
     switch (reply.status) {
       case PlaceStatus.PLACE_OK:
-        return reply.number;
+        return { number: reply.number, phases: phasesOf(placed) };
       case PlaceStatus.PLACE_INSUFFICIENT_QUANTITY:
         throw conflict("insufficient quantity");
       case PlaceStatus.PLACE_UNKNOWN_STOCK:

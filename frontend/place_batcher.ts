@@ -10,11 +10,25 @@ import { setImmediate } from "node:timers";
 import { grpc } from "../lib/grpc.ts";
 import { callFailure } from "../lib/stream_calls.ts";
 import { PlaceStatus } from "../gen/order.ts";
-import type { PlaceBatchReply, PlaceReply, PlaceRequest } from "../gen/order.ts";
+import type { PlaceBatchReply, PlaceReply, PlaceRequest, PlaceTiming } from "../gen/order.ts";
 import type { ReplicaHandle } from "./leader_selector.ts";
 import { placeBatchCallsInFlightMax, placeBatchOrdersMax, placeTimeoutMs } from "./limits.ts";
 
-type Waiting = { request: PlaceRequest; resolve: (reply: PlaceReply) => void; reject: (err: Error) => void };
+/** The leader's answer to one order, with where its time went (Server-Timing). */
+export type Placed = {
+  readonly reply: PlaceReply;
+  /** Milliseconds the order waited here before its PlaceBatch call went out. */
+  readonly queueMs: number;
+  readonly timing: PlaceTiming | undefined;
+};
+
+type Waiting = {
+  readonly request: PlaceRequest;
+  readonly traceId: string;
+  readonly queuedAt: number;
+  readonly resolve: (placed: Placed) => void;
+  readonly reject: (err: Error) => void;
+};
 type LeaderQueue = { waiting: Waiting[]; inFlight: number; flushScheduled: boolean };
 
 export class PlaceBatcher {
@@ -23,7 +37,8 @@ export class PlaceBatcher {
   calls = 0;
   orders = 0;
 
-  place(leader: ReplicaHandle, request: PlaceRequest): Promise<PlaceReply> {
+  /** `traceId` names the order in the leader's log lines ("" for none). */
+  place(leader: ReplicaHandle, request: PlaceRequest, traceId: string): Promise<Placed> {
     let queue = this.queues.get(leader);
     if (!queue) {
       queue = { waiting: [], inFlight: 0, flushScheduled: false };
@@ -31,7 +46,7 @@ export class PlaceBatcher {
     }
     const q = queue;
     return new Promise((resolve, reject) => {
-      q.waiting.push({ request, resolve, reject });
+      q.waiting.push({ request, traceId, queuedAt: performance.now(), resolve, reject });
       // Wait one turn so requests that arrived together share a call.
       if (!q.flushScheduled) {
         q.flushScheduled = true;
@@ -58,9 +73,13 @@ export class PlaceBatcher {
   private async send(leader: ReplicaHandle, batch: Waiting[]): Promise<void> {
     this.calls++;
     this.orders += batch.length;
+    const sentAt = performance.now();
     let reply: PlaceBatchReply;
     try {
-      reply = await leader.placeBatches.call({ orders: batch.map((w) => w.request) }, placeTimeoutMs);
+      reply = await leader.placeBatches.call(
+        { orders: batch.map((w) => w.request), traceIds: batch.map((w) => w.traceId) },
+        placeTimeoutMs,
+      );
     } catch (err) {
       for (const w of batch) w.reject(err as Error);
       return;
@@ -70,7 +89,7 @@ export class PlaceBatcher {
       // Shaped like a failed gRPC call (UNAVAILABLE), so the retry loop re-sends the order alone.
       if (result === undefined) w.reject(callFailure(grpc.status.UNAVAILABLE, "leader answered a short batch"));
       else if (result.status === PlaceStatus.PLACE_RETRY) w.reject(callFailure(grpc.status.UNAVAILABLE, result.message));
-      else w.resolve(result);
+      else w.resolve({ reply: result, queueMs: sentAt - w.queuedAt, timing: reply.timings[i] });
     }
   }
 }
