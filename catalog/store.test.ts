@@ -447,8 +447,11 @@ test("the queue is bounded: past tradesQueuedMax trades (an empty batch counts o
     calls.push(store.tradeBatch(header(1, queued - 1), sells("MistletoeCo", size)));
     queued += size;
   }
-  await rejects(store.tradeBatch(header(1, queued - 1), sells("MistletoeCo", 1)), OverloadedError);
-  await rejects(store.tradeBatch(header(1, queued - 1), []), OverloadedError);
+  // Both in the same step as the filling calls: the batcher starts taking jobs at its first await.
+  const oneMore = store.tradeBatch(header(1, queued - 1), sells("MistletoeCo", 1));
+  const emptyMore = store.tradeBatch(header(1, queued - 1), []);
+  await rejects(oneMore, OverloadedError);
+  await rejects(emptyMore, OverloadedError);
   const replies = await Promise.all(calls);
   assert.ok(replies.every((r) => r.results.every((t) => t.status === TradeStatus.TRADE_OK)));
   assert.is((await store.health()).tradesApplied, tradesQueuedMax);

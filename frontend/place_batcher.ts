@@ -1,12 +1,13 @@
 // Group commit across the frontend-to-leader hop: Place requests go to the leader as PlaceBatch
 // calls of many orders instead of one call each (a gRPC call costs far more CPU than an order's
-// own work), sent on the leader's long-lived PlaceBatches stream (lib/stream_calls.ts). At most placeBatchCallsInFlightMax calls per leader are in flight; orders
-// arriving meanwhile wait and leave together when a call returns, so batches grow with load
-// (Nagle's idea, without a timer). Each caller still gets its own answer; an order the leader
-// could not complete (PLACE_RETRY) fails alone with UNAVAILABLE and the caller's retry loop
-// re-sends it with the same request id.
+// own work), sent on the leader's long-lived PlaceBatches stream (lib/stream_calls.ts). An order
+// that finds fewer than placeBatchCallsInFlightMax calls in flight leaves at once, alone; orders
+// arriving while that many are in flight wait and leave together when a call returns, so batches
+// grow with load and a lone client waits for nothing (natural batching: no timer, no turn of the
+// event loop). Each caller still gets its own answer; an order the leader could not complete
+// (PLACE_RETRY) fails alone with UNAVAILABLE and the caller's retry loop re-sends it with the
+// same request id.
 
-import { setImmediate } from "node:timers";
 import { grpc } from "../lib/grpc.ts";
 import { callFailure } from "../lib/stream_calls.ts";
 import { PlaceStatus } from "../gen/order.ts";
@@ -29,7 +30,7 @@ type Waiting = {
   readonly resolve: (placed: Placed) => void;
   readonly reject: (err: Error) => void;
 };
-type LeaderQueue = { waiting: Waiting[]; inFlight: number; flushScheduled: boolean };
+type LeaderQueue = { waiting: Waiting[]; inFlight: number };
 
 export class PlaceBatcher {
   private readonly queues = new Map<ReplicaHandle, LeaderQueue>();
@@ -41,20 +42,13 @@ export class PlaceBatcher {
   place(leader: ReplicaHandle, request: PlaceRequest, traceId: string): Promise<Placed> {
     let queue = this.queues.get(leader);
     if (!queue) {
-      queue = { waiting: [], inFlight: 0, flushScheduled: false };
+      queue = { waiting: [], inFlight: 0 };
       this.queues.set(leader, queue);
     }
     const q = queue;
     return new Promise((resolve, reject) => {
       q.waiting.push({ request, traceId, queuedAt: performance.now(), resolve, reject });
-      // Wait one turn so requests that arrived together share a call.
-      if (!q.flushScheduled) {
-        q.flushScheduled = true;
-        setImmediate(() => {
-          q.flushScheduled = false;
-          this.flush(leader, q);
-        });
-      }
+      this.flush(leader, q);
     });
   }
 
@@ -65,7 +59,7 @@ export class PlaceBatcher {
       void this.send(leader, batch).finally(() => {
         q.inFlight--;
         this.flush(leader, q);
-        if (q.inFlight === 0 && q.waiting.length === 0 && !q.flushScheduled) this.queues.delete(leader);
+        if (q.inFlight === 0 && q.waiting.length === 0) this.queues.delete(leader);
       });
     }
   }
