@@ -70,10 +70,9 @@ export class PlaceBatcher {
     const sentAt = performance.now();
     let reply: PlaceBatchReply;
     try {
-      reply = await leader.placeBatches.call(
-        { orders: batch.map((w) => w.request), traceIds: batch.map((w) => w.traceId) },
-        placeTimeoutMs,
-      );
+      // No trace ids at all when none has one: nothing to encode per order.
+      const traceIds = batch.some((w) => w.traceId !== "") ? batch.map((w) => w.traceId) : [];
+      reply = await leader.placeBatches.call({ orders: batch.map((w) => w.request), traceIds }, placeTimeoutMs);
     } catch (err) {
       for (const w of batch) w.reject(err as Error);
       return;

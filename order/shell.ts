@@ -163,9 +163,9 @@ export class ReplicaShell {
 
   private step(input: Input): void {
     if (this.stopped) return;
-    const before = `${this.core.role}/${this.core.epoch}`;
+    const { role, epoch } = this.core;
     const actions = this.core.step(input, this.now());
-    if (`${this.core.role}/${this.core.epoch}` !== before) this.deps.logger.set({ role: this.core.role, epoch: this.core.epoch });
+    if (this.core.role !== role || this.core.epoch !== epoch) this.deps.logger.set({ role: this.core.role, epoch: this.core.epoch });
     for (const action of actions) this.act(action);
   }
 
