@@ -95,7 +95,7 @@ function planCall(
   if (decision.kind !== "apply" && decision.kind !== "missing") return { ok: false, error: refusal(decision) };
   if (decision.raiseEpoch) pending.raise(header);
   if (decision.kind === "missing") {
-    return { ok: true, reply: { results: [], missing: decision.trades.map(sequencedTrade), lastNumber: pending.lastNumber } };
+    return { ok: true, reply: { results: [], missing: decision.trades.map(sequencedTrade), lastNumber: pending.lastNumber, durableMs: 0 } };
   }
   const plan = planCommit(stockLayer, idLayer, requests, { firstNumber: pending.lastNumber + 1, epoch: header.epoch });
   for (const [name, state] of plan.changed) stockLayer.set(name, state);
@@ -104,7 +104,7 @@ function planCall(
     pending.applied.push(row);
   }
   assert(plan.applied.every((row, i) => row.number === pending.lastNumber - plan.applied.length + 1 + i), "numbers follow on");
-  return { ok: true, reply: { results: plan.replies, missing: [], lastNumber: pending.lastNumber } };
+  return { ok: true, reply: { results: plan.replies, missing: [], lastNumber: pending.lastNumber, durableMs: 0 } };
 }
 
 /** The typed error a refusing decision becomes (server.ts maps each to its gRPC status). */

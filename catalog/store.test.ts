@@ -158,7 +158,7 @@ test("numbering: applied trades take consecutive numbers across batches, failed 
   assert.equal(second.results.map((r) => r.number), [0, 2]);
   assert.is(second.lastNumber, 2);
   const empty = await leader.send([]);
-  assert.equal(empty, { results: [], missing: [], lastNumber: 2 });
+  assert.equal(empty, { results: [], missing: [], lastNumber: 2, durableMs: 0 });
   assert.equal(await leader.store.health(), { stocks: initialStocks.length, tradesApplied: 3, lastNumber: 2, epoch: 1 });
 });
 
@@ -186,6 +186,7 @@ test("missing: an after_number behind gets exactly the trades after it, with num
       { number: 2, epoch: 2, requestId: "m2", name: "HelmetCo", side: Side.SIDE_SELL, quantity: 3 },
     ],
     lastNumber: 2,
+    durableMs: 0,
   });
   assert.equal(await store.lookup("HelmetCo"), before, "nothing of the batch was applied");
   assert.equal((await store.health()).epoch, 3, "a missing reply still raises the epoch");
@@ -278,6 +279,7 @@ test("one commit: two calls with the same after_number, the second gets the firs
       { number: 1, epoch: 1, requestId: "a2", name: "FishCo", side: Side.SIDE_SELL, quantity: 2 },
     ],
     lastNumber: 1,
+    durableMs: 0,
   });
   assert.is((await store.lookup("GameStart")).quantity, 101);
 });
@@ -445,8 +447,11 @@ test("the queue is bounded: past tradesQueuedMax trades (an empty batch counts o
     calls.push(store.tradeBatch(header(1, queued - 1), sells("MistletoeCo", size)));
     queued += size;
   }
-  await rejects(store.tradeBatch(header(1, queued - 1), sells("MistletoeCo", 1)), OverloadedError);
-  await rejects(store.tradeBatch(header(1, queued - 1), []), OverloadedError);
+  // Both in the same step as the filling calls: the batcher starts taking jobs at its first await.
+  const oneMore = store.tradeBatch(header(1, queued - 1), sells("MistletoeCo", 1));
+  const emptyMore = store.tradeBatch(header(1, queued - 1), []);
+  await rejects(oneMore, OverloadedError);
+  await rejects(emptyMore, OverloadedError);
   const replies = await Promise.all(calls);
   assert.ok(replies.every((r) => r.results.every((t) => t.status === TradeStatus.TRADE_OK)));
   assert.is((await store.health()).tradesApplied, tradesQueuedMax);

@@ -1,15 +1,15 @@
-// The stock table, the trade numbering, and their one writer. Lookups read the committed table
-// under the read lock. TradeBatch calls are queued; one serial batcher takes everything queued
-// and plans it as one commit (group_plan.ts): each call is decided against the numbering as
-// every earlier call left it (sequence.ts) and its trades planned in turn (trade.ts). It then
-// makes the plan durable WITHOUT holding the lock, so lookups keep reading meanwhile: a raised
-// leader epoch first (catalog-epoch.txt), then one journal append + fdatasync for all calls
-// (group commit). Only then does it take the write lock to install the new states, and answer.
-// So a lookup never sees a state that is not durable yet, and no caller hears of a number or an
-// epoch that a crash could take back. The batcher also runs the periodic checkpoint, between
-// two commits.
+// The stock table, the trade numbering, and their one writer. Lookups read the committed table.
+// TradeBatch calls are queued; one serial batcher takes everything queued and plans it as one
+// commit (group_plan.ts): each call is decided against the numbering as every earlier call left
+// it (sequence.ts) and its trades planned in turn (trade.ts). It then makes the plan durable
+// while the committed table stays as it was, so lookups keep reading meanwhile: a raised leader
+// epoch first (catalog-epoch.txt), then one journal append + fdatasync for all calls (group
+// commit). Only then does it install the new states, in one synchronous step, and answer. No
+// lock is needed: JavaScript runs one step at a time, and both a lookup and the install are
+// synchronous, so a lookup sees the table before a commit or after it, never half of it, and
+// never a state that is not durable yet; no caller hears of a number or an epoch that a crash
+// could take back. The batcher also runs the periodic checkpoint, between two commits.
 
-import { setImmediate } from "node:timers";
 import type { Invalidation, Stock, TradeBatchReply, TradeRequest } from "../gen/catalog.ts";
 import { assert } from "../lib/assert.ts";
 import type { Logger } from "../lib/log.ts";
@@ -32,7 +32,6 @@ import * as limits from "./limits.ts";
 import { stockNameSizeProblem, tradeBatchMax } from "../lib/protocol.ts";
 import type { DurableState } from "./persistence.ts";
 import { checkpoint, loadDurableState } from "./persistence.ts";
-import { RwLock } from "./rwlock.ts";
 import type { SequenceState } from "./sequence_state.ts";
 import type { StockState } from "./trade.ts";
 import { stockMessage } from "./trade.ts";
@@ -65,7 +64,6 @@ function queueRoom(requests: readonly TradeRequest[]): number {
 }
 
 export class Store {
-  private readonly lock = new RwLock();
   private readonly dir: string;
   private readonly log: Logger;
   private readonly stocks: StockTable;
@@ -125,7 +123,7 @@ export class Store {
   async lookup(name: string): Promise<Stock> {
     const problem = stockNameSizeProblem(name);
     if (problem !== undefined) throw new InvalidArgumentError(problem);
-    const state = await this.lock.withRead(() => this.stocks.get(name));
+    const state = this.stocks.get(name);
     if (state === undefined) throw new StockNotFoundError(name);
     return stockMessage(name, state);
   }
@@ -150,11 +148,9 @@ export class Store {
     if (this.failure !== undefined) throw this.failure;
     // Each applied trade adds one to one stock's version, so their sum counts every trade
     // ever applied, across restarts.
-    return this.lock.withRead(() => {
-      let tradesApplied = 0;
-      for (const state of this.stocks.values()) tradesApplied += state.version;
-      return { stocks: this.stocks.size, tradesApplied, lastNumber: this.sequence.lastNumber, epoch: this.sequence.epoch };
-    });
+    let tradesApplied = 0;
+    for (const state of this.stocks.values()) tradesApplied += state.version;
+    return { stocks: this.stocks.size, tradesApplied, lastNumber: this.sequence.lastNumber, epoch: this.sequence.epoch };
   }
 
   /** fdatasync calls of the journal so far; far fewer than trades when group commit works. */
@@ -197,9 +193,13 @@ export class Store {
     return done;
   }
 
+  /**
+   * Natural batching: a call that finds no commit running starts one at once (a lone leader
+   * waits for nothing); calls that arrive while a commit writes join the next one.
+   */
   private async drain(): Promise<void> {
-    // Let every call that arrived in this turn of the event loop join the first commit.
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    // One microtask, so `draining` is set before a commit that never awaits could clear it.
+    await Promise.resolve();
     while (this.queue.length > 0) {
       await this.commit(this.takeJobs());
     }
@@ -225,6 +225,7 @@ export class Store {
   private async commit(jobs: Job[]): Promise<void> {
     if (this.failure !== undefined) return this.rejectAll(jobs, this.failure);
     const plan = planGroup(this.sequence, this.stocks, jobs);
+    const writeStart = performance.now();
     try {
       // The fence first: once a caller could hear of the new epoch, a restart must know it.
       if (plan.epoch > this.sequence.epoch) await this.epochFile.write(plan.epoch);
@@ -234,13 +235,14 @@ export class Store {
       this.fail(failure);
       return this.rejectAll(jobs, failure);
     }
-    await this.lock.withWrite(() => this.install(plan));
+    const durableMs = plan.epoch > this.sequence.epoch || plan.applied.length > 0 ? performance.now() - writeStart : 0;
+    this.install(plan);
     if (plan.applied.length > 0) this.commitCount++;
     this.logEpochs(plan);
     // Invalidations go out before the replies: by the time a trader can see its reply, the
     // push to every frontend is already queued on its stream (read-your-writes, README: The cache).
     this.publish(plan.changed);
-    this.answer(jobs, plan);
+    this.answer(jobs, plan, durableMs);
     this.tradesSinceCheckpoint += plan.applied.length;
     if (this.tradesSinceCheckpoint >= this.checkpointTradesInterval) await this.checkpoint();
   }
@@ -270,12 +272,14 @@ export class Store {
     for (const listener of this.listeners) listener(invalidations);
   }
 
-  private answer(jobs: readonly Job[], plan: GroupPlan): void {
+  private answer(jobs: readonly Job[], plan: GroupPlan, durableMs: number): void {
     assert(jobs.length === plan.outcomes.length, "one outcome per job");
     for (const [i, job] of jobs.entries()) {
       const outcome = plan.outcomes[i];
       assert(outcome !== undefined, "one outcome per job");
       if (outcome.ok) {
+        // Only a call whose trades this commit wrote waited for that write.
+        if (outcome.reply.results.length > 0) outcome.reply.durableMs = durableMs;
         job.resolve(outcome.reply);
         continue;
       }

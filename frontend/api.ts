@@ -11,7 +11,7 @@ import { newLookupTiming } from "./cache/stock_reader.ts";
 import type { LookupTiming } from "./cache/stock_reader.ts";
 import { serverTiming } from "./server_timing.ts";
 import type { TimingEntry } from "./server_timing.ts";
-import type { OrderGateway, OrderType } from "./order_gateway.ts";
+import type { OrderGateway, OrderType, PlaceOutcome } from "./order_gateway.ts";
 import { assert } from "../lib/assert.ts";
 import { orderQuantityMax, requestIdProblem, stockNameBytesMax } from "../lib/protocol.ts";
 import { idempotencyKeyBytesMax } from "./limits.ts";
@@ -60,7 +60,7 @@ export function createApi(deps: ApiDeps): (req: HttpRequest) => HttpResponse | P
   const routes: Route[] = [
     { pattern: /^\/stocks\/([^/]+)$/, methods: { GET: (_req, name) => getStock(deps, name) } },
     { pattern: /^\/orders$/, methods: { POST: (req) => postOrder(deps, req) } },
-    { pattern: /^\/orders\/([^/]+)$/, methods: { GET: (_req, number) => getOrder(deps, number) } },
+    { pattern: /^\/orders\/([^/]+)$/, methods: { GET: (req, number) => getOrder(deps, req, number) } },
     { pattern: /^\/health$/, methods: { GET: () => getHealth(deps) } },
     { pattern: /^\/openapi\.json$/, methods: { GET: getOpenapi } },
   ];
@@ -187,23 +187,27 @@ function keyedRequestId(key: string, order: OrderBody): string {
 }
 
 async function postOrder(deps: ApiDeps, req: HttpRequest): Promise<HttpResponse> {
+  const started = performance.now();
   const order = parseOrderBody(req.body);
   const requestId = requestIdFor(req, order);
+  let placed: PlaceOutcome;
   try {
-    const number = await deps.orders.place({ requestId, ...order });
-    return jsonResponse(200, { data: { transaction_number: number } });
+    placed = await deps.orders.place({ requestId, ...order }, { traceId: req.requestId });
   } finally {
     // Before the response is written, whatever the outcome (a timeout may still have traded):
     // drop the cached entry so a lookup after this response cannot return pre-trade data.
     await deps.stocks.tradeDone(order.name);
   }
+  const timing = serverTiming([...placed.phases, { name: "total", durMs: performance.now() - started }]);
+  const response = jsonResponse(200, { data: { transaction_number: placed.number } });
+  return { ...response, headers: { ...response.headers, "server-timing": timing } };
 }
 
-async function getOrder(deps: ApiDeps, segment: string): Promise<HttpResponse> {
+async function getOrder(deps: ApiDeps, req: HttpRequest, segment: string): Promise<HttpResponse> {
   if (!/^\d{1,16}$/.test(segment) || !Number.isSafeInteger(Number(segment))) {
     throw badRequest("order number must be a non-negative integer");
   }
-  const order = await deps.orders.get(Number(segment));
+  const order = await deps.orders.get(Number(segment), req.requestId);
   return jsonResponse(200, { data: { number: order.number, name: order.name, type: order.type, quantity: order.quantity } });
 }
 

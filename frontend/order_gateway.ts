@@ -6,10 +6,12 @@
 
 import { callUnary, errorText, grpc, isServiceError, isTransient } from "../lib/grpc.ts";
 import { sleep } from "../lib/sleep.ts";
+import type { TimingEntry } from "./server_timing.ts";
 import type { Logger } from "../lib/log.ts";
 import { OrderSide, PlaceStatus } from "../gen/order.ts";
 import type { OrderRecord } from "../gen/order.ts";
 import { PlaceBatcher } from "./place_batcher.ts";
+import type { Placed } from "./place_batcher.ts";
 import type { LeaderSelector, ReplicaHandle } from "./leader_selector.ts";
 import { getTimeoutMs, orderRetryBudgetMs, retryBackoffMsMax, retryBackoffMsMin } from "./limits.ts";
 import { ApiError, badRequest, conflict, notFound, unavailable } from "./errors.ts";
@@ -17,6 +19,27 @@ import { ApiError, badRequest, conflict, notFound, unavailable } from "./errors.
 export type OrderType = "buy" | "sell";
 export type NewOrder = { readonly requestId: string; readonly name: string; readonly type: OrderType; readonly quantity: number };
 export type OrderView = { number: number; name: string; type: OrderType; quantity: number };
+export type PlaceOptions = {
+  /** The HTTP request id, carried to the leader to name the order in its log lines. */
+  readonly traceId?: string;
+};
+/** A placed order's number, and the Server-Timing phases it went through (README "Server-Timing"). */
+export type PlaceOutcome = { readonly number: number; readonly phases: readonly TimingEntry[] };
+
+/** The phases of one order, in the order they happen; the leader's only when it measured them. */
+function phasesOf(placed: Placed): TimingEntry[] {
+  const phases: TimingEntry[] = [{ name: "queue", durMs: placed.queueMs }];
+  const t = placed.timing;
+  if (t === undefined || t.catalogMs <= 0) return phases;
+  phases.push(
+    { name: "leader-batch", durMs: t.leaderBatchMs },
+    { name: "catalog", durMs: t.catalogMs },
+    { name: "catalog-fsync", durMs: t.catalogFsyncMs },
+    { name: "replicate", durMs: t.replicateMs },
+  );
+  if (t.fsyncMs >= 0) phases.push({ name: "fsync", durMs: t.fsyncMs });
+  return phases;
+}
 
 export class OrderGateway {
   private readonly leaders: LeaderSelector;
@@ -30,18 +53,19 @@ export class OrderGateway {
     this.log = log;
   }
 
-  /** Place an order; resolves to its transaction number. */
-  async place(order: NewOrder): Promise<number> {
+  /** Place an order; resolves to its transaction number and where the time went. */
+  async place(order: NewOrder, options: PlaceOptions = {}): Promise<PlaceOutcome> {
     const request = {
       requestId: order.requestId,
       name: order.name,
       quantity: order.quantity,
       side: order.type === "buy" ? OrderSide.ORDER_SIDE_BUY : OrderSide.ORDER_SIDE_SELL,
     };
-    const reply = await this.withLeader("place", (leader) => this.batcher.place(leader, request));
+    const placed = await this.withLeader("place", (leader) => this.batcher.place(leader, request, options.traceId ?? ""));
+    const reply = placed.reply;
     switch (reply.status) {
       case PlaceStatus.PLACE_OK:
-        return reply.number;
+        return { number: reply.number, phases: phasesOf(placed) };
       case PlaceStatus.PLACE_INSUFFICIENT_QUANTITY:
         throw conflict("insufficient quantity");
       case PlaceStatus.PLACE_UNKNOWN_STOCK:
@@ -54,11 +78,19 @@ export class OrderGateway {
   }
 
   /** One order by number, or a 404. */
-  async get(number: number): Promise<OrderView> {
+  /** `requestId` (the HTTP request's) travels as `x-request-id` call metadata, for the replica's log. */
+  async get(number: number, requestId?: string): Promise<OrderView> {
     try {
       const record = await this.withLeader(
         "get",
-        (leader) => callUnary<{ number: number }, OrderRecord>(leader.client, leader.client.get, { number }, getTimeoutMs),
+        (leader) =>
+          callUnary<{ number: number }, OrderRecord>(
+            leader.client,
+            leader.client.get,
+            { number },
+            getTimeoutMs,
+            requestId === undefined ? {} : { requestId },
+          ),
       );
       return {
         number: record.number,

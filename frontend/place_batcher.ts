@@ -1,21 +1,36 @@
 // Group commit across the frontend-to-leader hop: Place requests go to the leader as PlaceBatch
 // calls of many orders instead of one call each (a gRPC call costs far more CPU than an order's
-// own work), sent on the leader's long-lived PlaceBatches stream (lib/stream_calls.ts). At most placeBatchCallsInFlightMax calls per leader are in flight; orders
-// arriving meanwhile wait and leave together when a call returns, so batches grow with load
-// (Nagle's idea, without a timer). Each caller still gets its own answer; an order the leader
-// could not complete (PLACE_RETRY) fails alone with UNAVAILABLE and the caller's retry loop
-// re-sends it with the same request id.
+// own work), sent on the leader's long-lived PlaceBatches stream (lib/stream_calls.ts). An order
+// that finds fewer than placeBatchCallsInFlightMax calls in flight leaves at once, alone; orders
+// arriving while that many are in flight wait and leave together when a call returns, so batches
+// grow with load and a lone client waits for nothing (natural batching: no timer, no turn of the
+// event loop). Each caller still gets its own answer; an order the leader could not complete
+// (PLACE_RETRY) fails alone with UNAVAILABLE and the caller's retry loop re-sends it with the
+// same request id.
 
-import { setImmediate } from "node:timers";
 import { grpc } from "../lib/grpc.ts";
 import { callFailure } from "../lib/stream_calls.ts";
 import { PlaceStatus } from "../gen/order.ts";
-import type { PlaceBatchReply, PlaceReply, PlaceRequest } from "../gen/order.ts";
+import type { PlaceBatchReply, PlaceReply, PlaceRequest, PlaceTiming } from "../gen/order.ts";
 import type { ReplicaHandle } from "./leader_selector.ts";
 import { placeBatchCallsInFlightMax, placeBatchOrdersMax, placeTimeoutMs } from "./limits.ts";
 
-type Waiting = { request: PlaceRequest; resolve: (reply: PlaceReply) => void; reject: (err: Error) => void };
-type LeaderQueue = { waiting: Waiting[]; inFlight: number; flushScheduled: boolean };
+/** The leader's answer to one order, with where its time went (Server-Timing). */
+export type Placed = {
+  readonly reply: PlaceReply;
+  /** Milliseconds the order waited here before its PlaceBatch call went out. */
+  readonly queueMs: number;
+  readonly timing: PlaceTiming | undefined;
+};
+
+type Waiting = {
+  readonly request: PlaceRequest;
+  readonly traceId: string;
+  readonly queuedAt: number;
+  readonly resolve: (placed: Placed) => void;
+  readonly reject: (err: Error) => void;
+};
+type LeaderQueue = { waiting: Waiting[]; inFlight: number };
 
 export class PlaceBatcher {
   private readonly queues = new Map<ReplicaHandle, LeaderQueue>();
@@ -23,23 +38,17 @@ export class PlaceBatcher {
   calls = 0;
   orders = 0;
 
-  place(leader: ReplicaHandle, request: PlaceRequest): Promise<PlaceReply> {
+  /** `traceId` names the order in the leader's log lines ("" for none). */
+  place(leader: ReplicaHandle, request: PlaceRequest, traceId: string): Promise<Placed> {
     let queue = this.queues.get(leader);
     if (!queue) {
-      queue = { waiting: [], inFlight: 0, flushScheduled: false };
+      queue = { waiting: [], inFlight: 0 };
       this.queues.set(leader, queue);
     }
     const q = queue;
     return new Promise((resolve, reject) => {
-      q.waiting.push({ request, resolve, reject });
-      // Wait one turn so requests that arrived together share a call.
-      if (!q.flushScheduled) {
-        q.flushScheduled = true;
-        setImmediate(() => {
-          q.flushScheduled = false;
-          this.flush(leader, q);
-        });
-      }
+      q.waiting.push({ request, traceId, queuedAt: performance.now(), resolve, reject });
+      this.flush(leader, q);
     });
   }
 
@@ -50,7 +59,7 @@ export class PlaceBatcher {
       void this.send(leader, batch).finally(() => {
         q.inFlight--;
         this.flush(leader, q);
-        if (q.inFlight === 0 && q.waiting.length === 0 && !q.flushScheduled) this.queues.delete(leader);
+        if (q.inFlight === 0 && q.waiting.length === 0) this.queues.delete(leader);
       });
     }
   }
@@ -58,9 +67,12 @@ export class PlaceBatcher {
   private async send(leader: ReplicaHandle, batch: Waiting[]): Promise<void> {
     this.calls++;
     this.orders += batch.length;
+    const sentAt = performance.now();
     let reply: PlaceBatchReply;
     try {
-      reply = await leader.placeBatches.call({ orders: batch.map((w) => w.request) }, placeTimeoutMs);
+      // No trace ids at all when none has one: nothing to encode per order.
+      const traceIds = batch.some((w) => w.traceId !== "") ? batch.map((w) => w.traceId) : [];
+      reply = await leader.placeBatches.call({ orders: batch.map((w) => w.request), traceIds }, placeTimeoutMs);
     } catch (err) {
       for (const w of batch) w.reject(err as Error);
       return;
@@ -70,7 +82,7 @@ export class PlaceBatcher {
       // Shaped like a failed gRPC call (UNAVAILABLE), so the retry loop re-sends the order alone.
       if (result === undefined) w.reject(callFailure(grpc.status.UNAVAILABLE, "leader answered a short batch"));
       else if (result.status === PlaceStatus.PLACE_RETRY) w.reject(callFailure(grpc.status.UNAVAILABLE, result.message));
-      else w.resolve(result);
+      else w.resolve({ reply: result, queueMs: sentAt - w.queuedAt, timing: reply.timings[i] });
     }
   }
 }

@@ -164,6 +164,11 @@ export interface TradeBatchReply {
   missing: SequencedTrade[];
   /** The catalog's last number after the call. */
   lastNumber: number;
+  /**
+   * Milliseconds the commit that answered this call spent making it durable (epoch file and
+   * journal write + fdatasync); 0 when it wrote nothing. Reported in Server-Timing.
+   */
+  durableMs: number;
 }
 
 export interface SubscribeRequest {
@@ -1116,7 +1121,7 @@ export const SequencedTrade: MessageFns<SequencedTrade> = {
 };
 
 function createBaseTradeBatchReply(): TradeBatchReply {
-  return { results: [], missing: [], lastNumber: 0 };
+  return { results: [], missing: [], lastNumber: 0, durableMs: 0 };
 }
 
 export const TradeBatchReply: MessageFns<TradeBatchReply> = {
@@ -1129,6 +1134,9 @@ export const TradeBatchReply: MessageFns<TradeBatchReply> = {
     }
     if (message.lastNumber !== 0) {
       writer.uint32(24).int64(message.lastNumber);
+    }
+    if (message.durableMs !== 0) {
+      writer.uint32(33).double(message.durableMs);
     }
     return writer;
   },
@@ -1170,6 +1178,14 @@ export const TradeBatchReply: MessageFns<TradeBatchReply> = {
             message.lastNumber = longToNumber(reader.int64());
             continue;
           }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.durableMs = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1190,6 +1206,7 @@ export const TradeBatchReply: MessageFns<TradeBatchReply> = {
     message.results = object.results?.map((e) => TradeReply.fromPartial(e)) || [];
     message.missing = object.missing?.map((e) => SequencedTrade.fromPartial(e)) || [];
     message.lastNumber = object.lastNumber ?? 0;
+    message.durableMs = object.durableMs ?? 0;
     return message;
   },
 };

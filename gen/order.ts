@@ -156,10 +156,40 @@ export interface PlaceReply {
 
 export interface PlaceBatchRequest {
   orders: PlaceRequest[];
+  /**
+   * trace_ids[i] names orders[i] in the leader's log lines (the frontend's HTTP request id);
+   * may be shorter than `orders` or empty. Not part of the order: never written to the log.
+   */
+  traceIds: string[];
 }
 
 export interface PlaceBatchReply {
   results: PlaceReply[];
+  /**
+   * timings[i] says where the time of results[i] went on the leader (the Server-Timing phases
+   * of POST /orders, README "Server-Timing").
+   */
+  timings: PlaceTiming[];
+}
+
+/**
+ * Milliseconds one order spent in each phase on the leader. All zero for an order answered
+ * without a catalog call of its own (refused, or a retry answered from the log).
+ */
+export interface PlaceTiming {
+  /** Queued on the leader until its TradeBatch went to the catalog. */
+  leaderBatchMs: number;
+  /** The TradeBatch round trip to the catalog, as the leader saw it. */
+  catalogMs: number;
+  /** Inside that: the catalog's journal write + fdatasync (TradeBatchReply.durable_ms). */
+  catalogFsyncMs: number;
+  /** From the catalog's reply until the order was on a majority durably (the answer). */
+  replicateMs: number;
+  /**
+   * Inside that: the leader's own log write + fdatasync; -1 when a majority of followers held
+   * the order before the leader's own disk did.
+   */
+  fsyncMs: number;
 }
 
 export interface GetRequest {
@@ -900,13 +930,16 @@ export const PlaceReply: MessageFns<PlaceReply> = {
 };
 
 function createBasePlaceBatchRequest(): PlaceBatchRequest {
-  return { orders: [] };
+  return { orders: [], traceIds: [] };
 }
 
 export const PlaceBatchRequest: MessageFns<PlaceBatchRequest> = {
   encode(message: PlaceBatchRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.orders) {
       PlaceRequest.encode(v!, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.traceIds) {
+      writer.uint32(18).string(v!);
     }
     return writer;
   },
@@ -932,6 +965,14 @@ export const PlaceBatchRequest: MessageFns<PlaceBatchRequest> = {
             message.orders.push(PlaceRequest.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.traceIds.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -950,18 +991,22 @@ export const PlaceBatchRequest: MessageFns<PlaceBatchRequest> = {
   fromPartial<I extends Exact<DeepPartial<PlaceBatchRequest>, I>>(object: I): PlaceBatchRequest {
     const message = createBasePlaceBatchRequest();
     message.orders = object.orders?.map((e) => PlaceRequest.fromPartial(e)) || [];
+    message.traceIds = object.traceIds?.map((e) => e) || [];
     return message;
   },
 };
 
 function createBasePlaceBatchReply(): PlaceBatchReply {
-  return { results: [] };
+  return { results: [], timings: [] };
 }
 
 export const PlaceBatchReply: MessageFns<PlaceBatchReply> = {
   encode(message: PlaceBatchReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.results) {
       PlaceReply.encode(v!, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.timings) {
+      PlaceTiming.encode(v!, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -987,6 +1032,14 @@ export const PlaceBatchReply: MessageFns<PlaceBatchReply> = {
             message.results.push(PlaceReply.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.timings.push(PlaceTiming.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1005,6 +1058,110 @@ export const PlaceBatchReply: MessageFns<PlaceBatchReply> = {
   fromPartial<I extends Exact<DeepPartial<PlaceBatchReply>, I>>(object: I): PlaceBatchReply {
     const message = createBasePlaceBatchReply();
     message.results = object.results?.map((e) => PlaceReply.fromPartial(e)) || [];
+    message.timings = object.timings?.map((e) => PlaceTiming.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBasePlaceTiming(): PlaceTiming {
+  return { leaderBatchMs: 0, catalogMs: 0, catalogFsyncMs: 0, replicateMs: 0, fsyncMs: 0 };
+}
+
+export const PlaceTiming: MessageFns<PlaceTiming> = {
+  encode(message: PlaceTiming, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.leaderBatchMs !== 0) {
+      writer.uint32(9).double(message.leaderBatchMs);
+    }
+    if (message.catalogMs !== 0) {
+      writer.uint32(17).double(message.catalogMs);
+    }
+    if (message.catalogFsyncMs !== 0) {
+      writer.uint32(25).double(message.catalogFsyncMs);
+    }
+    if (message.replicateMs !== 0) {
+      writer.uint32(33).double(message.replicateMs);
+    }
+    if (message.fsyncMs !== 0) {
+      writer.uint32(41).double(message.fsyncMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PlaceTiming {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePlaceTiming();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 9) {
+              break;
+            }
+
+            message.leaderBatchMs = reader.double();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.catalogMs = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.catalogFsyncMs = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.replicateMs = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.fsyncMs = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<PlaceTiming>, I>>(base?: I): PlaceTiming {
+    return PlaceTiming.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PlaceTiming>, I>>(object: I): PlaceTiming {
+    const message = createBasePlaceTiming();
+    message.leaderBatchMs = object.leaderBatchMs ?? 0;
+    message.catalogMs = object.catalogMs ?? 0;
+    message.catalogFsyncMs = object.catalogFsyncMs ?? 0;
+    message.replicateMs = object.replicateMs ?? 0;
+    message.fsyncMs = object.fsyncMs ?? 0;
     return message;
   },
 };

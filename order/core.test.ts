@@ -140,7 +140,11 @@ function trio(): Trio {
   }
   const sync = of(won, "callCatalog");
   assert.equal(sync.map((a) => a.request.trades.length), [0], "a new leader first syncs with the catalog");
-  leader.step({ kind: "catalogReply", call: (sync[0] as { call: number }).call, reply: { results: [], missing: [], lastNumber: -1 } }, 0);
+  leader.step({
+    kind: "catalogReply",
+    call: (sync[0] as { call: number }).call,
+    reply: { results: [], missing: [], lastNumber: -1, durableMs: 0 },
+  }, 0);
   return { leader, f1, f2 };
 }
 
@@ -164,7 +168,7 @@ test("a Place is sent to the catalog, numbered by it, and answered only once a m
   const numbered = leader.step({
     kind: "catalogReply",
     call: call.call,
-    reply: { results: [ok(TradeStatus.TRADE_OK, 0), ok(TradeStatus.TRADE_OK, 1)], missing: [], lastNumber: 1 },
+    reply: { results: [ok(TradeStatus.TRADE_OK, 0), ok(TradeStatus.TRADE_OK, 1)], missing: [], lastNumber: 1, durableMs: 0 },
   }, 0);
   assert.equal(of(numbered, "persistLog").map((a) => a.orders.map((o) => `${o.number}:${o.requestId}@${o.epoch}`)), [["0:a@1", "1:b@1"]]);
   const appends = of(numbered, "sendAppend");
@@ -190,7 +194,7 @@ test("a request id is traded once: in flight it joins the batch, numbered it is 
   const numbered = leader.step({
     kind: "catalogReply",
     call: call.call,
-    reply: { results: [ok(TradeStatus.TRADE_OK, 0)], missing: [], lastNumber: 0 },
+    reply: { results: [ok(TradeStatus.TRADE_OK, 0)], missing: [], lastNumber: 0, durableMs: 0 },
   }, 0);
   durable(leader, numbered);
   const toF1 = of(numbered, "sendAppend").find((a) => a.to === 1) as { request: AppendRequest };
@@ -215,7 +219,7 @@ test("trades the catalog numbered beyond our log are adopted, replicated, and an
     { number: 0, epoch: 1, requestId: "old", name: "GameStart", side: Side.SIDE_SELL, quantity: 3 },
     { number: 1, epoch: 1, requestId: "retry", name: "GameStart", side: Side.SIDE_BUY, quantity: 1 },
   ];
-  const adopted = leader.step({ kind: "catalogReply", call: call.call, reply: { results: [], missing, lastNumber: 1 } }, 0);
+  const adopted = leader.step({ kind: "catalogReply", call: call.call, reply: { results: [], missing, lastNumber: 1, durableMs: 0 } }, 0);
   assert.equal(of(adopted, "persistLog").map((a) => a.orders.map((o) => `${o.number}:${o.requestId}@${o.epoch}`)), [[
     "0:old@1",
     "1:retry@1",
@@ -303,7 +307,11 @@ test("without a majority an order is answered UNAVAILABLE within placeWaitMsMax,
   durable(
     leader,
     leader.step(
-      { kind: "catalogReply", call: call.call, reply: { results: [ok(TradeStatus.TRADE_OK, 0)], missing: [], lastNumber: 0 } },
+      {
+        kind: "catalogReply",
+        call: call.call,
+        reply: { results: [ok(TradeStatus.TRADE_OK, 0)], missing: [], lastNumber: 0, durableMs: 0 },
+      },
       0,
     ),
   );

@@ -26,6 +26,7 @@ import type {
   OrderRecord,
   PlaceReply,
   PlaceRequest,
+  PlaceTiming,
   SetLeaderReply,
   VoteReply,
   VoteRequest,
@@ -50,7 +51,7 @@ export type CallResult =
 export type Input =
   | { readonly kind: "tick" }
   /** Orders to place (one PlaceBatch, or one Place): all are queued before a batch is cut. */
-  | { readonly kind: "place"; readonly orders: readonly { readonly call: CallId; readonly request: PlaceRequest }[] }
+  | { readonly kind: "place"; readonly orders: readonly PlaceInput[] }
   | { readonly kind: "get"; readonly call: CallId; readonly number: number }
   | { readonly kind: "setLeader"; readonly call: CallId; readonly leaderId: number; readonly epoch: number }
   | { readonly kind: "voteRequest"; readonly call: CallId; readonly request: VoteRequest }
@@ -68,6 +69,9 @@ export type Input =
   /** A write or fsync failed: nothing more may be acknowledged. */
   | { readonly kind: "diskFailed"; readonly message: string };
 
+/** One order to place; `traceId` (the frontend's request id, may be "") names it in log lines. */
+export type PlaceInput = { readonly call: CallId; readonly request: PlaceRequest; readonly traceId?: string };
+
 /** How the catalog refused a TradeBatch (its gRPC status, named). */
 export type CatalogRefusal = "stale" | "window" | "invalid" | "ahead" | "forgotten";
 
@@ -79,7 +83,8 @@ export type Action =
   | { readonly kind: "sendVote"; readonly to: number; readonly request: VoteRequest }
   | { readonly kind: "sendAppend"; readonly to: number; readonly request: AppendRequest }
   | { readonly kind: "callCatalog"; readonly call: number; readonly request: TradeBatchRequest }
-  | { readonly kind: "reply"; readonly call: CallId; readonly result: CallResult }
+  /** `timing`: where a placed order's time went (Server-Timing), when it had a catalog call of its own. */
+  | { readonly kind: "reply"; readonly call: CallId; readonly result: CallResult; readonly timing?: PlaceTiming }
   | {
     readonly kind: "log";
     readonly level: "info" | "warn" | "error";
@@ -87,7 +92,24 @@ export type Action =
     readonly fields: Record<string, string | number>;
   };
 
-type Waiter = { readonly call: CallId; readonly request: PlaceRequest; readonly since: number };
+type Waiter = {
+  readonly call: CallId;
+  readonly request: PlaceRequest;
+  readonly traceId: string;
+  readonly since: number;
+  /** The catalog call that numbered the order, once it did (for the answer's timing). */
+  batch: BatchTiming | undefined;
+};
+
+/** When one TradeBatch went out and came back, and when the leader's own append of it was durable. */
+type BatchTiming = {
+  readonly sentAt: number;
+  readonly repliedAt: number;
+  readonly catalogFsyncMs: number;
+  /** The last number the batch appended: durable locally once durableLast reaches it. */
+  readonly upTo: number;
+  durableAt: number | undefined;
+};
 
 type Progress = {
   readonly id: number;
@@ -122,6 +144,8 @@ type Leadership = {
   catalogRetryMs: number;
   /** Waiters for an order's number to be committed, by number. */
   readonly committing: Map<number, Waiter[]>;
+  /** Batches appended locally but not durable yet, oldest first (their fsync time is measured). */
+  readonly appending: BatchTiming[];
   /** The last number when elected: the leader is ready once it is committed. */
   readonly lastAtElection: number;
   ready: boolean;
@@ -329,6 +353,7 @@ export class ReplicaCore {
       catalogRetryAt: this.now,
       catalogRetryMs: limits.catalogRetryMs,
       committing: new Map(),
+      appending: [],
       lastAtElection: this.lastNumber,
       ready: false,
       readyCalls: campaign.calls.map((call) => ({ call, since: this.now })),
@@ -545,6 +570,10 @@ export class ReplicaCore {
   private onLogDurable(upTo: number): void {
     assert(upTo <= this.lastNumber, "only appended orders become durable");
     this.durableLast = Math.max(this.durableLast, upTo);
+    const appending = this.leadership?.appending;
+    while (appending && appending.length > 0 && (appending[0] as BatchTiming).upTo <= this.durableLast) {
+      (appending.shift() as BatchTiming).durableAt = this.now;
+    }
     this.releaseHeld();
     this.advanceCommit();
   }
@@ -659,9 +688,9 @@ export class ReplicaCore {
 
   // --- Leader side: orders and the catalog -----------------------------------------------
 
-  private onPlace(orders: readonly { readonly call: CallId; readonly request: PlaceRequest }[]): void {
+  private onPlace(orders: readonly PlaceInput[]): void {
     const l = this.leadership;
-    for (const { call, request } of orders) {
+    for (const { call, request, traceId } of orders) {
       const problem = placeProblem(request);
       if (problem) {
         this.reply(call, { ok: true, value: { status: PlaceStatus.PLACE_INVALID, number: 0, message: problem } });
@@ -672,7 +701,7 @@ export class ReplicaCore {
         this.fail(call, refusal ?? { code: "NOT_LEADER", message: "not leader" });
         continue;
       }
-      const waiter: Waiter = { call, request, since: this.now };
+      const waiter: Waiter = { call, request, traceId: traceId ?? "", since: this.now, batch: undefined };
       const known = this.numbers.get(request.requestId);
       if (known !== undefined) {
         this.awaitCommit(waiter, known);
@@ -718,7 +747,23 @@ export class ReplicaCore {
     const value: PlaceReply = same
       ? { status: PlaceStatus.PLACE_OK, number, message: "" }
       : { status: PlaceStatus.PLACE_INVALID, number: 0, message: `request_id already used by order ${number} for a different order` };
-    this.reply(w.call, { ok: true, value });
+    const timing = same && w.batch !== undefined ? this.timingOf(w, w.batch) : undefined;
+    this.out.push(
+      timing
+        ? { kind: "reply", call: w.call, result: { ok: true, value }, timing }
+        : { kind: "reply", call: w.call, result: { ok: true, value } },
+    );
+  }
+
+  /** Where an order's time went, answered now (it is committed). */
+  private timingOf(w: Waiter, b: BatchTiming): PlaceTiming {
+    return {
+      leaderBatchMs: Math.max(0, b.sentAt - w.since),
+      catalogMs: b.repliedAt - b.sentAt,
+      catalogFsyncMs: b.catalogFsyncMs,
+      replicateMs: this.now - b.repliedAt,
+      fsyncMs: b.durableAt === undefined ? -1 : b.durableAt - b.repliedAt,
+    };
   }
 
   /** Send the next TradeBatch when none is in flight: queued orders, or an empty one to sync. */
@@ -758,7 +803,7 @@ export class ReplicaCore {
   private onCatalogReply(call: number, reply: TradeBatchReply): void {
     const l = this.leadership;
     if (!l || l.catalogCall?.id !== call) return;
-    const { batch } = l.catalogCall;
+    const { batch, sentAt } = l.catalogCall;
     l.catalogCall = undefined;
     if (reply.missing.length > 0) {
       this.adopt(reply.missing);
@@ -793,10 +838,18 @@ export class ReplicaCore {
       numbered.push({ number, epoch: l.epoch, requestId, name, side, quantity });
     }
     this.appendLocal(numbered);
+    const last = numbered[numbered.length - 1];
+    const timing: BatchTiming | undefined = last
+      ? { sentAt, repliedAt: this.now, catalogFsyncMs: reply.durableMs, upTo: last.number, durableAt: undefined }
+      : undefined;
+    if (timing) l.appending.push(timing);
     for (const o of numbered) {
       const waiters = l.pending.get(o.requestId) ?? [];
       l.pending.delete(o.requestId);
-      for (const w of waiters) this.awaitCommit(w, o.number);
+      for (const w of waiters) {
+        w.batch = timing;
+        this.awaitCommit(w, o.number);
+      }
     }
     for (const p of l.followers.values()) this.sendTo(p);
     this.dispatchCatalog();
@@ -894,10 +947,14 @@ export class ReplicaCore {
   /** Callers are answered within a bound even when no majority or catalog answers. */
   private expireWaiters(l: Leadership): void {
     const old = (w: { since: number }): boolean => this.now - w.since >= limits.placeWaitMsMax;
+    const traces: string[] = [];
     for (const [n, waiters] of l.committing) {
       const expired = waiters.filter(old);
       if (expired.length === 0) continue;
-      for (const w of expired) this.fail(w.call, { code: "UNAVAILABLE", message: `order ${n} is not on a majority yet; retry` });
+      for (const w of expired) {
+        traces.push(w.traceId);
+        this.fail(w.call, { code: "UNAVAILABLE", message: `order ${n} is not on a majority yet; retry` });
+      }
       const left = waiters.filter((w) => !old(w));
       if (left.length > 0) l.committing.set(n, left);
       else l.committing.delete(n);
@@ -907,10 +964,18 @@ export class ReplicaCore {
       l.queue = l.queue.filter((w) => !old(w));
       for (const w of queuedExpired) {
         for (const x of l.pending.get(w.request.requestId) ?? []) {
+          traces.push(x.traceId);
           this.fail(x.call, { code: "UNAVAILABLE", message: "the catalog did not take the order in time; retry" });
         }
         l.pending.delete(w.request.requestId);
       }
+    }
+    if (traces.length > 0) {
+      // One line per sweep, naming a few of the orders by their frontend request id.
+      this.note("warn", "orders not committed in time; their callers retry", {
+        orders: traces.length,
+        trace_ids: traces.filter((t) => t !== "").slice(0, limits.traceIdsLoggedMax).join(" "),
+      });
     }
     const readyExpired = l.readyCalls.filter((r) => this.now - r.since >= limits.leaderReadyWaitMs);
     if (readyExpired.length > 0) {

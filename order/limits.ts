@@ -74,6 +74,9 @@ export const placeWaitMsMax = 1_500;
  */
 export const placeQueueMax = 20_000;
 
+/** Trace ids named in one "not committed in time" log line: enough to follow a few requests, not a flood. */
+export const traceIdsLoggedMax = 8;
+
 /** Bytes of one order on the wire or in the log, with room for field tags and digits. */
 export const orderBytesMax = requestIdBytesMax + stockNameBytesMax + 80;
 

@@ -14,6 +14,7 @@ import type {
   PlaceBatchReply,
   PlaceBatchRequest,
   PlaceReply,
+  PlaceTiming,
   SetLeaderReply,
   SetLeaderRequest,
   VoteReply,
@@ -45,7 +46,11 @@ export type ShellDeps = {
   readonly now?: () => number;
 };
 
-type Waiting = { readonly resolve: (value: CallResult) => void };
+type Answer = { readonly result: CallResult; readonly timing: PlaceTiming | undefined };
+type Waiting = { readonly resolve: (answer: Answer) => void };
+
+/** The timing of an order answered without a catalog call of its own (PlaceTiming's doc). */
+const unmeasured: PlaceTiming = { leaderBatchMs: 0, catalogMs: 0, catalogFsyncMs: 0, replicateMs: 0, fsyncMs: 0 };
 
 export class ReplicaShell {
   readonly core: ReplicaCore;
@@ -87,14 +92,15 @@ export class ReplicaShell {
       throw new OrderError("INVALID_ARGUMENT", `a PlaceBatch holds at most ${placeBatchMax} orders`);
     }
     this.refuseUnlessServing();
-    const orders = request.orders.map((order) => ({ call: this.nextCall++, request: order }));
-    const results = orders.map((o) => this.await(o.call));
+    const orders = request.orders.map((order, i) => ({ call: this.nextCall++, request: order, traceId: request.traceIds[i] ?? "" }));
+    const answers = orders.map((o) => this.await(o.call));
     this.step({ kind: "place", orders });
-    const settled = await Promise.all(results);
+    const settled = await Promise.all(answers);
     return {
-      results: settled.map((
-        r,
-      ) => (r.ok ? r.value as PlaceReply : { status: PlaceStatus.PLACE_RETRY, number: 0, message: r.error.message })),
+      results: settled.map(({ result: r }) =>
+        r.ok ? r.value as PlaceReply : { status: PlaceStatus.PLACE_RETRY, number: 0, message: r.error.message }
+      ),
+      timings: settled.map((a) => a.timing ?? unmeasured),
     };
   }
 
@@ -124,7 +130,9 @@ export class ReplicaShell {
     if (this.stopped) return;
     this.stopped = true;
     if (this.ticker) clearInterval(this.ticker);
-    for (const w of this.calls.values()) w.resolve({ ok: false, error: { code: "UNAVAILABLE", message: "shutting down" } });
+    for (const w of this.calls.values()) {
+      w.resolve({ result: { ok: false, error: { code: "UNAVAILABLE", message: "shutting down" } }, timing: undefined });
+    }
     this.calls.clear();
     await this.voteWrites;
     await this.deps.log.close();
@@ -138,7 +146,7 @@ export class ReplicaShell {
     if (refusal) throw new OrderError(refusal.code, refusal.message);
   }
 
-  private await(call: CallId): Promise<CallResult> {
+  private await(call: CallId): Promise<Answer> {
     return new Promise((resolve) => this.calls.set(call, { resolve }));
   }
 
@@ -148,16 +156,16 @@ export class ReplicaShell {
     const call = this.nextCall++;
     const result = this.await(call);
     this.step(input(call));
-    const r = await result;
+    const { result: r } = await result;
     if (!r.ok) throw new OrderError(r.error.code, r.error.message);
     return r.value;
   }
 
   private step(input: Input): void {
     if (this.stopped) return;
-    const before = `${this.core.role}/${this.core.epoch}`;
+    const { role, epoch } = this.core;
     const actions = this.core.step(input, this.now());
-    if (`${this.core.role}/${this.core.epoch}` !== before) this.deps.logger.set({ role: this.core.role, epoch: this.core.epoch });
+    if (this.core.role !== role || this.core.epoch !== epoch) this.deps.logger.set({ role: this.core.role, epoch: this.core.epoch });
     for (const action of actions) this.act(action);
   }
 
@@ -200,7 +208,7 @@ export class ReplicaShell {
         const waiting = this.calls.get(a.call);
         if (!waiting) return; // stopped meanwhile
         this.calls.delete(a.call);
-        waiting.resolve(a.result);
+        waiting.resolve({ result: a.result, timing: a.timing });
         return;
       }
       case "log":

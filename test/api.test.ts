@@ -117,6 +117,30 @@ test("same Idempotency-Key and order gives the same transaction number", async (
   assert.is(stock.body.data.quantity, 98, "applied once");
 });
 
+/** A Server-Timing value as [name, dur] pairs; fails the test on anything that does not parse. */
+function serverTiming(value: unknown): [string, number][] {
+  assert.type(value, "string");
+  return String(value).split(", ").map((entry) => {
+    const match = /^([a-z-]+);dur=(\d+\.\d{3})$/.exec(entry);
+    assert.ok(match, `Server-Timing entry "${entry}" is name;dur=milliseconds`);
+    return [match[1] as string, Number(match[2])];
+  });
+}
+
+test("POST /orders carries Server-Timing with the documented phases (README: Server-Timing)", async () => {
+  const order = { name: "DruidCo", quantity: 1, type: "sell" };
+  const fresh = await post("/orders", order, { "idempotency-key": "timing-key-1" });
+  assert.is(fresh.status, 200, JSON.stringify(fresh.body));
+  const names = serverTiming(fresh.headers["server-timing"]).map(([name]) => name);
+  // The leader's own fsync is listed only when it finished before a majority held the order.
+  const full = ["queue", "leader-batch", "catalog", "catalog-fsync", "replicate", "fsync", "total"];
+  assert.equal(names.filter((n) => n !== "fsync"), full.filter((n) => n !== "fsync"), names.join(" "));
+  // A retry answered from the leader's log made no catalog call: only the frontend's phases.
+  const retry = await post("/orders", order, { "idempotency-key": "timing-key-1" });
+  assert.is(retry.body.data.transaction_number, fresh.body.data.transaction_number);
+  assert.equal(serverTiming(retry.headers["server-timing"]).map(([name]) => name), ["queue", "total"]);
+});
+
 test("unknown path is 404, wrong method is 405 with Allow", async () => {
   assertError(await get("/nope"), 404);
   const reply = await requestJson(cluster.url, "DELETE", "/stocks/GameStart");
