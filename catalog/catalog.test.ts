@@ -31,6 +31,7 @@ import { toStatus } from "./server.ts";
 import { catalogClient, failureCode } from "../test/support/grpc_calls.ts";
 import { exitOf, killAll, runToExit, startCatalog, tempDir } from "../test/support/processes.ts";
 import { sleep } from "../lib/sleep.ts";
+import { parseLogLine } from "../lib/log.ts";
 import { waitFor } from "../test/support/wait.ts";
 import { TradeBatcher } from "../test/support/trade_batcher.ts";
 
@@ -106,12 +107,25 @@ test("a bad setting stops the catalog with exit code 2 and one line naming the v
   }
 });
 
+/** The JSON log records in a process's output. */
+function logRecords(output: string): Record<string, unknown>[] {
+  return output.split("\n").flatMap((line): Record<string, unknown>[] => {
+    const record = parseLogLine(line);
+    return record === undefined ? [] : [record];
+  });
+}
+
 test("a corrupt catalog.csv stops the catalog, naming the file and line", async () => {
   const dir = tempDir("catalog-proc", true);
   fs.writeFileSync(catalogPath(dir), "last_number,-1\nname,price,quantity,volume,version\nGameStart,15.99,lots,0,0\n");
   const result = await runToExit("catalog/main.ts", { HOST: "127.0.0.1", PORT: "0", DATA_DIR: dir }, { timeoutMs: 15_000 });
   assert.is(result.code, 1);
-  assert.match(result.output, /refusing to start: catalog\.csv line 3: quantity "lots" is not an integer/);
+  assert.ok(
+    logRecords(result.output).some((r) =>
+      /^refusing to start: catalog\.csv line 3: quantity "lots" is not an integer/.test(String(r["msg"]))
+    ),
+    result.output,
+  );
 });
 
 test("a journal of an older version stops the catalog with one line naming the file and the old format", async () => {
@@ -194,7 +208,10 @@ test("lookup, TradeBatch (unary and streamed), refusals, health and pushed inval
   assert.is((await callUnary(client, client.health, {}, callTimeoutMs)).subscribers, 0);
   catalog.kill("SIGTERM");
   assert.equal(await exitOf(catalog), { code: 0, signal: null });
-  assert.match(catalog.output(), /epoch=2 leader_id=3 new leader epoch/, "an epoch change is logged with the leader id");
+  assert.ok(
+    logRecords(catalog.output()).some((r) => r["msg"] === "new leader epoch" && r["epoch"] === 2 && r["leader_id"] === 3),
+    "an epoch change is logged with the leader id",
+  );
 });
 
 test("CATALOG_LOOKUP_DELAY_MS holds a lookup's reply past a later trade's invalidation", async () => {
@@ -265,7 +282,9 @@ async function stopDuringTrades(signal: NodeJS.Signals): Promise<void> {
   assert.equal([...leader.numbered.keys()], Array.from({ length: leader.last + 1 }, (_, i) => i), "numbers 0..last, no gap");
 
   const second = await startCatalog({ DATA_DIR: dir });
-  if (signal === "SIGTERM") assert.match(second.output(), /replayed=0\b/, "a graceful stop checkpointed");
+  if (signal === "SIGTERM") {
+    assert.ok(logRecords(second.output()).some((r) => r["replayed"] === 0), "a graceful stop checkpointed");
+  }
   const again = track(catalogClient(second.port));
   const adopted = await batch(again, header(1, leader.last), []);
   const inFlightIds = leader.inFlight.map((t) => t.requestId);

@@ -4,9 +4,10 @@
 // it (sequence.ts) and its trades planned in turn (trade.ts). It then makes the plan durable
 // while the committed table stays as it was, so lookups keep reading meanwhile: a raised leader
 // epoch first (catalog-epoch.txt), then one journal append + fdatasync for all calls (group
-// commit). Only then does it install the new states, in one synchronous step, and answer. No
-// lock is needed: JavaScript runs one step at a time, and both a lookup and the install are
-// synchronous, so a lookup sees the table before a commit or after it, never half of it, and
+// commit). Only then does it install the new states, under the write lock, and answer. The table
+// is guarded by a reader-writer lock (rwlock.ts): lookups hold the read lock, the install the
+// write lock. Both holders are synchronous, so the lock is granted at once and costs no turn of
+// the event loop, and a lookup sees the table before a commit or after it, never half of it, and
 // never a state that is not durable yet; no caller hears of a number or an epoch that a crash
 // could take back. The batcher also runs the periodic checkpoint, between two commits.
 
@@ -29,6 +30,7 @@ import type { GroupPlan, TradeBatchHeader } from "./group_plan.ts";
 import { planGroup } from "./group_plan.ts";
 import type { Journal } from "./journal.ts";
 import * as limits from "./limits.ts";
+import { RwLock } from "./rwlock.ts";
 import { stockNameSizeProblem, tradeBatchMax } from "../lib/protocol.ts";
 import type { DurableState } from "./persistence.ts";
 import { checkpoint, loadDurableState } from "./persistence.ts";
@@ -72,6 +74,7 @@ export class Store {
   private readonly epochFile: EpochFile;
   private readonly checkpointTradesInterval: number;
   private readonly listeners: CommitListener[] = [];
+  private readonly lock = new RwLock();
   private queue: Job[] = [];
   private queuedRoom = 0;
   private draining: Promise<void> | undefined;
@@ -123,7 +126,7 @@ export class Store {
   async lookup(name: string): Promise<Stock> {
     const problem = stockNameSizeProblem(name);
     if (problem !== undefined) throw new InvalidArgumentError(problem);
-    const state = this.stocks.get(name);
+    const state = await this.lock.read(() => this.stocks.get(name));
     if (state === undefined) throw new StockNotFoundError(name);
     return stockMessage(name, state);
   }
@@ -148,9 +151,11 @@ export class Store {
     if (this.failure !== undefined) throw this.failure;
     // Each applied trade adds one to one stock's version, so their sum counts every trade
     // ever applied, across restarts.
-    let tradesApplied = 0;
-    for (const state of this.stocks.values()) tradesApplied += state.version;
-    return { stocks: this.stocks.size, tradesApplied, lastNumber: this.sequence.lastNumber, epoch: this.sequence.epoch };
+    return this.lock.read(() => {
+      let tradesApplied = 0;
+      for (const state of this.stocks.values()) tradesApplied += state.version;
+      return { stocks: this.stocks.size, tradesApplied, lastNumber: this.sequence.lastNumber, epoch: this.sequence.epoch };
+    });
   }
 
   /** fdatasync calls of the journal so far; far fewer than trades when group commit works. */
@@ -236,7 +241,10 @@ export class Store {
       return this.rejectAll(jobs, failure);
     }
     const durableMs = plan.epoch > this.sequence.epoch || plan.applied.length > 0 ? performance.now() - writeStart : 0;
-    this.install(plan);
+    // Granted at once (the install is synchronous and nothing holds the lock across a turn), so
+    // the invalidations and answers below follow the install in the same step.
+    const installed = this.lock.write(() => this.install(plan));
+    if (installed instanceof Promise) await installed;
     if (plan.applied.length > 0) this.commitCount++;
     this.logEpochs(plan);
     // Invalidations go out before the replies: by the time a trader can see its reply, the
