@@ -25,6 +25,8 @@ export type OrderConfig = {
   readonly logLevel: LogLevel;
   /** Test-only fault injection (order/test_hooks.ts); 0 = off. */
   readonly crashAfterCatalogBatches: number;
+  /** METRICS_PORT: the Prometheus listener (GET /metrics, lib/metrics.ts); unset = off. */
+  readonly metricsPort: number | undefined;
 };
 
 function envOrderId(env: Env, replicas: readonly Replica[]): number {
@@ -52,5 +54,6 @@ export function readOrderConfig(env: Env): OrderConfig {
     dataDir: envDataDir(env),
     logLevel: envLogLevel(env),
     crashAfterCatalogBatches: readCrashAfterCatalogBatches(env),
+    metricsPort: (env["METRICS_PORT"] ?? "").trim() === "" ? undefined : envPort(env, "METRICS_PORT", 0),
   };
 }

@@ -1,0 +1,145 @@
+// Prometheus metrics shared by every service (prom-client): one registry per process with the
+// runtime's default metrics, metrics that read counters the services already keep when scraped
+// (so the hot paths pay nothing for them), the fsync latency histogram fed by
+// lib/durable_file.ts, and the small HTTP listener behind METRICS_PORT (GET /metrics only).
+
+import * as http from "node:http";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { Logger } from "./log.ts";
+import { observeSyncs } from "./durable_file.ts";
+
+export { Registry };
+
+/** Every metric of ours starts with it, so a dashboard finds them among other exporters'. */
+export const metricPrefix = "stockbazaar_";
+/**
+ * fsync buckets, in seconds: an SSD's fdatasync takes tens of microseconds to a few
+ * milliseconds; a busy or network disk, tens to hundreds of milliseconds.
+ */
+export const fsyncBucketsSeconds = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+/** A scrape request's head must arrive within this: Prometheus sends a few hundred bytes at once. */
+export const metricsHeadersTimeoutMs = 5_000;
+/** Connections the metrics listener keeps open at most: a scraper or two, and an operator's curl. */
+export const metricsConnectionsMax = 16;
+
+/** A registry for one process, with the runtime's metrics (CPU, memory, event loop lag, GC). */
+export function createRegistry(): Registry {
+  const registry = new Registry();
+  // prom-client's default metrics read /proc where there is one and skip what they cannot read.
+  collectDefaultMetrics({ register: registry });
+  return registry;
+}
+
+/** One labelled value a collector reports; labels are in the metric's labelNames order. */
+export type Sample = { readonly labels?: Readonly<Record<string, string>>; readonly value: number };
+/** Read when scraped: a number, samples per label set, or undefined when there is nothing to say now. */
+export type Read = () => number | readonly Sample[] | undefined | Promise<number | readonly Sample[] | undefined>;
+
+type Definition = { readonly name: string; readonly help: string; readonly labelNames?: readonly string[] };
+
+/** A gauge whose value is read from the service at scrape time. */
+export function gaugeFrom(registry: Registry, def: Definition, read: Read): void {
+  new Gauge({
+    name: metricPrefix + def.name,
+    help: def.help,
+    labelNames: def.labelNames ?? [],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const s of samples(await read())) {
+        if (s.labels) this.set(s.labels, s.value);
+        else this.set(s.value);
+      }
+    },
+  });
+}
+
+/** A counter whose total is a count the service already keeps, read at scrape time. */
+export function counterFrom(registry: Registry, def: Definition, read: Read): void {
+  new Counter({
+    name: metricPrefix + def.name,
+    help: def.help,
+    labelNames: def.labelNames ?? [],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const s of samples(await read())) {
+        if (s.labels) this.inc(s.labels, s.value);
+        else this.inc(s.value);
+      }
+    },
+  });
+}
+
+function samples(value: number | readonly Sample[] | undefined): readonly Sample[] {
+  if (value === undefined) return [];
+  return typeof value === "number" ? [{ value }] : value;
+}
+
+/** 1 or 0, for a yes/no state as a gauge. */
+export function flag(on: boolean): number {
+  return on ? 1 : 0;
+}
+
+/**
+ * The fsync latency histogram, fed by every successful fdatasync of lib/durable_file.ts in this
+ * process: appends (journal, order log) and whole-file replacements (checkpoint, epoch, vote).
+ * Its count is the number of fsyncs.
+ */
+export function observeFsyncs(registry: Registry): void {
+  const histogram = new Histogram({
+    name: `${metricPrefix}fsync_duration_seconds`,
+    help: "Duration of each successful fdatasync, by what it made durable (append: log or journal lines; replace: a whole file).",
+    labelNames: ["kind"],
+    buckets: fsyncBucketsSeconds,
+    registers: [registry],
+  });
+  const append = histogram.labels("append");
+  const replace = histogram.labels("replace");
+  observeSyncs((kind, seconds) => (kind === "append" ? append : replace).observe(seconds));
+}
+
+/** The exposition text and its content type, for any HTTP server to send. */
+export async function exposition(registry: Registry): Promise<{ contentType: string; body: string }> {
+  return { contentType: registry.contentType, body: await registry.metrics() };
+}
+
+export type MetricsServer = { readonly port: number; close(): Promise<void> };
+
+/** METRICS_PORT: GET /metrics answers the exposition; anything else is 404. Bound to the service's HOST. */
+export async function serveMetrics(registry: Registry, host: string, port: number, log: Logger): Promise<MetricsServer> {
+  const server = http.createServer((req, res) => {
+    const path = (req.url ?? "").split("?")[0];
+    if (req.method !== "GET" || path !== "/metrics") {
+      res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("not found: GET /metrics\n");
+      return;
+    }
+    exposition(registry).then(
+      (m) => res.writeHead(200, { "content-type": m.contentType }).end(m.body),
+      (err: unknown) => {
+        log.error("collecting metrics failed", { error: String(err) });
+        res.writeHead(500, { "content-type": "text/plain; charset=utf-8" }).end("collecting metrics failed\n");
+      },
+    );
+  });
+  server.headersTimeout = metricsHeadersTimeoutMs;
+  server.requestTimeout = metricsHeadersTimeoutMs;
+  server.maxConnections = metricsConnectionsMax;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const bound = typeof address === "object" && address !== null ? address.port : port;
+  return {
+    port: bound,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
