@@ -25,6 +25,8 @@ export type ApiDeps = {
   readonly stocks: StockLookup;
   readonly orders: OrderGateway;
   readonly health: () => Promise<{ ok: boolean; body: unknown }>;
+  /** GET /metrics: the Prometheus exposition (frontend/metrics.ts). */
+  readonly metrics: () => Promise<HttpResponse>;
   readonly log: Logger;
 };
 
@@ -39,6 +41,7 @@ export function createApi(deps: ApiDeps): (req: HttpRequest) => Promise<HttpResp
     { pattern: /^\/orders$/, methods: { POST: (req) => postOrder(deps, req) } },
     { pattern: /^\/orders\/([^/]+)$/, methods: { GET: (_req, number) => getOrder(deps, number) } },
     { pattern: /^\/health$/, methods: { GET: () => getHealth(deps) } },
+    { pattern: /^\/metrics$/, methods: { GET: () => deps.metrics() } },
   ];
   return async (req) => {
     try {
