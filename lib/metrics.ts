@@ -32,7 +32,11 @@ export function createRegistry(): Registry {
 
 /** One labelled value a collector reports; labels are in the metric's labelNames order. */
 export type Sample = { readonly labels?: Readonly<Record<string, string>>; readonly value: number };
-/** Read when scraped: a number, samples per label set, or undefined when there is nothing to say now. */
+/**
+ * Read when scraped: a number, or samples per label set (an empty list: no series now), or
+ * undefined when the value cannot be read now (a failed store, Redis down): the metric then keeps
+ * what the last scrape read, so a counter never falls back to 0 (which would read as a reset).
+ */
 export type Read = () => number | readonly Sample[] | undefined | Promise<number | readonly Sample[] | undefined>;
 
 type Definition = { readonly name: string; readonly help: string; readonly labelNames?: readonly string[] };
@@ -45,8 +49,10 @@ export function gaugeFrom(registry: Registry, def: Definition, read: Read): void
     labelNames: def.labelNames ?? [],
     registers: [registry],
     async collect() {
+      const value = await read();
+      if (value === undefined) return;
       this.reset();
-      for (const s of samples(await read())) {
+      for (const s of samples(value)) {
         if (s.labels) this.set(s.labels, s.value);
         else this.set(s.value);
       }
@@ -62,8 +68,10 @@ export function counterFrom(registry: Registry, def: Definition, read: Read): vo
     labelNames: def.labelNames ?? [],
     registers: [registry],
     async collect() {
+      const value = await read();
+      if (value === undefined) return;
       this.reset();
-      for (const s of samples(await read())) {
+      for (const s of samples(value)) {
         if (s.labels) this.inc(s.labels, s.value);
         else this.inc(s.value);
       }
@@ -71,8 +79,7 @@ export function counterFrom(registry: Registry, def: Definition, read: Read): vo
   });
 }
 
-function samples(value: number | readonly Sample[] | undefined): readonly Sample[] {
-  if (value === undefined) return [];
+function samples(value: number | readonly Sample[]): readonly Sample[] {
   return typeof value === "number" ? [{ value }] : value;
 }
 

@@ -49,8 +49,9 @@ export type OrderMetricsDeps = {
 export function registerOrderMetrics(registry: Registry, deps: OrderMetricsDeps): void {
   const { shell, log, catchUp, followers, peerIds } = deps;
   const health = () => shell.health();
-  const perFollower = (value: (id: number) => number): Sample[] | undefined =>
-    health().role === "leader" ? peerIds.map((id) => ({ labels: { follower: String(id) }, value: value(id) })) : undefined;
+  // Only a leader has followers: on any other role these metrics have no series.
+  const perFollower = (value: (id: number) => number): Sample[] =>
+    health().role === "leader" ? peerIds.map((id) => ({ labels: { follower: String(id) }, value: value(id) })) : [];
 
   gaugeFrom(registry, { name: "order_role", help: "1 for this replica's role, 0 for the others.", labelNames: ["role"] }, () => {
     const role = health().role;
