@@ -19,8 +19,8 @@ export type CatalogConfig = {
   readonly logLevel: LogLevel;
   /** TEST ONLY: delay of each Lookup reply after the state was read (see server.ts). */
   readonly lookupDelayMs: number;
-  /** METRICS_PORT: the Prometheus listener (GET /metrics, lib/metrics.ts); unset = off. */
-  readonly metricsPort: number | undefined;
+  /** METRICS_PORT: the Prometheus listener (GET /metrics, lib/metrics.ts); absent = off. */
+  readonly metricsPort?: number;
 };
 
 export function readCatalogConfig(env: Env): CatalogConfig {
@@ -30,6 +30,6 @@ export function readCatalogConfig(env: Env): CatalogConfig {
     dataDir: envDataDir(env),
     logLevel: envLogLevel(env),
     lookupDelayMs: envInt(env, "CATALOG_LOOKUP_DELAY_MS", 0, 0, lookupDelayMsMax),
-    metricsPort: (env["METRICS_PORT"] ?? "").trim() === "" ? undefined : envPort(env, "METRICS_PORT", 0),
+    ...((env["METRICS_PORT"] ?? "").trim() === "" ? {} : { metricsPort: envPort(env, "METRICS_PORT", 0) }),
   };
 }

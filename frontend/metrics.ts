@@ -3,9 +3,8 @@
 // count); everything else (cache, leader, elections, retries, batches) is read from the counters
 // the reader, the selector and the gateway already keep, when scraped.
 
-import { Histogram } from "prom-client";
-import { counterFrom, createRegistry, exposition, flag, gaugeFrom, metricPrefix } from "../lib/metrics.ts";
-import type { Registry } from "../lib/metrics.ts";
+import { counterFrom, CountingHistogram, createRegistry, exposition, flag, gaugeFrom } from "../lib/metrics.ts";
+import type { HistogramSeries, Registry } from "../lib/metrics.ts";
 import type { HttpHandler, HttpRequest, HttpResponse } from "./http/server.ts";
 import type { LeaderSelector } from "./leader_selector.ts";
 import type { OrderGateway } from "./order_gateway.ts";
@@ -54,26 +53,25 @@ export type FrontendMetrics = {
 
 export function createFrontendMetrics(deps: FrontendMetricsDeps): FrontendMetrics {
   const registry = createRegistry();
-  const requests = new Histogram({
-    name: `${metricPrefix}frontend_http_request_duration_seconds`,
+  const requests = new CountingHistogram(registry, {
+    name: "frontend_http_request_duration_seconds",
     help: "Time from a parsed request to its response, by route, method and status; _count is the request count.",
     labelNames: ["route", "method", "status"],
     buckets: requestBucketsSeconds,
-    registers: [registry],
   });
-  // Children by label values, so a request costs one Map lookup, not prom-client's label hashing.
-  // Bounded: few routes, few methods, and statuses 200..599.
-  const children = new Map<string, Histogram.Internal<string>>();
+  // One series per label set, found by a Map lookup. Bounded: few routes, few methods, and
+  // statuses 200..599.
+  const series = new Map<string, HistogramSeries>();
   const observe = (req: HttpRequest, status: number, seconds: number): void => {
     const route = routeLabel(req.path);
     const method = methodLabel(req.method);
     const key = `${route} ${method} ${status}`;
-    let child = children.get(key);
-    if (child === undefined) {
-      child = requests.labels(route, method, String(status));
-      children.set(key, child);
+    let s = series.get(key);
+    if (s === undefined) {
+      s = requests.series({ route, method, status: String(status) });
+      series.set(key, s);
     }
-    child.observe(seconds);
+    s.observe(seconds);
   };
   registerFrontendGauges(registry, deps);
   return {

@@ -25,8 +25,8 @@ export type OrderConfig = {
   readonly logLevel: LogLevel;
   /** Test-only fault injection (order/test_hooks.ts); 0 = off. */
   readonly crashAfterCatalogBatches: number;
-  /** METRICS_PORT: the Prometheus listener (GET /metrics, lib/metrics.ts); unset = off. */
-  readonly metricsPort: number | undefined;
+  /** METRICS_PORT: the Prometheus listener (GET /metrics, lib/metrics.ts); absent = off. */
+  readonly metricsPort?: number;
 };
 
 function envOrderId(env: Env, replicas: readonly Replica[]): number {
@@ -54,6 +54,6 @@ export function readOrderConfig(env: Env): OrderConfig {
     dataDir: envDataDir(env),
     logLevel: envLogLevel(env),
     crashAfterCatalogBatches: readCrashAfterCatalogBatches(env),
-    metricsPort: (env["METRICS_PORT"] ?? "").trim() === "" ? undefined : envPort(env, "METRICS_PORT", 0),
+    ...((env["METRICS_PORT"] ?? "").trim() === "" ? {} : { metricsPort: envPort(env, "METRICS_PORT", 0) }),
   };
 }
