@@ -27,6 +27,7 @@ runMain("catalog", async () => {
   log.info("listening", {
     host: config.host,
     port: catalog.port,
+    metrics_port: catalog.metricsPort,
     data_dir: config.dataDir,
     log_level: config.logLevel,
     lookup_delay_ms: config.lookupDelayMs,

@@ -33,6 +33,8 @@ export type ApiDeps = {
   readonly stocks: StockLookup;
   readonly orders: OrderGateway;
   readonly health: () => Promise<{ ok: boolean; body: unknown }>;
+  /** GET /metrics: the Prometheus exposition (frontend/metrics.ts). */
+  readonly metrics: () => Promise<HttpResponse>;
   readonly log: Logger;
 };
 
@@ -63,6 +65,7 @@ export function createApi(deps: ApiDeps): (req: HttpRequest) => HttpResponse | P
     { pattern: /^\/orders\/([^/]+)$/, methods: { GET: (req, number) => getOrder(deps, req, number) } },
     { pattern: /^\/health$/, methods: { GET: () => getHealth(deps) } },
     { pattern: /^\/openapi\.json$/, methods: { GET: getOpenapi } },
+    { pattern: /^\/metrics$/, methods: { GET: () => deps.metrics() } },
   ];
   return (req) => {
     const failed = (err: unknown): HttpResponse => errorResponse(err, deps.log, req.requestId);

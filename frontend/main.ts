@@ -1,5 +1,5 @@
-// Frontend entry: read configuration, wire the catalog client, the cache, the leader selector
-// and the HTTP server together, select a leader, listen. No logic lives here.
+// Frontend entry: read configuration, wire the catalog client, the cache, the leader selector,
+// the metrics and the HTTP server together, select a leader, listen. No logic lives here.
 
 import { serviceCommandLine } from "../lib/cli.ts";
 import { formatHostPort, runMain } from "../lib/config.ts";
@@ -13,6 +13,7 @@ import { frontendUsage } from "./usage.ts";
 import { createHealth } from "./health.ts";
 import { createHttpServer } from "./http/server.ts";
 import { LeaderSelector } from "./leader_selector.ts";
+import { createFrontendMetrics } from "./metrics.ts";
 import { OrderGateway } from "./order_gateway.ts";
 import { createCacheFromEnv, createStockReader } from "./cache/stock_reader.ts";
 import { lookupTimeoutMs } from "./limits.ts";
@@ -29,7 +30,9 @@ runMain("frontend", async () => {
   const orders = new OrderGateway(leaders, log);
   let connections = (): number => 0;
   const health = createHealth({ catalog, leaders, orders, cacheStats: () => stocks.stats(), connections: () => connections() });
-  const server = createHttpServer({ handler: createApi({ stocks, orders, health, log }), log, limits: config.httpLimits });
+  const metrics = createFrontendMetrics({ cacheStats: () => stocks.stats(), leaders, orders, connections: () => connections() });
+  const api = createApi({ stocks, orders, health, metrics: () => metrics.respond(), log });
+  const server = createHttpServer({ handler: metrics.instrument(api), log, limits: config.httpLimits });
   connections = () => server.connectionCount();
 
   stocks.start();

@@ -129,7 +129,7 @@ export async function writeFileAtomic(file: string, data: string, options: Write
     operation = "write";
     await writeAll(io, fd, bytes, 0);
     operation = "fdatasync";
-    await io.fdatasync(fd);
+    await timedSync(io, fd, "replace");
     operation = "close";
     const open = fd;
     fd = undefined;
@@ -276,7 +276,7 @@ export class AppendFile {
     try {
       await writeAll(this.io, this.fd, data, start);
       operation = "fdatasync";
-      await this.io.fdatasync(this.fd);
+      await timedSync(this.io, this.fd, "append");
     } catch (cause) {
       if (cause instanceof AssertionError) throw cause;
       const cut = await this.cutBack(start);
@@ -312,4 +312,26 @@ export class AppendFile {
     assert(this.waiters.length === 0, "no append is queued after the flush loop ends");
     await closeFd(this.fd);
   }
+}
+
+/** What a sync made durable: appended lines (AppendFile) or a whole replaced file (writeFileAtomic). */
+export type SyncKind = "append" | "replace";
+export type SyncObserver = (kind: SyncKind, seconds: number) => void;
+
+let syncObserver: SyncObserver | undefined;
+
+/**
+ * Metrics (lib/metrics.ts) see how long each successful fdatasync took. One observer per
+ * process; undefined removes it. Without one, a sync costs nothing extra.
+ */
+export function observeSyncs(observer: SyncObserver | undefined): void {
+  syncObserver = observer;
+}
+
+async function timedSync(io: FileIo, fd: number, kind: SyncKind): Promise<void> {
+  const observer = syncObserver;
+  if (observer === undefined) return io.fdatasync(fd);
+  const startMs = performance.now();
+  await io.fdatasync(fd);
+  observer(kind, (performance.now() - startMs) / 1000);
 }
