@@ -275,6 +275,9 @@ async function startHttp2(closers: (() => void)[]): Promise<() => Promise<void>>
     session.once("connect", () => resolve());
     session.once("error", reject);
   });
+  // Later, a broken session fails the request in flight through its stream's close; an
+  // 'error' with no listener would crash the whole benchmark instead.
+  session.on("error", () => undefined);
   return () =>
     new Promise<void>((resolve, reject) => {
       const req = session.request({ ":path": "/stocks/GameStart", ":method": "GET" });
