@@ -161,6 +161,8 @@ export function latencySection(l: LatencyResult, svgFile: string): string[] {
     "",
     "Each primitive timed alone, client and server in the benchmark's own process, in the same run (before and after the",
     "sessions, pooled): what a request on this machine cannot go below. The fdatasync runs on the services' file system.",
+    "In-process, the HTTP floor's client and node:http server share one event loop and pay their CPU in series, while the",
+    "sessions' frontend runs in its own process on another core: a ratio to it a little below 1 is possible.",
     "",
     ...floorTables(l),
     "",
