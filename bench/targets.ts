@@ -45,8 +45,8 @@ const loaded = { sessions: 5, p: 0.5, cache: "on" } as const;
 /** Trades/s is stated at this many concurrent clients. */
 const tradeClients = 256;
 
-const noLatency: Figure = { missing: "the latency experiment did not run" };
-const noThroughput: Figure = { missing: "the throughput experiment did not run" };
+const noLatency: Figure = { missing: "no latency result: the experiment did not run or failed" };
+const noThroughput: Figure = { missing: "no throughput result: the experiment did not run or failed" };
 
 function loadedPoint(l: LatencyResult): LatencyPoint | undefined {
   return l.points.find((pt) => pt.stocks === "all" && pt.sessions === loaded.sessions && pt.p === loaded.p && pt.cache === loaded.cache);
