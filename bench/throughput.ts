@@ -7,8 +7,6 @@
 // system, and the raw fdatasync rate of one file on the same disk is measured, giving the
 // cost of replication and what group commit buys. Rounds alternate the sides' order.
 
-import * as fs from "node:fs";
-import * as path from "node:path";
 import { seededRandom } from "../client/client.ts";
 import { initialStocks } from "../catalog/initial_stocks.ts";
 import { jsonContentType } from "../frontend/http/response.ts";
@@ -18,6 +16,7 @@ import { requestJson } from "../test/support/http.ts";
 import { runLoad } from "./lib/autocannon.ts";
 import type { LoadRequest, LoadRun } from "./lib/autocannon.ts";
 import type { BenchContext } from "./lib/context.ts";
+import { appendFdatasyncSamples } from "./lib/floor.ts";
 import { median, ratio, round1 } from "./lib/context.ts";
 import { meta } from "./lib/machine.ts";
 import type { Meta } from "./lib/machine.ts";
@@ -274,24 +273,11 @@ function summarize(label: string, runs: SideRun[]): SideSummary {
   };
 }
 
-/** Append a small line and fdatasync it, in a loop, on the disk the services write to. */
+/** Appends + fdatasyncs of one small record per second, in a loop on the disk the services write to. */
 function fdatasyncPerSecond(dir: string, seconds: number): number {
-  const file = path.join(dir, "bench-fdatasync-probe.csv");
-  const fd = fs.openSync(file, "a");
-  const line = Buffer.from("123456,GameStart,sell,1,k-0123456789abcdef0123456789abcdef\n");
-  const started = performance.now();
-  let count = 0;
-  try {
-    while (performance.now() - started < seconds * 1000) {
-      fs.writeSync(fd, line);
-      fs.fdatasyncSync(fd);
-      count++;
-    }
-  } finally {
-    fs.closeSync(fd);
-    fs.rmSync(file, { force: true });
-  }
-  return Math.round(count / ((performance.now() - started) / 1000));
+  const samples = appendFdatasyncSamples(dir, { warmups: 0, samplesMax: Number.MAX_SAFE_INTEGER, durationMsMax: seconds * 1000 });
+  const totalMs = samples.reduce((sum, x) => sum + x, 0);
+  return totalMs > 0 ? Math.round(samples.length / (totalMs / 1000)) : 0;
 }
 
 function frontendTarget(label: string, cluster: LocalSystem, frontend: RunningService): Target {

@@ -1,22 +1,35 @@
 // The report's four plots, each a pure function from an experiment's result to SVG text:
-// latency vs p (cache on and off), throughput against the reference, the failover timeline,
-// and the cache's contents over time. Built from the primitives in svg.ts.
+// latency vs p (1 and 5 sessions, cache on and off, the floor), throughput against the
+// reference, the failover timeline, and the cache's contents over time. Built from svg.ts.
 
 import type { CacheTimelineResult } from "../cache_timeline.ts";
 import type { FailoverResult } from "../failover.ts";
-import type { LatencyPoint, LatencyVsPResult } from "../latency_vs_p.ts";
+import type { LatencyResult } from "../latency.ts";
 import type { ThroughputResult } from "../throughput.ts";
 import type { Box, LegendItem } from "./svg.ts";
 import { axes, circle, legend, line, linear, niceMax, niceTicks, palette, polyline, rect, svgDocument, text } from "./svg.ts";
 
 const modeColor = { on: palette.blue, off: palette.orange } as const;
 
-function latencyPanel(points: readonly LatencyPoint[], kind: "lookup" | "trade", box: Box, title: string, ps: readonly number[]): string[] {
-  const used = points.filter((p) => p[kind].count > 0);
-  const max = niceMax(Math.max(0, ...used.map((p) => Math.max(p[kind].meanMs, p[kind].p99Ms))));
-  const x = linear([Math.min(...ps), Math.max(...ps)], [box.left, box.left + box.width]);
+type Panel = { readonly kind: "lookup" | "trade"; readonly sessions: number; readonly box: Box };
+
+/** One panel: p50 (solid) and p99 (dashed) against p for both cache modes, the floor as a gray line. */
+function latencyPanel(r: LatencyResult, panel: Panel, ps: readonly number[]): string[] {
+  const { kind, sessions, box } = panel;
+  const used = r.points.filter((p) => p.stocks === "all" && p.sessions === sessions && p[kind].count > 0);
+  const floorMs = kind === "trade" ? r.floor.floors.tradeMs : r.floor.floors.lookupUncachedMs;
+  const max = niceMax(Math.max(floorMs, ...used.map((p) => p[kind].p99Ms)));
+  const lo = Math.min(0, ...ps);
+  const hi = Math.max(...ps);
+  const x = linear(hi > lo ? [lo, hi] : [0, 1], [box.left, box.left + box.width]);
   const y = linear([0, max], [box.top + box.height, box.top]);
-  const out = [text(box.left + box.width / 2, box.top - 12, title, { anchor: "middle", weight: "bold" })];
+  const what = kind === "lookup" ? "GET /stocks/{name}" : "POST /orders";
+  const out = [
+    text(box.left + box.width / 2, box.top - 12, `${what}, ${sessions} session${sessions === 1 ? "" : "s"}`, {
+      anchor: "middle",
+      weight: "bold",
+    }),
+  ];
   out.push(
     ...axes({
       box,
@@ -28,12 +41,13 @@ function latencyPanel(points: readonly LatencyPoint[], kind: "lookup" | "trade",
       yLabel: "latency (ms)",
     }),
   );
+  out.push(line(box.left, y(floorMs), box.left + box.width, y(floorMs), { color: palette.gray, width: 1.5, dash: "2 3" }));
   for (const mode of ["on", "off"] as const) {
     const series = used.filter((p) => p.cache === mode).sort((a, b) => a.p - b.p);
-    const mean = series.map((p) => [x(p.p), y(p[kind].meanMs)] as const);
+    const p50 = series.map((p) => [x(p.p), y(p[kind].p50Ms)] as const);
     const p99 = series.map((p) => [x(p.p), y(p[kind].p99Ms)] as const);
-    out.push(polyline(mean, { color: modeColor[mode], width: 2 }), polyline(p99, { color: modeColor[mode], width: 1.5, dash: "5 4" }));
-    for (const [px, py] of mean) out.push(circle(px, py, 3, modeColor[mode]));
+    out.push(polyline(p50, { color: modeColor[mode], width: 2 }), polyline(p99, { color: modeColor[mode], width: 1.5, dash: "5 4" }));
+    for (const [px, py] of p50) out.push(circle(px, py, 3, modeColor[mode]));
   }
   if (used.length === 0) {
     out.push(text(box.left + box.width / 2, box.top + box.height / 2, "no samples", { anchor: "middle", color: palette.gray }));
@@ -41,28 +55,32 @@ function latencyPanel(points: readonly LatencyPoint[], kind: "lookup" | "trade",
   return out;
 }
 
-export function latencyVsPChart(r: LatencyVsPResult): string {
-  const width = 860;
-  const height = 380;
-  const ps = r.parameters.ps;
+export function latencyChart(r: LatencyResult): string {
+  const width = 900;
+  const rowHeight = 270;
+  const sessions = r.parameters.sessions;
+  const height = 70 + sessions.length * rowHeight + 10;
   const body = [
-    text(
-      width / 2,
-      24,
-      `Latency vs p: ${r.parameters.sessions} concurrent client sessions, cache on (LRU of ${r.parameters.cacheSizeOn}) and off`,
-      { anchor: "middle", size: 14, weight: "bold" },
-    ),
-    ...latencyPanel(r.points, "lookup", { left: 80, top: 64, width: 320, height: 220 }, "GET /stocks/{name}", ps),
-    ...latencyPanel(r.points, "trade", { left: 510, top: 64, width: 320, height: 220 }, "POST /orders (p = 0: no trades)", ps),
+    text(width / 2, 24, `Latency vs p: cache on (LRU of ${r.parameters.cacheSizeOn}) and off, against the floor of this machine`, {
+      anchor: "middle",
+      size: 14,
+      weight: "bold",
+    }),
   ];
+  sessions.forEach((count, row) => {
+    const top = 70 + row * rowHeight;
+    body.push(...latencyPanel(r, { kind: "lookup", sessions: count, box: { left: 80, top, width: 330, height: 180 } }, r.parameters.ps));
+    body.push(...latencyPanel(r, { kind: "trade", sessions: count, box: { left: 530, top, width: 330, height: 180 } }, r.parameters.ps));
+  });
   const items: LegendItem[] = [
-    { label: "cache on: mean", color: modeColor.on },
+    { label: "cache on: p50", color: modeColor.on },
     { label: "cache on: p99", color: modeColor.on, dash: "5 4" },
-    { label: "cache off: mean", color: modeColor.off },
+    { label: "cache off: p50", color: modeColor.off },
     { label: "cache off: p99", color: modeColor.off, dash: "5 4" },
+    { label: "floor (uncached lookup / trade)", color: palette.gray, dash: "2 3" },
   ];
-  body.push(...legend(170, height - 16, items));
-  return svgDocument(width, height, "Latency vs p, cache on and off", body);
+  body.push(...legend(60, height - 16, items));
+  return svgDocument(width, height, "Latency vs p, 1 and 5 sessions, cache on and off", body);
 }
 
 const scenarioLabels: Record<string, string> = {
