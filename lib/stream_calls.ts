@@ -85,12 +85,16 @@ export class StreamCaller<Req, Res> {
     this.stream = stream;
     this.opened++;
     stream.on("data", (result: ResultMessage<Res>) => this.settle(stream, result));
-    // A stream that fails with a status fails its calls with that status, as each unary call
-    // would have (UNIMPLEMENTED from an older peer stays visible). CANCELLED here comes from the
-    // peer, e.g. a server forced down (drop ignores the error our own cancel causes: that stream
-    // is no longer current): for the caller a peer gone, UNAVAILABLE, like an error without a code.
+    // A stream that fails takes its calls with it. A peer without the RPC (UNIMPLEMENTED) or
+    // refusing the stream (RESOURCE_EXHAUSTED) stays visible, as each unary call would have shown
+    // it. Any other stream failure is the peer or the connection going away mid-stream — a
+    // SIGKILLed peer surfaces as UNAVAILABLE, CANCELLED, INTERNAL ("RST_STREAM") or UNKNOWN
+    // depending on timing (drop ignores the error our own cancel causes: that stream is no longer
+    // current) — so for the caller it is UNAVAILABLE: outcome unknown, the peer may come back.
     stream.on("error", (err: Partial<grpc.ServiceError>) => {
-      const code = typeof err.code === "number" && err.code !== grpc.status.CANCELLED ? err.code : grpc.status.UNAVAILABLE;
+      const code = err.code === grpc.status.UNIMPLEMENTED || err.code === grpc.status.RESOURCE_EXHAUSTED
+        ? err.code
+        : grpc.status.UNAVAILABLE;
       this.drop(stream, code, `stream failed: ${err.details ?? err.message ?? String(err)}`);
     });
     stream.on("end", () => this.drop(stream, grpc.status.UNAVAILABLE, "stream ended by the peer"));
