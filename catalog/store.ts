@@ -300,8 +300,11 @@ export class Store {
   private logRefusal(header: TradeBatchHeader, err: Error): void {
     const fields = { epoch: header.epoch, leader_id: header.leaderId, after_number: header.afterNumber, error: err.message };
     if (err instanceof SequenceAheadError) this.log.error("refused a batch: the leader holds numbers the catalog never gave", fields);
-    else if (err instanceof ForgottenTradesError) this.log.warn("refused a batch: the leader lacks trades no longer kept", fields);
-    else if (err instanceof StaleEpochError) this.log.warn("refused a batch from a deposed leader", fields);
+    // A deposed or lagging leader retries every few milliseconds until it learns: one line per
+    // interval, with the count of the lines held back.
+    else if (err instanceof ForgottenTradesError) {
+      this.log.limited("warn", "refused a batch: the leader lacks trades no longer kept", fields);
+    } else if (err instanceof StaleEpochError) this.log.limited("warn", "refused a batch from a deposed leader", fields);
   }
 
   /**

@@ -637,7 +637,7 @@ function containerPort(container: any, port: unknown): number | undefined {
   return found?.containerPort;
 }
 
-test("deploy/k8s: native probes: grpc.health.v1 (service \"\") on the catalog's and replicas' ports, HTTP on the frontend's; none starts Node", () => {
+test("deploy/k8s: native probes: grpc.health.v1 (service \"\") readiness and TCP liveness on the catalog's and replicas' ports, HTTP on the frontend's; none starts Node", () => {
   for (const w of workloads()) {
     for (const c of w.spec.template.spec.containers) {
       for (const probe of ["readinessProbe", "livenessProbe", "startupProbe"]) {
@@ -657,6 +657,14 @@ test("deploy/k8s: native probes: grpc.health.v1 (service \"\") on the catalog's 
         // Not /health: its 503 (no ready leader) would take every frontend out of the Service,
         // and a frontend selects a leader only when an order arrives (deploy/k8s/frontend.yaml).
         assert.is(spec.httpGet.path, "/metrics", where);
+      } else if (probe === "livenessProbe") {
+        // Alive but not ready (catching up, campaigning) must not mean restarted: a TCP check.
+        assert.ok(spec?.tcpSocket, `${where} is a tcpSocket probe`);
+        assert.is(
+          containerPort(p.container, spec.tcpSocket.port) ?? spec.tcpSocket.port,
+          p.loaded.port,
+          `${where}: on the port the service binds`,
+        );
       } else {
         assert.ok(spec?.grpc, `${where} is a native grpc probe`);
         assert.is(spec.grpc.port, p.loaded.port, `${where}: on the port the service binds`);
