@@ -61,11 +61,12 @@ export function denoBinary(): string {
 
 /**
  * The permissions each entry needs under Deno (the README's `deno run` lines): the services
- * need the network and the environment, the catalog and the replicas also read and write
- * their DATA_DIR; the client needs the network only. Anything else gets -A.
+ * need the network, the environment and the host name (pino reads it when it loads), the catalog
+ * and the replicas also read and write their DATA_DIR; the client needs the network only.
+ * Anything else gets -A.
  */
 export function denoPermissions(entry: string, env: Readonly<Record<string, string | undefined>>): string[] {
-  const base = ["--allow-env", "--allow-net"];
+  const base = ["--allow-env", "--allow-net", "--allow-sys=hostname"];
   if (entry === "catalog/main.ts" || entry === "order/main.ts") {
     const dataDir = env["DATA_DIR"] || "./data";
     return [...base, `--allow-read=${dataDir}`, `--allow-write=${dataDir}`];
