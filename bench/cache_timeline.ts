@@ -7,7 +7,7 @@
 
 import { seededRandom } from "../client/client.ts";
 import { initialStocks } from "../catalog/initial_stocks.ts";
-import { requestJson } from "../test/support/http.ts";
+import { withClient } from "../test/support/http.ts";
 import { parseLogLine } from "../lib/log.ts";
 import { sleep } from "../lib/sleep.ts";
 import type { BenchContext } from "./lib/context.ts";
@@ -141,37 +141,40 @@ export async function runCacheTimeline(ctx: BenchContext): Promise<CacheTimeline
   const steps: TimelineStep[] = [];
   let model: string[] = [];
   let agrees = true;
-  for (const [index, request] of plan.entries()) {
-    const from = events.length;
-    const reply = request.kind === "lookup"
-      ? await requestJson(base, "GET", `/stocks/${encodeURIComponent(request.name)}`)
-      : await requestJson(base, "POST", "/orders", { name: request.name, quantity: 1, type: "sell" });
-    // The frontend logs a lookup's hit, or its fill (after any eviction), before it answers.
-    await waitFor(
-      events,
-      from,
-      request.kind === "trade"
-        ? (e) => e.kind === "drop" && e.name === request.name
-        : (e) => (e.kind === "hit" || e.kind === "fill") && e.name === request.name,
-    );
-    const mine = events.slice(from);
-    const stats = (await health(frontend.port)).cache;
-    const next = modelStep(model, request);
-    model = next.keys;
-    const evicted = mine.filter((e) => e.kind === "evict").map((e) => e.name ?? "?");
-    const same = JSON.stringify(stats.keys) === JSON.stringify(model) && JSON.stringify(evicted) === JSON.stringify(next.evicted);
-    agrees &&= same;
-    steps.push({
-      index,
-      request,
-      status: reply.status,
-      outcome: request.kind === "trade" ? "trade" : mine.some((e) => e.kind === "hit") ? "hit" : "miss",
-      evicted,
-      keys: stats.keys,
-      modelKeys: model,
-      events: mine,
-    });
-  }
+  // One keep-alive client for the whole plan; any answer but a 200 fails the experiment.
+  await withClient(base, async (client) => {
+    for (const [index, request] of plan.entries()) {
+      const from = events.length;
+      const reply = request.kind === "lookup"
+        ? await client.lookup(request.name)
+        : await client.trade({ name: request.name, quantity: 1, type: "sell" });
+      // The frontend logs a lookup's hit, or its fill (after any eviction), before it answers.
+      await waitFor(
+        events,
+        from,
+        request.kind === "trade"
+          ? (e) => e.kind === "drop" && e.name === request.name
+          : (e) => (e.kind === "hit" || e.kind === "fill") && e.name === request.name,
+      );
+      const mine = events.slice(from);
+      const stats = (await health(frontend.port)).cache;
+      const next = modelStep(model, request);
+      model = next.keys;
+      const evicted = mine.filter((e) => e.kind === "evict").map((e) => e.name ?? "?");
+      const same = JSON.stringify(stats.keys) === JSON.stringify(model) && JSON.stringify(evicted) === JSON.stringify(next.evicted);
+      agrees &&= same;
+      steps.push({
+        index,
+        request,
+        status: reply.status,
+        outcome: request.kind === "trade" ? "trade" : mine.some((e) => e.kind === "hit") ? "hit" : "miss",
+        evicted,
+        keys: stats.keys,
+        modelKeys: model,
+        events: mine,
+      });
+    }
+  });
   const final = (await health(frontend.port)).cache;
   const evictionsLogged = events.filter((e) => e.kind === "evict").length;
   ctx.log(

@@ -12,7 +12,7 @@ import { initialStocks } from "../catalog/initial_stocks.ts";
 import { jsonContentType } from "../frontend/http/response.ts";
 import type { RunningService } from "../lib/service_process.ts";
 import type { LocalSystem } from "../test/support/local_system.ts";
-import { requestJson } from "../test/support/http.ts";
+import { withClient } from "../test/support/http.ts";
 import { runLoad } from "./lib/autocannon.ts";
 import type { LoadRequest, LoadRun } from "./lib/autocannon.ts";
 import type { BenchContext } from "./lib/context.ts";
@@ -195,17 +195,20 @@ function requestsFor(scenario: Scenario, seed: number): LoadRequest[] {
   }
 }
 
-/** The exact bytes the frontend answers, for the reference server to replay. */
+/**
+ * The bytes the frontend answers, for the reference server to replay: each body rebuilt from the
+ * client's reply in the frontend's own shape and field order (frontend/api.ts serializes it so).
+ */
 async function captureBodies(frontendPort: number): Promise<ReferenceBodies> {
-  const base = `http://127.0.0.1:${frontendPort}`;
-  const stocks: Record<string, string> = {};
-  for (const name of stockNames) {
-    const reply = await requestJson(base, "GET", `/stocks/${encodeURIComponent(name)}`);
-    stocks[name] = JSON.stringify(reply.body);
-  }
-  const order = await requestJson(base, "POST", "/orders", { name: "GameStart", quantity: 1, type: "sell" });
-  if (order.status !== 200) throw new Error(`capturing the order body: HTTP ${order.status} ${JSON.stringify(order.body)}`);
-  return { stocks, order: JSON.stringify(order.body) };
+  return await withClient(`http://127.0.0.1:${frontendPort}`, async (client) => {
+    const stocks: Record<string, string> = {};
+    for (const name of stockNames) {
+      const { data } = await client.lookup(name);
+      stocks[name] = JSON.stringify({ data: { name: data.name, price: data.price, quantity: data.quantity, volume: data.volume } });
+    }
+    const order = await client.trade({ name: "GameStart", quantity: 1, type: "sell" });
+    return { stocks, order: JSON.stringify({ data: { transaction_number: order.data.transactionNumber } }) };
+  });
 }
 
 type Timing = { readonly connections: number; readonly durationS: number; readonly warmupS: number };

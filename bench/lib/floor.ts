@@ -1,6 +1,7 @@
 // The floor under a request's latency on this machine: the primitives a lookup and a trade are
 // made of, each timed alone, client and server in this one process, no work besides the bytes:
-// a TCP ping-pong on 127.0.0.1, a bare node:http keep-alive GET, a node:http2 request, a
+// a TCP ping-pong on 127.0.0.1, a keep-alive GET from the latency sessions' client (sessionClient)
+// to a bare node:http server, a node:http2 request, a
 // @grpc/grpc-js unary call and a message round trip on an open grpc-js bidi stream (with the
 // project's channel and server options), and append + fdatasync of a small record to a file in
 // the data directory the services use. floorsOf() composes them into the latency floors.
@@ -11,14 +12,14 @@ import * as http2 from "node:http2";
 import * as net from "node:net";
 import * as path from "node:path";
 import { bindServer, callUnary, channelOptions, grpc, serverOptions } from "../../lib/grpc.ts";
-import { KeepAliveClient } from "./keep_alive_client.ts";
+import { StockBazaarClient } from "../../client/stock_bazaar_client.ts";
 
 export const floorPrimitives = ["tcp", "http", "http2", "grpcUnary", "grpcStream", "fdatasync"] as const;
 export type FloorPrimitive = typeof floorPrimitives[number];
 
 export const floorDescriptions: Record<FloorPrimitive, string> = {
   tcp: "raw TCP ping-pong on 127.0.0.1",
-  http: "bare node:http keep-alive GET round trip (the benchmark's own client)",
+  http: "bare node:http server, keep-alive GET round trip with the sessions' StockBazaarClient",
   http2: "node:http2 request on an open session",
   grpcUnary: "@grpc/grpc-js unary call",
   grpcStream: "message round trip on an open grpc-js bidi stream",
@@ -33,6 +34,17 @@ const fdatasyncRecord = Buffer.from("123456,GameStart,sell,1,k-0123456789abcdef0
 const stockBody = JSON.stringify({ data: { name: "GameStart", price: 15.99, quantity: 100, volume: 0 } });
 /** A unary floor call has this deadline; on an idle loopback it takes well under a millisecond. */
 const floorCallTimeoutMs = 5_000;
+/** A latency session's deadline per call: on an idle local system a slower answer is a fault. */
+export const sessionCallDeadlineMs = 10_000;
+
+/**
+ * The client of one latency session (bench/latency.ts) and of the floor's HTTP round trip, so
+ * both pay the same client cost: StockBazaarClient on ONE keep-alive connection, one call at a
+ * time, each call's time including the client's parse and check of the JSON body.
+ */
+export function sessionClient(port: number): StockBazaarClient {
+  return new StockBazaarClient({ baseUrl: `http://127.0.0.1:${port}`, connectionsMax: 1, deadlineMs: sessionCallDeadlineMs });
+}
 /** A sample loop that runs this much past its time bound is hung: it fails instead of waiting. */
 const floorHangMs = 10_000;
 
@@ -238,6 +250,7 @@ async function startTcp(closers: (() => void)[]): Promise<() => Promise<void>> {
   return () => waiter.expect(message.length, () => socket.write(message));
 }
 
+/** A bare node:http server answering every GET (the client asks for /stocks/GameStart) with a stock's JSON body. */
 async function startHttp(closers: (() => void)[]): Promise<() => Promise<unknown>> {
   const server = http.createServer((req, res) => {
     req.resume();
@@ -250,12 +263,10 @@ async function startHttp(closers: (() => void)[]): Promise<() => Promise<unknown
   const port = await listening(server);
   // The keep-alive connection must go before close() can finish; closeAllConnections ends the rest.
   closers.push(() => server.closeAllConnections());
-  const client = new KeepAliveClient("127.0.0.1", port);
+  const client = sessionClient(port);
   closers.push(() => client.close());
-  return async () => {
-    const answer = await client.request("GET", "/stocks/GameStart");
-    if (answer.status !== 200) throw new Error(`floor: node:http answered ${answer.status}`);
-  };
+  // The client rejects anything but a 200 with a stock in the API's shape.
+  return () => client.lookup("GameStart");
 }
 
 async function startHttp2(closers: (() => void)[]): Promise<() => Promise<void>> {
