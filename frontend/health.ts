@@ -1,6 +1,7 @@
 // GET /health: the state of every dependency as this frontend sees it, each order replica with
 // its role, epochs and log position (ReplicaStatus). The frontend can serve trades when the
-// catalog answers and the selected leader answers as the ready leader.
+// catalog answers and the selected leader answers as the ready leader; when it does not, a
+// selection starts in the background, so the next probe can pass without an order arriving first.
 
 import { callUnary } from "../lib/grpc.ts";
 import type { CatalogClient } from "../gen/catalog.ts";
@@ -29,7 +30,10 @@ export function createHealth(deps: HealthDeps): () => Promise<{ ok: boolean; bod
     ]);
     const leaderId = deps.leaders.leaderId() ?? null;
     const leader = replicas.find((r) => r.id === leaderId);
-    const ok = catalog.up && leader !== undefined && leader.up && leader.ready && leader.role === "leader";
+    const leaderReady = leader !== undefined && leader.up && leader.ready && leader.role === "leader";
+    // Selection failures are the selector's to log (rate-limited); the next probe sees the result.
+    if (!leaderReady) deps.leaders.refresh();
+    const ok = catalog.up && leaderReady;
     return {
       ok,
       body: {

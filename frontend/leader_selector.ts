@@ -112,6 +112,15 @@ export class LeaderSelector {
     return this.selecting;
   }
 
+  /**
+   * /health found no ready leader: select one in the background (joining a selection already
+   * running), so a frontend becomes ready without waiting for an order to need a leader — an
+   * orchestrator that routes by /health would otherwise never send it that order.
+   */
+  refresh(): void {
+    this.reselect(this.leader).catch(() => undefined);
+  }
+
   /** Health of every replica, for /health and for selection. */
   async statuses(timeoutMs: number = healthTimeoutMs): Promise<ReplicaStatus[]> {
     const replies = await Promise.all(this.replicas.map((r) => this.health(r, timeoutMs)));

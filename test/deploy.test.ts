@@ -655,7 +655,7 @@ test("deploy/k8s: native probes: grpc.health.v1 (service \"\") readiness and TCP
         assert.ok(spec?.httpGet, `${where} is an httpGet probe`);
         assert.is(containerPort(p.container, spec.httpGet.port), p.loaded.port, `${where}: on the port the frontend binds`);
         // Not /health: its 503 (no ready leader) would take every frontend out of the Service,
-        // and a frontend selects a leader only when an order arrives (deploy/k8s/frontend.yaml).
+        // lookups included (deploy/k8s/frontend.yaml).
         assert.is(spec.httpGet.path, "/metrics", where);
       } else if (probe === "livenessProbe") {
         // Alive but not ready (catching up, campaigning) must not mean restarted: a TCP check.
