@@ -5,8 +5,8 @@
 // fresh catalog process reading its files) equal to initial − Σ buys + Σ sells over the log.
 
 import * as fs from "node:fs";
-import * as http from "node:http";
 import { initialQuantity, initialStocks } from "../../catalog/initial_stocks.ts";
+import { StockBazaarClient } from "../../client/stock_bazaar_client.ts";
 import type { CatalogHealthReply, Stock } from "../../gen/catalog.ts";
 import { OrderSide } from "../../gen/order.ts";
 import type { OrderRecord } from "../../gen/order.ts";
@@ -18,6 +18,7 @@ import type { ChaosSystem } from "./chaos_system.ts";
 import { replicaIds } from "./chaos_system.ts";
 import { sleep } from "../../lib/sleep.ts";
 import { catalogClient } from "./grpc_calls.ts";
+import { testRequestTimeoutMs } from "./http.ts";
 
 /** After healing, one order must be acknowledged within this (the README's availability claim). */
 export const finalOrderWaitMs = 15_000;
@@ -33,20 +34,19 @@ export type FinalStats = { finalOrderMs: number | undefined; convergeMs: number 
 export async function finish(system: ChaosSystem, seed: number, acked: AckedOrder[], violations: Violation[]): Promise<FinalStats> {
   const stats: FinalStats = { finalOrderMs: undefined, convergeMs: undefined };
   for (const f of await system.healAll()) violations.push({ kind: "restart-failed", detail: `final heal: ${f.role}: ${f.error}` });
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const client = new StockBazaarClient({ baseUrl: system.url("frontend-a"), deadlineMs: testRequestTimeoutMs, connectionsMax: 1 });
   const order: Order = { name: "GameStart", type: "sell", quantity: 1 };
   const key = `chaos-${seed}-final`;
   const startMs = Date.now();
   const outcome = await placeOrder(
-    system.url("frontend-a"),
-    agent,
+    client,
     order,
     key,
     Number.MAX_SAFE_INTEGER,
     () => Date.now() - startMs < finalOrderWaitMs,
     violations,
   );
-  agent.destroy();
+  client.close();
   // Retries stop at finalOrderWaitMs; an attempt started before may still finish after it.
   if (outcome.kind === "acked") {
     stats.finalOrderMs = Date.now() - startMs;

@@ -5,14 +5,13 @@
 // frontend (read-your-writes: the volume must include the trade). It records what it was told;
 // it does not judge the order log (chaos_check.ts does).
 
-import * as http from "node:http";
 import { seededRandom } from "../../client/client.ts";
+import { ConflictError, StockBazaarClient, StockBazaarError, UnavailableError } from "../../client/stock_bazaar_client.ts";
 import { initialStocks } from "../../catalog/initial_stocks.ts";
 import { requestIdFor } from "../../frontend/api.ts";
 import type { HttpRequest } from "../../frontend/http/parser.ts";
-import { requestJson } from "./http.ts";
 import { sleep } from "../../lib/sleep.ts";
-import type { JsonReply } from "./http.ts";
+import { testRequestTimeoutMs } from "./http.ts";
 
 export type OrderType = "buy" | "sell";
 export type Order = { readonly name: string; readonly type: OrderType; readonly quantity: number };
@@ -39,17 +38,16 @@ export function requestIdOf(key: string, order: Order): string {
   return requestIdFor(request, order);
 }
 
-/** Every 5xx must be a 503 that says when to come back; any other status but 200/409 is unexpected here. */
-export function statusViolation(what: string, reply: JsonReply, expected: readonly number[]): Violation | undefined {
-  if (reply.status >= 500) {
-    if (reply.status === 503 && reply.headers["retry-after"] !== undefined) return undefined;
-    return {
-      kind: "http-5xx",
-      detail: `${what}: HTTP ${reply.status} (retry-after ${reply.headers["retry-after"] ?? "missing"}) ${JSON.stringify(reply.body)}`,
-    };
+/** Every 5xx must be a 503 that says when to come back; an answer with any other error status is unexpected here. */
+export function failureViolation(what: string, err: unknown): Violation | undefined {
+  // No answer at all (connection refused or reset, deadline): the outcome is unknown, not wrong.
+  if (!(err instanceof StockBazaarError) || err.status === undefined) return undefined;
+  if (err instanceof UnavailableError && err.retryAfterSeconds !== undefined) return undefined;
+  if (err.status >= 500) {
+    const retryAfter = err instanceof UnavailableError ? "missing" : "n/a";
+    return { kind: "http-5xx", detail: `${what}: HTTP ${err.status} (retry-after ${retryAfter}) ${err.message}` };
   }
-  if (expected.includes(reply.status)) return undefined;
-  return { kind: "http-status", detail: `${what}: unexpected HTTP ${reply.status} ${JSON.stringify(reply.body)}` };
+  return { kind: "http-status", detail: `${what}: unexpected HTTP ${err.status} ${err.message}` };
 }
 
 export type PlaceOutcome =
@@ -62,8 +60,7 @@ export type PlaceOutcome =
  * errors (timeouts included) with the same key while `mayRetry()` says so and attempts remain.
  */
 export async function placeOrder(
-  url: string,
-  agent: http.Agent,
+  client: StockBazaarClient,
   order: Order,
   key: string,
   attemptsMax: number,
@@ -73,16 +70,17 @@ export async function placeOrder(
   let last = "";
   for (let attempt = 1;; attempt++) {
     try {
-      const reply = await requestJson(url, "POST", "/orders", order, { "idempotency-key": key }, agent);
-      const bad = statusViolation(`POST /orders key ${key}`, reply, [200, 409, 503]);
-      if (bad) violations.push(bad);
-      if (reply.status === 200) return { kind: "acked", number: reply.body.data.transaction_number as number, attempts: attempt };
-      if (reply.status === 409) return { kind: "refused", attempts: attempt };
-      last = `HTTP ${reply.status}`;
-      // Only a 503 says "try again"; anything else (already a violation) ends the order.
-      if (reply.status !== 503) return { kind: "unknown", attempts: attempt, last };
+      const reply = await client.trade({ ...order, idempotencyKey: key });
+      return { kind: "acked", number: reply.data.transactionNumber, attempts: attempt };
     } catch (err) {
-      last = String(err);
+      if (err instanceof ConflictError) return { kind: "refused", attempts: attempt };
+      const bad = failureViolation(`POST /orders key ${key}`, err);
+      if (bad) violations.push(bad);
+      last = err instanceof StockBazaarError && err.status !== undefined ? `HTTP ${err.status}` : String(err);
+      // Only a 503 or no answer says "try again"; anything else (already a violation) ends the order.
+      if (bad || (err instanceof StockBazaarError && err.status !== undefined && !(err instanceof UnavailableError))) {
+        return { kind: "unknown", attempts: attempt, last };
+      }
     }
     if (attempt >= attemptsMax || !mayRetry()) return { kind: "unknown", attempts: attempt, last };
     await sleep(Math.min(retryBackoffMsFirst * 2 ** (attempt - 1), retryBackoffMsMax));
@@ -117,7 +115,8 @@ export type ClientPlan = {
 /** One client's loop; appends to `out` as it goes, so a caller sees partial results on error. */
 export async function runClient(plan: ClientPlan, out: ClientResults): Promise<void> {
   const random = seededRandom(plan.seed);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  // One keep-alive connection, and the tests' request deadline.
+  const client = new StockBazaarClient({ baseUrl: plan.url, deadlineMs: testRequestTimeoutMs, connectionsMax: 1 });
   /** The highest volume this client has read per stock. */
   const volumeSeen = new Map<string, number>();
   try {
@@ -130,23 +129,23 @@ export async function runClient(plan: ClientPlan, out: ClientResults): Promise<v
       };
       const key = `chaos-${plan.seed}-${plan.index}-${i}`;
       const pending = { ...order, key, requestId: requestIdOf(key, order) };
-      const outcome = await placeOrder(plan.url, agent, order, key, orderAttemptsMax, plan.retrying, out.violations);
+      const outcome = await placeOrder(client, order, key, orderAttemptsMax, plan.retrying, out.violations);
       out.retries += outcome.attempts - 1;
       if (outcome.kind === "refused") out.refused.push(pending);
       if (outcome.kind === "unknown") out.unknown.push(pending);
       if (outcome.kind !== "acked") continue;
       out.acked.push({ ...pending, number: outcome.number, via: plan.via });
-      await checkReadYourWrites(plan, agent, order, outcome.number, volumeSeen, out);
+      await checkReadYourWrites(client, plan, order, outcome.number, volumeSeen, out);
     }
   } finally {
-    agent.destroy();
+    client.close();
   }
 }
 
 /** After a 200: the stock read through the same frontend must show a volume ≥ highest seen before + the trade. */
 async function checkReadYourWrites(
+  client: StockBazaarClient,
   plan: ClientPlan,
-  agent: http.Agent,
   order: Order,
   number: number,
   volumeSeen: Map<string, number>,
@@ -154,20 +153,16 @@ async function checkReadYourWrites(
 ): Promise<void> {
   const before = volumeSeen.get(order.name) ?? 0;
   for (let attempt = 1; attempt <= rywReadAttemptsMax; attempt++) {
-    let reply: JsonReply;
+    let volume: number;
     try {
-      reply = await requestJson(plan.url, "GET", `/stocks/${order.name}`, undefined, {}, agent);
-    } catch {
+      volume = (await client.lookup(order.name)).data.volume;
+    } catch (err) {
+      // A 503 or no answer is retried; any other failure is a violation too.
+      const bad = failureViolation(`GET /stocks/${order.name}`, err);
+      if (bad) out.violations.push(bad);
       await sleep(rywReadBackoffMs);
       continue;
     }
-    const bad = statusViolation(`GET /stocks/${order.name}`, reply, [200, 503]);
-    if (bad) out.violations.push(bad);
-    if (reply.status !== 200) {
-      await sleep(rywReadBackoffMs);
-      continue;
-    }
-    const volume = reply.body.data.volume as number;
     out.rywChecks++;
     if (volume < before + order.quantity) {
       out.violations.push({

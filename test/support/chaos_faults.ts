@@ -4,6 +4,7 @@
 // mid-write. Every random draw of a fault is made before looking at the system, so one seed
 // gives one sequence of kinds, gaps and holds; which replica "the leader" is depends on timing.
 
+import { StockBazaarClient } from "../../client/stock_bazaar_client.ts";
 import * as fs from "node:fs";
 import { assert } from "../../lib/assert.ts";
 import type { ChaosSystem, FrontendRole, Role } from "./chaos_system.ts";
@@ -74,12 +75,16 @@ const nth = <T>(items: readonly T[], r: number): T => items[Math.floor(r * items
 /** The leader as a frontend's /health names it, else as the replicas' Health say, else a guess. */
 export async function findLeader(system: ChaosSystem, guess: number): Promise<{ id: number; from: string }> {
   for (const role of frontendRoles) {
+    const client = new StockBazaarClient({ baseUrl: system.url(role), deadlineMs: leaderQueryTimeoutMs, connectionsMax: 1 });
     try {
-      const reply = await fetch(`${system.url(role)}/health`, { signal: AbortSignal.timeout(leaderQueryTimeoutMs) });
-      const body = await reply.json() as { data?: { leader?: number | null }; error?: { details?: { leader?: number | null } } };
-      const leader = (body.data ?? body.error?.details)?.leader;
+      // /health names the leader whether it answers 200 or 503.
+      const leader = (await client.health()).data.leader;
       if (typeof leader === "number") return { id: leader, from: role };
-    } catch { /* down or paused: ask the next one */ }
+    } catch {
+      /* down or paused: ask the next one */
+    } finally {
+      client.close();
+    }
   }
   const healths = await Promise.all(replicaIds.map((id) => system.replicaHealth(id)));
   const leaders = healths.filter((h) => h?.role === "leader").sort((a, b) => (b?.epoch ?? 0) - (a?.epoch ?? 0));

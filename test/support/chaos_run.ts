@@ -3,6 +3,7 @@
 // checks (chaos_check.ts). Returns what happened; never throws for a violation, and kills every
 // process it started however it ends. scripts/chaos.ts runs it N times; test/chaos.test.ts once.
 
+import { StockBazaarClient } from "../../client/stock_bazaar_client.ts";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { seededRandom } from "../../client/client.ts";
@@ -63,14 +64,16 @@ export type RunResult = {
 async function waitReady(system: ChaosSystem): Promise<void> {
   const deadline = Date.now() + systemReadyWaitMs;
   for (const role of frontendRoles) {
-    for (;;) {
-      const ok = await fetch(`${system.url(role)}/health`, { signal: AbortSignal.timeout(readyCheckTimeoutMs) }).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (ok) break;
-      if (Date.now() > deadline) throw new Error(`${role} did not report a ready leader within ${systemReadyWaitMs} ms`);
-      await sleep(50);
+    const client = new StockBazaarClient({ baseUrl: system.url(role), deadlineMs: readyCheckTimeoutMs, connectionsMax: 1 });
+    try {
+      for (;;) {
+        const ok = await client.health().then((reply) => reply.ok, () => false);
+        if (ok) break;
+        if (Date.now() > deadline) throw new Error(`${role} did not report a ready leader within ${systemReadyWaitMs} ms`);
+        await sleep(50);
+      }
+    } finally {
+      client.close();
     }
   }
 }

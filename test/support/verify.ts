@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as assert from "uvu/assert";
 import { initialQuantity, initialStocks } from "../../catalog/initial_stocks.ts";
 import type { LocalSystem } from "./local_system.ts";
-import { requestJson } from "./http.ts";
+import { withClient } from "./http.ts";
 import { sleep } from "../../lib/sleep.ts";
 import type { Acked } from "./load.ts";
 
@@ -59,16 +59,17 @@ export async function verifyGuarantees(cluster: LocalSystem, acked: readonly Ack
     assert.ok(row, `acknowledged order ${a.number} missing from the log (log has ${log.length})`);
     assert.equal([row.name, row.type, row.quantity], [a.name, a.type, a.quantity], `order ${a.number} content`);
   }
-  for (const a of acked.slice(-50)) {
-    const reply = await requestJson(cluster.url, "GET", `/orders/${a.number}`);
-    assert.equal(reply.body, { data: { number: a.number, name: a.name, type: a.type, quantity: a.quantity } });
-  }
+  await withClient(cluster.url, async (client) => {
+    for (const a of acked.slice(-50)) {
+      const reply = await client.order(a.number);
+      assert.equal(reply.data, { number: a.number, name: a.name, type: a.type, quantity: a.quantity });
+    }
 
-  // 3. Exactly once: the catalog's quantities are what the log says.
-  for (const stock of initialStocks) {
-    const delta = log.filter((r) => r.name === stock.name).reduce((s, r) => s + (r.type === "buy" ? -r.quantity : r.quantity), 0);
-    const reply = await requestJson(cluster.url, "GET", `/stocks/${stock.name}`);
-    assert.is(reply.status, 200, `GET /stocks/${stock.name}: ${reply.status} ${JSON.stringify(reply.body)}`);
-    assert.is(reply.body.data.quantity, initialQuantity + delta, `${stock.name}: catalog quantity vs the order log`);
-  }
+    // 3. Exactly once: the catalog's quantities are what the log says.
+    for (const stock of initialStocks) {
+      const delta = log.filter((r) => r.name === stock.name).reduce((s, r) => s + (r.type === "buy" ? -r.quantity : r.quantity), 0);
+      const reply = await client.lookup(stock.name);
+      assert.is(reply.data.quantity, initialQuantity + delta, `${stock.name}: catalog quantity vs the order log`);
+    }
+  });
 }
