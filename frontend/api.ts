@@ -35,13 +35,19 @@ export type ApiDeps = {
   readonly health: () => Promise<{ ok: boolean; body: unknown }>;
   /** GET /metrics: the Prometheus exposition (frontend/metrics.ts). */
   readonly metrics: () => Promise<HttpResponse>;
+  /** Told of every answered request: its route's label (never a stock name or number), method, status, start. */
+  readonly observe: RequestObserver;
   readonly log: Logger;
 };
+
+/** `route` is the route's pattern as a label (`/stocks/{name}`), or "other" for an unknown path. */
+export type RequestObserver = (route: string, method: string, status: number, startMs: number) => void;
 
 /** A handler may answer synchronously: the connection then writes without a promise hop. */
 type RouteHandler = (req: HttpRequest, param: string) => HttpResponse | Promise<HttpResponse>;
 type Route = {
   readonly pattern: RegExp;
+  readonly label: string;
   readonly methods: Readonly<Record<string, RouteHandler>>;
 };
 
@@ -60,23 +66,31 @@ function allowedMethods(route: Route): string[] {
 
 export function createApi(deps: ApiDeps): (req: HttpRequest) => HttpResponse | Promise<HttpResponse> {
   const routes: Route[] = [
-    { pattern: /^\/stocks\/([^/]+)$/, methods: { GET: (_req, name) => getStock(deps, name) } },
-    { pattern: /^\/orders$/, methods: { POST: (req) => postOrder(deps, req) } },
-    { pattern: /^\/orders\/([^/]+)$/, methods: { GET: (req, number) => getOrder(deps, req, number) } },
-    { pattern: /^\/health$/, methods: { GET: () => getHealth(deps) } },
-    { pattern: /^\/openapi\.json$/, methods: { GET: getOpenapi } },
-    { pattern: /^\/metrics$/, methods: { GET: () => deps.metrics() } },
+    { pattern: /^\/stocks\/([^/]+)$/, label: "/stocks/{name}", methods: { GET: (_req, name) => getStock(deps, name) } },
+    { pattern: /^\/orders$/, label: "/orders", methods: { POST: (req) => postOrder(deps, req) } },
+    { pattern: /^\/orders\/([^/]+)$/, label: "/orders/{number}", methods: { GET: (req, number) => getOrder(deps, req, number) } },
+    { pattern: /^\/health$/, label: "/health", methods: { GET: () => getHealth(deps) } },
+    { pattern: /^\/openapi\.json$/, label: "/openapi.json", methods: { GET: getOpenapi } },
+    { pattern: /^\/metrics$/, label: "/metrics", methods: { GET: () => deps.metrics() } },
   ];
   return (req) => {
-    const failed = (err: unknown): HttpResponse => errorResponse(err, deps.log, req.requestId);
+    const startMs = performance.now();
+    let label = "other";
+    const answered = (res: HttpResponse): HttpResponse => {
+      deps.observe(label, req.method, res.status, startMs);
+      return res;
+    };
+    const failed = (err: unknown): HttpResponse => answered(errorResponse(err, deps.log, req.requestId));
     try {
       for (const route of routes) {
         const match = route.pattern.exec(req.path);
         if (!match) continue;
+        label = route.label;
         const handler = handlerFor(route, req.method);
         if (!handler) throw methodNotAllowed(allowedMethods(route));
         const response = handler(req, match[1] ?? "");
-        return response instanceof Promise ? response.catch(failed) : response;
+        // A synchronous answer (a cache hit) stays synchronous: no promise hop for the metrics.
+        return response instanceof Promise ? response.then(answered, failed) : answered(response);
       }
       throw notFound("not found");
     } catch (err) {

@@ -31,8 +31,8 @@ runMain("frontend", async () => {
   let connections = (): number => 0;
   const health = createHealth({ catalog, leaders, orders, cacheStats: () => stocks.stats(), connections: () => connections() });
   const metrics = createFrontendMetrics({ cacheStats: () => stocks.stats(), leaders, orders, connections: () => connections() });
-  const api = createApi({ stocks, orders, health, metrics: () => metrics.respond(), log });
-  const server = createHttpServer({ handler: metrics.instrument(api), log, limits: config.httpLimits });
+  const api = createApi({ stocks, orders, health, metrics: () => metrics.respond(), observe: metrics.observe, log });
+  const server = createHttpServer({ handler: api, log, limits: config.httpLimits });
   connections = () => server.connectionCount();
 
   stocks.start();

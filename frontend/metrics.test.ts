@@ -1,5 +1,5 @@
-// frontend/metrics.ts: labels come from route patterns and a fixed set of methods, so no stock
-// name, order number or invented method becomes a series; each answered request is one
+// frontend/metrics.ts: labels come from the API's route patterns (api.ts) and a fixed set of
+// methods, so no stock name, order number or invented method becomes a series; each answered request is one
 // observation of its route, method and status; GET /metrics carries the exposition.
 
 import { test } from "uvu";
@@ -7,25 +7,44 @@ import * as assert from "uvu/assert";
 import { Logger } from "../lib/log.ts";
 import type { HttpRequest } from "./http/parser.ts";
 import { LeaderSelector } from "./leader_selector.ts";
-import { createFrontendMetrics, methodLabel, routeLabel } from "./metrics.ts";
+import { createApi } from "./api.ts";
+import type { ApiDeps } from "./api.ts";
+import { createFrontendMetrics, methodLabel } from "./metrics.ts";
 import { OrderGateway } from "./order_gateway.ts";
 import type { ReaderStats } from "./cache/stock_reader.ts";
 
-test("route labels are the API's patterns; anything else is 'other'", () => {
-  assert.is(routeLabel("/stocks/GameStart"), "/stocks/{name}");
-  assert.is(routeLabel("/stocks/%E2%82%AC"), "/stocks/{name}");
-  assert.is(routeLabel("/orders"), "/orders");
-  assert.is(routeLabel("/orders/12"), "/orders/{number}");
-  assert.is(routeLabel("/health"), "/health");
-  assert.is(routeLabel("/metrics"), "/metrics");
-  assert.is(routeLabel("/stocks/a/b"), "other");
-  assert.is(routeLabel("/"), "other");
+/** The route label the API reports for GET `path` (stub dependencies: every route answers). */
+async function routeLabel(path: string): Promise<string> {
+  let label = "";
+  const deps = {
+    stocks: { cached: () => undefined, lookup: () => Promise.resolve(undefined), tradeDone: () => undefined },
+    orders: { get: () => Promise.reject(new Error("stub")) },
+    health: () => Promise.resolve({ ok: true, body: {} }),
+    metrics: () => Promise.resolve({ status: 200, body: "" }),
+    observe: (route: string) => {
+      label = route;
+    },
+    log: new Logger("test", {}, "silent"),
+  } as unknown as ApiDeps;
+  await createApi(deps)(request("GET", path));
+  return label;
+}
+
+test("route labels are the API's patterns; anything else is 'other'", async () => {
+  assert.is(await routeLabel("/stocks/GameStart"), "/stocks/{name}");
+  assert.is(await routeLabel("/stocks/%E2%82%AC"), "/stocks/{name}");
+  assert.is(await routeLabel("/orders"), "/orders");
+  assert.is(await routeLabel("/orders/12"), "/orders/{number}");
+  assert.is(await routeLabel("/health"), "/health");
+  assert.is(await routeLabel("/metrics"), "/metrics");
+  assert.is(await routeLabel("/stocks/a/b"), "other");
+  assert.is(await routeLabel("/"), "other");
   assert.is(methodLabel("GET"), "GET");
   assert.is(methodLabel("BREW"), "other");
 });
 
 function request(method: string, path: string): HttpRequest {
-  return { method, path } as unknown as HttpRequest;
+  return { method, path, headers: {}, requestId: "test" } as unknown as HttpRequest;
 }
 
 test("each answered request is one observation of its route, method and status", async () => {
@@ -51,10 +70,9 @@ test("each answered request is one observation of its route, method and status",
       orders: new OrderGateway(leaders, log),
       connections: () => 3,
     });
-    const handler = metrics.instrument((req) => ({ status: req.path === "/nope" ? 404 : 200, body: "" }));
-    await handler(request("GET", "/stocks/GameStart"));
-    await handler(request("GET", "/stocks/FishCo"));
-    await handler(request("BREW", "/nope"));
+    metrics.observe("/stocks/{name}", "GET", 200, performance.now());
+    metrics.observe("/stocks/{name}", "GET", 200, performance.now());
+    metrics.observe("other", "BREW", 404, performance.now());
     const reply = await metrics.respond();
     assert.is(reply.status, 200);
     assert.match(reply.headers?.["content-type"] ?? "", /^text\/plain/);

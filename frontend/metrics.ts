@@ -1,11 +1,12 @@
 // The frontend's Prometheus metrics, served at GET /metrics on its HTTP port: request latency
-// by route, method and status, measured around the API handler (its count is the request
-// count); everything else (cache, leader, elections, retries, batches) is read from the counters
+// by route, method and status, observed by the API as it answers (its count is the request
+// count; route labels are the API's route patterns); everything else (cache, leader, elections, retries, batches) is read from the counters
 // the reader, the selector and the gateway already keep, when scraped.
 
 import { counterFrom, CountingHistogram, createRegistry, exposition, flag, gaugeFrom } from "../lib/metrics.ts";
 import type { HistogramSeries, Registry } from "../lib/metrics.ts";
-import type { HttpHandler, HttpRequest, HttpResponse } from "./http/server.ts";
+import type { HttpResponse } from "./http/server.ts";
+import type { RequestObserver } from "./api.ts";
 import type { LeaderSelector } from "./leader_selector.ts";
 import type { OrderGateway } from "./order_gateway.ts";
 import type { ReaderStats } from "./cache/stock_reader.ts";
@@ -16,22 +17,8 @@ import type { ReaderStats } from "./cache/stock_reader.ts";
  */
 export const requestBucketsSeconds = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-/** Route labels: the API's path patterns (api.ts), so a label never carries a stock name or number. */
-const routes: readonly (readonly [RegExp, string])[] = [
-  [/^\/stocks\/[^/]+$/, "/stocks/{name}"],
-  [/^\/orders$/, "/orders"],
-  [/^\/orders\/[^/]+$/, "/orders/{number}"],
-  [/^\/health$/, "/health"],
-  [/^\/metrics$/, "/metrics"],
-  [/^\/openapi\.json$/, "/openapi.json"],
-];
 /** Methods labelled by name; any other token a client sends is "other", so labels stay few. */
 const methods: ReadonlySet<string> = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]);
-
-export function routeLabel(path: string): string {
-  for (const [pattern, label] of routes) if (pattern.test(path)) return label;
-  return "other";
-}
 
 export function methodLabel(method: string): string {
   return methods.has(method) ? method : "other";
@@ -45,8 +32,8 @@ export type FrontendMetricsDeps = {
 };
 
 export type FrontendMetrics = {
-  /** `handler`, timed: one histogram observation per answered request. */
-  instrument(handler: HttpHandler): HttpHandler;
+  /** One histogram observation per answered request (the API calls it: ApiDeps.observe). */
+  observe: RequestObserver;
   /** The GET /metrics response. */
   respond(): Promise<HttpResponse>;
 };
@@ -62,25 +49,19 @@ export function createFrontendMetrics(deps: FrontendMetricsDeps): FrontendMetric
   // One series per label set, found by a Map lookup. Bounded: few routes, few methods, and
   // statuses 200..599.
   const series = new Map<string, HistogramSeries>();
-  const observe = (req: HttpRequest, status: number, seconds: number): void => {
-    const route = routeLabel(req.path);
-    const method = methodLabel(req.method);
+  const observe: RequestObserver = (route, rawMethod, status, startMs) => {
+    const method = methodLabel(rawMethod);
     const key = `${route} ${method} ${status}`;
     let s = series.get(key);
     if (s === undefined) {
       s = requests.series({ route, method, status: String(status) });
       series.set(key, s);
     }
-    s.observe(seconds);
+    s.observe((performance.now() - startMs) / 1000);
   };
   registerFrontendGauges(registry, deps);
   return {
-    instrument: (handler) => async (req) => {
-      const startMs = performance.now();
-      const res = await handler(req);
-      observe(req, res.status, (performance.now() - startMs) / 1000);
-      return res;
-    },
+    observe,
     respond: async () => {
       const m = await exposition(registry);
       return { status: 200, headers: { "content-type": m.contentType }, body: m.body };
