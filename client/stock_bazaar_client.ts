@@ -5,6 +5,7 @@
 
 import { Buffer } from "node:buffer";
 import * as http from "node:http";
+import { isTraceId, traceIdBytesMax } from "../lib/protocol.ts";
 import {
   BadRequestError,
   BadResponseError,
@@ -87,7 +88,6 @@ type Request = {
   readonly repeatable: boolean;
 };
 
-const visibleAsciiRe = /^[\x21-\x7e]{1,128}$/;
 const reusedConnectionErrors = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED"]);
 
 export class StockBazaarClient {
@@ -153,8 +153,8 @@ export class StockBazaarClient {
       : checkInteger("deadlineMs", options.deadlineMs, 1, clientDeadlineMsMax);
     const headers = { ...request.headers };
     if (options.requestId !== undefined) {
-      if (typeof options.requestId !== "string" || !visibleAsciiRe.test(options.requestId)) {
-        throw new RangeError("Cannot send request: requestId must be 1 to 128 visible ASCII characters");
+      if (!isTraceId(options.requestId)) {
+        throw new RangeError(`Cannot send request: requestId must be 1 to ${traceIdBytesMax} visible ASCII characters`);
       }
       headers["x-request-id"] = options.requestId;
     }

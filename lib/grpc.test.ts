@@ -13,13 +13,13 @@ import {
   channelOptions,
   grpc,
   isServiceError,
-  requestIdLogBytesMax,
   requestIdMetadataKey,
   requestIdOf,
   serverOptions,
   statusError,
   unaryHandler,
 } from "./grpc.ts";
+import { traceIdBytesMax as requestIdLogBytesMax } from "./protocol.ts";
 
 /** Deadline of each call in these cases. */
 const callTimeoutMs = 5_000;

@@ -4,6 +4,7 @@
 // start/stop. Nothing here knows a service's messages.
 
 import * as grpc from "@grpc/grpc-js";
+import { isTraceId } from "./protocol.ts";
 
 export { grpc };
 
@@ -60,11 +61,6 @@ export type CallOptions = {
 
 /** The metadata key that carries the id of the HTTP request a call serves. */
 export const requestIdMetadataKey = "x-request-id";
-/**
- * Longest request id a server logs; a longer or non-printable one is ignored. The frontend makes
- * or accepts ids far shorter; the bound only keeps a stray client from filling log lines.
- */
-export const requestIdLogBytesMax = 128;
 
 /** The metadata of a call: wait-for-ready and the request id, as `options` ask. */
 export function callMetadata(options: CallOptions = {}): grpc.Metadata {
@@ -76,8 +72,7 @@ export function callMetadata(options: CallOptions = {}): grpc.Metadata {
 /** The request id a call carries, if it is one we log (printable ASCII, bounded); else undefined. */
 export function requestIdOf(metadata: grpc.Metadata): string | undefined {
   const value = metadata.get(requestIdMetadataKey)[0];
-  if (typeof value !== "string" || value.length === 0 || value.length > requestIdLogBytesMax) return undefined;
-  return /^[\x21-\x7e]+$/.test(value) ? value : undefined;
+  return isTraceId(value) ? value : undefined;
 }
 
 /** A unary call as a promise, always under a deadline. */

@@ -14,6 +14,24 @@ import { assert } from "./assert.ts";
 export const requestIdBytesMax = 128;
 
 /**
+ * The longest X-Request-Id (the HTTP request's trace id) taken from a client and passed on: long
+ * enough for any UUID, trace id or prefixed id a proxy adds, short enough that echoing it and
+ * logging it stays cheap.
+ */
+export const traceIdBytesMax = 128;
+
+const traceIdRe = new RegExp(`^[\\x21-\\x7e]{1,${traceIdBytesMax}}$`);
+
+/**
+ * A trace id is 1 to traceIdBytesMax visible US-ASCII characters: no spaces, so a repeated
+ * header joined with ", " is refused too. The frontend replaces any other with its own; a server
+ * ignores any other in call metadata; the client refuses to send one.
+ */
+export function isTraceId(value: unknown): value is string {
+  return typeof value === "string" && traceIdRe.test(value);
+}
+
+/**
  * Bytes of a stock name, in lookups, orders, trades, catalog.csv and the order log. The catalog
  * holds no longer name, so a longer one can only be an unknown stock: the frontend refuses it
  * before any internal call is made.

@@ -7,7 +7,8 @@ import { randomUUID } from "node:crypto";
 import { AssertionError } from "../../lib/assert.ts";
 import { HttpError } from "./errors.ts";
 import type { HttpErrorCode } from "./errors.ts";
-import { methodBytesMax, requestIdBytesMax, versionBytes } from "./limits.ts";
+import { methodBytesMax, versionBytes } from "./limits.ts";
+import { isTraceId } from "../../lib/protocol.ts";
 
 export type HttpVersion = "1.0" | "1.1";
 /** Field names lower-cased; repeated fields joined with ", " (RFC 9110 §5.3). The objects have
@@ -248,10 +249,6 @@ export function expectsContinue(version: HttpVersion, expect: string | undefined
   return version === "1.1" && expect !== undefined && expect.toLowerCase() === "100-continue";
 }
 
-/** A client's X-Request-Id: visible US-ASCII only (no spaces, so a repeated field, joined
- * with ", ", is refused too), within the length bound. */
-const requestIdRe = new RegExp(`^[\\x21-\\x7e]{1,${requestIdBytesMax}}$`);
-
 /**
  * Generated ids: a random prefix per process and a counter, laid out as a UUID (RFC 9562; the
  * version 4 and variant bits are in the prefix). Unique, not unpredictable — a request id is a
@@ -270,7 +267,7 @@ export function generatedRequestId(): string {
 
 /** The client's X-Request-Id when it is acceptable, otherwise a new one. */
 export function requestIdOf(value: string | undefined): string {
-  return value !== undefined && requestIdRe.test(value) ? value : generatedRequestId();
+  return isTraceId(value) ? value : generatedRequestId();
 }
 
 /** §3.2: an HTTP/1.1 request without Host MUST get a 400 (duplicates are refused in addField). */

@@ -71,12 +71,6 @@ export const defaultLimits: HttpLimits = {
  */
 export const busyRetryAfterSeconds = 1;
 
-/**
- * The longest X-Request-Id taken from a client: long enough for any UUID, trace id or prefixed id
- * a proxy adds, short enough that echoing it and logging it stays cheap. Longer ones are replaced.
- */
-export const requestIdBytesMax = 128;
-
 /** The longest method token we accept: the longest registered method is 17 bytes. */
 export const methodBytesMax = 32;
 /** "HTTP/1.1" */

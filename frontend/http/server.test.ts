@@ -11,7 +11,7 @@ import { Logger } from "../../lib/log.ts";
 import { waitFor } from "../../test/support/wait.ts";
 import { RawClient } from "../../test/support/raw_http_client.ts";
 import type { HttpLimits } from "./limits.ts";
-import { requestIdBytesMax } from "./limits.ts";
+import { traceIdBytesMax as requestIdBytesMax } from "../../lib/protocol.ts";
 import type { HttpRequest } from "./parser.ts";
 import { jsonResponse } from "./response.ts";
 import type { HttpResponse } from "./response.ts";
