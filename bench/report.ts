@@ -74,6 +74,8 @@ const targetMissReasons: Partial<Record<TargetId, string>> = {
   trade1: "the catalog and the three replicas write to one disk: their fdatasyncs queue in the file system's journal, so the " +
     "in-system `catalog-fsync` and `fsync` phases (Where the time goes) are several times the lone fdatasync of the floor, " +
     "and the catalog call spends about as long again outside its fsync (journal write, group-commit hand-off, wake-ups)",
+  lookupCached1: "the frontend answers a hit in the same turn (Server-Timing `total` is microseconds); the rest is the client " +
+    "and two processes waking on 2 shared cores, which the in-process HTTP floor (one event loop) does not pay",
   lookupUncached1: "the frontend's own part is near the floor (Server-Timing `total`); the catalog's stream round trip in " +
     "the system is ~4× the in-process stream floor (two processes waking on 2 shared cores), and the client adds its own",
   lookup5: "with p = 0.5 the 2 cores also run the trade path (catalog commit, three replicas' fsync completions): lookups " +
