@@ -21,7 +21,7 @@ import { meta } from "./lib/machine.ts";
 import type { Meta } from "./lib/machine.ts";
 import { ServerTimingCollector } from "./lib/server_timing.ts";
 import type { ServerTimingSummary } from "./lib/server_timing.ts";
-import { health } from "./lib/systems.ts";
+import { health, startFloorPeer } from "./lib/systems.ts";
 
 export type CacheMode = "on" | "off";
 
@@ -92,6 +92,9 @@ export type Profile = {
   readonly floorMs: number;
   /** p50 ÷ floor */
   readonly overFloor: number;
+  /** Trades only: the floor from the woken round trips (every hop wakes an idle process), and p50 ÷ it. */
+  readonly wokenFloorMs?: number;
+  readonly overWokenFloor?: number;
   readonly serverTiming: ServerTimingSummary;
 };
 
@@ -312,11 +315,18 @@ function floorResult(samples: Map<FloorPrimitive, number[][]>): LatencyResult["f
   return { primitives, floors: floorsOf(p50) };
 }
 
-function profile(from: string, runs: readonly PointRun[], kind: "lookup" | "trade", floorMs: number): Profile {
+function profile(from: string, runs: readonly PointRun[], kind: "lookup" | "trade", floorMs: number, wokenFloorMs?: number): Profile {
   const timing = new ServerTimingCollector();
   for (const r of runs) timing.merge(kind === "lookup" ? r.lookupTiming : r.tradeTiming);
   const latency = summarize(runs.flatMap((r) => (kind === "lookup" ? r.lookupMs : r.tradeMs)));
-  return { from, latency, floorMs, overFloor: ratio(latency.p50Ms, floorMs), serverTiming: timing.summary() };
+  return {
+    from,
+    latency,
+    floorMs,
+    overFloor: ratio(latency.p50Ms, floorMs),
+    ...(wokenFloorMs === undefined ? {} : { wokenFloorMs, overWokenFloor: ratio(latency.p50Ms, wokenFloorMs) }),
+    serverTiming: timing.summary(),
+  };
 }
 
 export async function runLatency(ctx: BenchContext): Promise<LatencyResult> {
@@ -328,7 +338,7 @@ export async function runLatency(ctx: BenchContext): Promise<LatencyResult> {
     on: (await ctx.frontend("cache-on")).port,
     off: (await ctx.frontend("cache-off")).port,
   };
-  const rig = await FloorRig.start(backend.dataDir);
+  const rig = await FloorRig.start(backend.dataDir, await startFloorPeer(ctx.scope));
   ctx.log(`  system and floor servers ready in ${((performance.now() - startedMs) / 1000).toFixed(1)} s`);
   ctx.scope.own({ name: "latency floor servers", killNow: () => rig.close() });
   const floorSamples = new Map<FloorPrimitive, number[][]>();
@@ -361,7 +371,7 @@ export async function runLatency(ctx: BenchContext): Promise<LatencyResult> {
   const grid = runs.filter((r) => r.point.stocks === "all");
   const one = grid.filter((r) => r.point.sessions === 1);
   const oneSession = {
-    trade: profile("1 session, every p and cache mode", one, "trade", floor.floors.tradeMs),
+    trade: profile("1 session, every p and cache mode", one, "trade", floor.floors.tradeMs, floor.floors.tradeWokenMs),
     lookupUncached: profile(
       "1 session, cache off, every p",
       one.filter((r) => r.point.cache === "off"),

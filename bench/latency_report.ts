@@ -4,7 +4,7 @@
 
 import type { LatencyPoint, LatencyResult, Profile } from "./latency.ts";
 import { verifyOrdersMax } from "./latency.ts";
-import { floorDescriptions, floorPrimitives } from "./lib/floor.ts";
+import { floorDescriptions, floorPrimitives, wokenGapMs } from "./lib/floor.ts";
 import { ms, n, table, times } from "./lib/markdown.ts";
 
 const profileLabels = { trade: "trade", lookupUncached: "uncached lookup", lookupCached: "cached lookup" } as const;
@@ -30,27 +30,31 @@ function floorTables(l: LatencyResult): string[] {
       ]),
     ),
     "",
-    ...table(["floor", "made of (p50s above)", "ms"], [
+    ...table(["floor", "made of (p50s above)", "hot ms", "woken ms"], [
       [
         "trade",
         `HTTP round trip + 3 stream round trips (frontend → leader, leader → catalog, leader → followers) + 2 fdatasyncs (catalog, then the replicas in parallel) = ${
           ms(pr.http.p50Ms)
-        } + 3 × ${ms(pr.grpcStream.p50Ms)} + 2 × ${ms(pr.fdatasync.p50Ms)}`,
+        } + 3 × ${ms(pr.grpcStream.p50Ms)} + 2 × ${ms(pr.fdatasync.p50Ms)}; woken: ${ms(pr.httpWoken.p50Ms)} + 3 × ${
+          ms(pr.grpcStreamWoken.p50Ms)
+        } + 2 × ${ms(pr.fdatasync.p50Ms)}`,
         `**${ms(f.tradeMs)}**`,
+        `**${ms(f.tradeWokenMs)}**`,
       ],
       [
         "uncached lookup",
         `HTTP round trip + 1 stream round trip to the catalog = ${ms(pr.http.p50Ms)} + ${ms(pr.grpcStream.p50Ms)}`,
         `**${ms(f.lookupUncachedMs)}**`,
+        "–",
       ],
-      ["cached lookup", `HTTP round trip = ${ms(pr.http.p50Ms)}`, `**${ms(f.lookupCachedMs)}**`],
+      ["cached lookup", `HTTP round trip = ${ms(pr.http.p50Ms)}`, `**${ms(f.lookupCachedMs)}**`, "–"],
     ]),
   ];
 }
 
 function oneSessionTable(l: LatencyResult): string[] {
   return table(
-    ["request", "p50 ms", "p99 ms", "floor ms", "p50 ÷ floor", "samples", "measured in"],
+    ["request", "p50 ms", "p99 ms", "floor ms", "p50 ÷ floor", "woken floor ms", "p50 ÷ woken floor", "samples", "measured in"],
     profileNames.map((name) => {
       const p = l.oneSession[name];
       return [
@@ -59,6 +63,8 @@ function oneSessionTable(l: LatencyResult): string[] {
         ms(p.latency.p99Ms),
         ms(p.floorMs),
         `**${times(p.overFloor)}**`,
+        p.wokenFloorMs === undefined ? "–" : ms(p.wokenFloorMs),
+        p.overWokenFloor === undefined ? "–" : `**${times(p.overWokenFloor)}**`,
         n(p.latency.count),
         p.from,
       ];
@@ -163,6 +169,14 @@ export function latencySection(l: LatencyResult, svgFile: string): string[] {
     "sessions, pooled): what a request on this machine cannot go below. The fdatasync runs on the services' file system.",
     "In-process, the HTTP floor's client and node:http server share one event loop and pay their CPU in series, while the",
     "sessions' frontend runs in its own process on another core: a ratio to it a little below 1 is possible.",
+    "",
+    "Those primitives are hot: nobody sleeps between two round trips. In a session, every hop of a request reaches a",
+    "process that has been idle since its last turn, and on this VM an idle vCPU halts: waking it goes through the",
+    `hypervisor. The two \`woken\` rows time the HTTP and stream round trips again, to a server in another process and`,
+    `after ${wokenGapMs} ms idle before each; the woken trade floor is the same sum made of them. The difference between a`,
+    "woken and a hot round trip is what this machine charges per hop for waking a process; no code of ours runs in it.",
+    "It applies to trades, where each process on the path idles for milliseconds between its turns; a session's lookups",
+    "follow each other within a fraction of a millisecond, so their floors stay the hot ones.",
     "",
     ...floorTables(l),
     "",

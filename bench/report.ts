@@ -150,7 +150,13 @@ function headlineRows(ev: Evaluation): [string, string, string][] {
       times(one.trade.overFloor),
       `${ms(one.trade.latency.p50Ms)} ms vs a floor of ${
         ms(one.trade.floorMs)
-      } ms measured in the same run (HTTP + 3 stream round trips + 2 fdatasyncs)`,
+      } ms measured in the same run (HTTP + 3 stream round trips + 2 fdatasyncs)${
+        one.trade.wokenFloorMs === undefined
+          ? ""
+          : `; ${times(one.trade.overWokenFloor ?? 0)} the woken floor of ${
+            ms(one.trade.wokenFloorMs)
+          } ms (the same round trips, each waking an idle process)`
+      }`,
     ]);
     rows.push([
       "1 session: lookup p50, uncached / cached",

@@ -114,7 +114,9 @@ const targets: readonly Target[] = [
       if (p.latency.count === 0) return { missing: "no trades" };
       return {
         value: p.overFloor,
-        shown: `${times(p.overFloor)} (${ms(p.latency.p50Ms)} ms; floor ${ms(p.floorMs)} ms)`,
+        shown: `${times(p.overFloor)} (${ms(p.latency.p50Ms)} ms; floor ${ms(p.floorMs)} ms${
+          p.wokenFloorMs === undefined ? "" : `; ${times(p.overWokenFloor ?? 0)} the woken floor, ${ms(p.wokenFloorMs)} ms`
+        })`,
         from: `latency: ${p.from}`,
       };
     },

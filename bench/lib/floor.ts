@@ -5,6 +5,13 @@
 // @grpc/grpc-js unary call and a message round trip on an open grpc-js bidi stream (with the
 // project's channel and server options), and append + fdatasync of a small record to a file in
 // the data directory the services use. floorsOf() composes them into the latency floors.
+//
+// Those are hot: one process, one round trip right after the other, nobody ever sleeps. On the
+// trade path of one session every hop reaches a process that has been idle since its last turn,
+// and waking it costs more than the bytes (on this VM an idle vCPU halts, and a wake-up goes
+// through the hypervisor). So the HTTP and stream round trips are measured once more "woken":
+// to a peer process (floor_peer.ts), after an idle gap before each, and floorsOf() composes a
+// second set of floors from those.
 
 import * as fs from "node:fs";
 import * as http from "node:http";
@@ -14,7 +21,7 @@ import * as path from "node:path";
 import { bindServer, callUnary, channelOptions, grpc, serverOptions } from "../../lib/grpc.ts";
 import { StockBazaarClient } from "../../client/stock_bazaar_client.ts";
 
-export const floorPrimitives = ["tcp", "http", "http2", "grpcUnary", "grpcStream", "fdatasync"] as const;
+export const floorPrimitives = ["tcp", "http", "http2", "grpcUnary", "grpcStream", "fdatasync", "httpWoken", "grpcStreamWoken"] as const;
 export type FloorPrimitive = typeof floorPrimitives[number];
 
 export const floorDescriptions: Record<FloorPrimitive, string> = {
@@ -24,7 +31,16 @@ export const floorDescriptions: Record<FloorPrimitive, string> = {
   grpcUnary: "@grpc/grpc-js unary call",
   grpcStream: "message round trip on an open grpc-js bidi stream",
   fdatasync: "append + fdatasync of a small record, in the services' data directory",
+  httpWoken: "woken: the bare node:http GET round trip to a server in another process, after 2 ms idle",
+  grpcStreamWoken: "woken: the grpc-js bidi stream round trip to another process, after 2 ms idle",
 };
+
+/**
+ * Idle time before each woken round trip: about what a process on the one-session trade path
+ * sleeps between its turns (a trade takes a few milliseconds, and each process works a small
+ * part of it), long enough for an idle vCPU to halt.
+ */
+export const wokenGapMs = 2;
 
 /** About the size of a stock's JSON or a one-order batch: the messages the hot paths carry. */
 const messageBytes = 128;
@@ -60,19 +76,32 @@ export type SampleBound = {
   readonly durationMsMax: number;
 };
 
-export type Floors = { readonly tradeMs: number; readonly lookupUncachedMs: number; readonly lookupCachedMs: number };
+export type Floors = {
+  readonly tradeMs: number;
+  readonly lookupUncachedMs: number;
+  readonly lookupCachedMs: number;
+  /**
+   * The trade floor from the woken round trips: on the one-session trade path every hop reaches
+   * a process that was idle for milliseconds. (A session's lookups follow each other within a
+   * fraction of a millisecond, so the hot floors are the ones that apply to them.)
+   */
+  readonly tradeWokenMs: number;
+};
 
 /**
  * The floors from the primitives' p50s: a trade is the client's HTTP round trip, three stream
  * round trips and two fsyncs in series; an uncached lookup is the HTTP round trip and one
- * stream round trip to the catalog; a cached one is the HTTP round trip alone.
+ * stream round trip to the catalog; a cached one is the HTTP round trip alone. The woken trade
+ * floor is the same sum with the woken round trips.
  */
 export function floorsOf(p50: Readonly<Record<FloorPrimitive, number>>): Floors {
   const r = (x: number): number => Math.round(x * 1000) / 1000;
+  const trade = (httpMs: number, streamMs: number): number => r(httpMs + tradeStreamHops * streamMs + tradeFsyncsInSeries * p50.fdatasync);
   return {
-    tradeMs: r(p50.http + tradeStreamHops * p50.grpcStream + tradeFsyncsInSeries * p50.fdatasync),
+    tradeMs: trade(p50.http, p50.grpcStream),
     lookupUncachedMs: r(p50.http + p50.grpcStream),
     lookupCachedMs: r(p50.http),
+    tradeWokenMs: trade(p50.httpWoken, p50.grpcStreamWoken),
   };
 }
 
@@ -100,8 +129,11 @@ export function appendFdatasyncSamples(dir: string, bound: SampleBound): number[
   return samples;
 }
 
-/** Round trips of `once`, timed one after the other, within the bound; fails if one hangs. */
-async function sampleLoop(what: string, bound: SampleBound, once: () => Promise<unknown>): Promise<number[]> {
+/**
+ * Round trips of `once`, timed one after the other (after `gapMs` idle before each, untimed),
+ * within the bound; fails if one hangs.
+ */
+async function sampleLoop(what: string, bound: SampleBound, once: () => Promise<unknown>, gapMs = 0): Promise<number[]> {
   let timer: NodeJS.Timeout | undefined;
   const hung = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`floor: ${what} hung (bound ${bound.durationMsMax} ms)`)), bound.durationMsMax + floorHangMs);
@@ -111,6 +143,7 @@ async function sampleLoop(what: string, bound: SampleBound, once: () => Promise<
     const samples: number[] = [];
     const started = performance.now();
     while (samples.length < bound.samplesMax && performance.now() - started < bound.durationMsMax) {
+      if (gapMs > 0) await new Promise((resolve) => setTimeout(resolve, gapMs));
       const t = performance.now();
       await once();
       samples.push(performance.now() - t);
@@ -181,6 +214,11 @@ class EchoWaiter {
   }
 }
 
+/** The ports of a floor peer process (floor_peer.ts): its bare HTTP server and its gRPC echo server. */
+export type FloorPeer = { readonly httpPort: number; readonly grpcPort: number };
+
+const wokenPrimitives: ReadonlySet<FloorPrimitive> = new Set(["httpWoken", "grpcStreamWoken"]);
+
 /** Every floor server and its client, started once, measured as often as asked. */
 export class FloorRig {
   private readonly dataDir: string;
@@ -193,14 +231,18 @@ export class FloorRig {
     this.closers = closers;
   }
 
-  static async start(dataDir: string): Promise<FloorRig> {
+  /** The in-process servers start here; the woken round trips go to `peer`, another process. */
+  static async start(dataDir: string, peer: FloorPeer): Promise<FloorRig> {
     const closers: (() => void)[] = [];
     try {
       const tcp = await startTcp(closers);
       const http1 = await startHttp(closers);
       const h2 = await startHttp2(closers);
       const [unary, stream] = await startGrpc(closers);
-      return new FloorRig(dataDir, { tcp, http: http1, http2: h2, grpcUnary: unary, grpcStream: stream }, closers);
+      const httpWoken = httpTrip(peer.httpPort, closers);
+      const [, grpcStreamWoken] = grpcTrips(peer.grpcPort, closers);
+      const trips = { tcp, http: http1, http2: h2, grpcUnary: unary, grpcStream: stream, httpWoken, grpcStreamWoken };
+      return new FloorRig(dataDir, trips, closers);
     } catch (err) {
       for (const close of closers.reverse()) close();
       throw err;
@@ -210,7 +252,7 @@ export class FloorRig {
   /** Samples (ms) of one primitive. */
   measure(primitive: FloorPrimitive, bound: SampleBound): Promise<number[]> {
     if (primitive === "fdatasync") return Promise.resolve(appendFdatasyncSamples(this.dataDir, bound));
-    return sampleLoop(primitive, bound, this.trips[primitive]);
+    return sampleLoop(primitive, bound, this.trips[primitive], wokenPrimitives.has(primitive) ? wokenGapMs : 0);
   }
 
   /** Synchronous: also called from signal and exit handlers. */
@@ -251,18 +293,27 @@ async function startTcp(closers: (() => void)[]): Promise<() => Promise<void>> {
 }
 
 /** A bare node:http server answering every GET (the client asks for /stocks/GameStart) with a stock's JSON body. */
-async function startHttp(closers: (() => void)[]): Promise<() => Promise<unknown>> {
-  const server = http.createServer((req, res) => {
+export function bareHttpServer(): http.Server {
+  return http.createServer((req, res) => {
     req.resume();
     req.on("end", () => {
       res.writeHead(200, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(stockBody) });
       res.end(stockBody);
     });
   });
+}
+
+async function startHttp(closers: (() => void)[]): Promise<() => Promise<unknown>> {
+  const server = bareHttpServer();
   closers.push(() => server.close());
   const port = await listening(server);
   // The keep-alive connection must go before close() can finish; closeAllConnections ends the rest.
   closers.push(() => server.closeAllConnections());
+  return httpTrip(port, closers);
+}
+
+/** A lookup round trip from the sessions' client to the bare server on `port`. */
+function httpTrip(port: number, closers: (() => void)[]): () => Promise<unknown> {
   const client = sessionClient(port);
   closers.push(() => client.close());
   // The client rejects anything but a 200 with a stock in the API's shape.
@@ -301,7 +352,8 @@ async function startHttp2(closers: (() => void)[]): Promise<() => Promise<void>>
     });
 }
 
-async function startGrpc(closers: (() => void)[]): Promise<[() => Promise<Buffer>, () => Promise<void>]> {
+/** The gRPC echo server (unary and stream), with the project's server options; not yet bound. */
+export function floorGrpcServer(): grpc.Server {
   const server = new grpc.Server(serverOptions);
   server.addService(floorService, {
     Echo: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => callback(null, call.request),
@@ -311,8 +363,17 @@ async function startGrpc(closers: (() => void)[]): Promise<[() => Promise<Buffer
       call.on("error", () => undefined);
     },
   });
+  return server;
+}
+
+async function startGrpc(closers: (() => void)[]): Promise<[() => Promise<Buffer>, () => Promise<void>]> {
+  const server = floorGrpcServer();
   closers.push(() => server.forceShutdown());
-  const port = await bindServer(server, "127.0.0.1", 0);
+  return grpcTrips(await bindServer(server, "127.0.0.1", 0), closers);
+}
+
+/** A unary call and a stream round trip to the echo server on `port`, with the project's channel options. */
+function grpcTrips(port: number, closers: (() => void)[]): [() => Promise<Buffer>, () => Promise<void>] {
   const Client = grpc.makeGenericClientConstructor(floorService, "Floor") as unknown as new (
     address: string,
     credentials: grpc.ChannelCredentials,

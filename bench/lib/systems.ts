@@ -9,6 +9,8 @@ import { LocalSystem } from "../../test/support/local_system.ts";
 import { startTracked } from "../../test/support/processes.ts";
 import { frontendHealth, waitForCacheInUse } from "../../test/support/http.ts";
 import type { ReferenceBodies } from "./reference_server.ts";
+import type { FloorPeer } from "./floor.ts";
+import { listeningPort, parseLogLine } from "../../lib/log.ts";
 import type { Scope } from "./scope.ts";
 
 /** Clock ticks per second in /proc/<pid>/stat; 100 on every Linux configuration we run on. */
@@ -66,6 +68,23 @@ export async function startReference(scope: Scope, mode: ReferenceMode, bodies: 
     env: { BENCH_REFERENCE_MODE: mode, BENCH_REFERENCE_BODIES: JSON.stringify(bodies), LOG_LEVEL: "warn" },
   });
   return scope.ownService(service);
+}
+
+/** The floor's peer process (lib/floor_peer.ts), owned by `scope`: the far end of the woken round trips. */
+export async function startFloorPeer(scope: Scope): Promise<FloorPeer> {
+  let grpcPort: number | undefined;
+  const service = await startTracked({
+    name: "floor-peer",
+    entry: "bench/lib/floor_peer.ts",
+    env: {},
+    onLine: (line) => {
+      const port = listeningPort(line) === undefined ? undefined : parseLogLine(line)?.["grpcPort"];
+      if (typeof port === "number") grpcPort = port;
+    },
+  });
+  scope.ownService(service);
+  if (grpcPort === undefined) throw new Error(`floor peer: its listening line names no grpcPort:\n${service.output()}`);
+  return { httpPort: service.port, grpcPort };
 }
 
 /** CPU seconds (user + system) a process has used so far; undefined where /proc is missing. */
