@@ -19,9 +19,10 @@ import { floorPrimitives, FloorRig, floorsOf, sessionClient } from "./lib/floor.
 import type { FloorPrimitive, Floors, SampleBound } from "./lib/floor.ts";
 import { meta } from "./lib/machine.ts";
 import type { Meta } from "./lib/machine.ts";
+import type { RunningService } from "../lib/service_process.ts";
 import { ServerTimingCollector } from "./lib/server_timing.ts";
 import type { ServerTimingSummary } from "./lib/server_timing.ts";
-import { health, startFloorPeer } from "./lib/systems.ts";
+import { cpuSecondsOf, health, startFloorPeer, systemPids } from "./lib/systems.ts";
 
 export type CacheMode = "on" | "off";
 
@@ -81,6 +82,11 @@ export type LatencyPoint = {
   readonly firstProblems: string[];
   readonly cacheHitRate: number | undefined;
   readonly durationS: number;
+  /**
+   * CPU (user + system) of every service process — catalog, replicas, this point's frontend —
+   * while the sessions ran, per request answered (lookups and trades); undefined without /proc.
+   */
+  readonly cpuMsPerRequest: number | undefined;
 };
 
 export type FloorSummary = LatencySummary & { readonly roundP50Ms: number[] };
@@ -92,6 +98,13 @@ export type Profile = {
   readonly floorMs: number;
   /** p50 ÷ floor */
   readonly overFloor: number;
+  /**
+   * CPU of all service processes per request of this kind (ms): measured directly for lookups;
+   * for trades, what the 1-session cache-off points with trades used beyond their lookups' share
+   * at the p = 0 point's CPU per lookup. One session runs one process at a time on the trade
+   * path, so this CPU is spent in series, inside the latency.
+   */
+  readonly cpuMs?: number;
   /** Trades only: the floor from the woken round trips (every hop wakes an idle process), and p50 ÷ it. */
   readonly wokenFloorMs?: number;
   readonly overWokenFloor?: number;
@@ -237,7 +250,11 @@ async function verify(client: StockBazaarClient, state: SessionState): Promise<v
   }
 }
 
-async function runPoint(port: number, spec: PointSpec, params: Parameters, durationS: number, seed: number): Promise<PointRun> {
+/** A frontend to run sessions against: its port, and the service processes behind it (for CPU). */
+type Target = { readonly port: number; readonly pids: readonly number[] };
+
+async function runPoint(target: Target, spec: PointSpec, params: Parameters, durationS: number, seed: number): Promise<PointRun> {
+  const { port } = target;
   const names = spec.stocks === "hot" ? params.hotStocks : defaultStockNames;
   const before = (await health(port)).cache;
   const runId = `lat${seed}-${randomUUID().slice(0, 8)}`;
@@ -245,17 +262,33 @@ async function runPoint(port: number, spec: PointSpec, params: Parameters, durat
   const endAt = started + durationS * 1000;
   const states = Array.from({ length: spec.sessions }, newState);
   const clients = states.map(() => sessionClient(port));
+  const cpuBefore = cpuSecondsOf(target.pids);
+  let cpuAfter: number | undefined;
   try {
-    await Promise.all(states.map(async (state, i) => {
-      const client = clients[i] as StockBazaarClient;
-      try {
-        const random = seededRandom(seed * 7919 + i);
-        await runSession(client, { ...spec, names, endAt, iterationsMax: params.iterationsMax }, random, `${runId}-${i}`, state);
-        await verify(client, state);
-      } catch (err) {
-        state.errors.push(`session ${i}: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    }));
+    // Every session's loop first, then the read-back, so the CPU figure covers the loops alone.
+    // A session whose loop threw is not read back.
+    const threw = new Set<number>();
+    const each = (work: (client: StockBazaarClient, state: SessionState, i: number) => Promise<void>) =>
+      Promise.all(states.map(async (state, i) => {
+        if (threw.has(i)) return;
+        try {
+          await work(clients[i] as StockBazaarClient, state, i);
+        } catch (err) {
+          threw.add(i);
+          state.errors.push(`session ${i}: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      }));
+    await each((client, state, i) =>
+      runSession(
+        client,
+        { ...spec, names, endAt, iterationsMax: params.iterationsMax },
+        seededRandom(seed * 7919 + i),
+        `${runId}-${i}`,
+        state,
+      )
+    );
+    cpuAfter = cpuSecondsOf(target.pids);
+    await each((client, state) => verify(client, state));
   } finally {
     for (const c of clients) c.close();
   }
@@ -270,6 +303,10 @@ async function runPoint(port: number, spec: PointSpec, params: Parameters, durat
     tradeTiming.merge(s.tradeTiming);
   }
   const problems = [...pool((s) => s.errors), ...pool((s) => s.mismatches)];
+  const requests = pool((s) => s.lookupMs).length + pool((s) => s.tradeMs).length;
+  const cpuMsPerRequest = cpuBefore === undefined || cpuAfter === undefined || requests === 0
+    ? undefined
+    : Math.round(((cpuAfter - cpuBefore) * 1000 / requests) * 1000) / 1000;
   const point: LatencyPoint = {
     ...spec,
     lookup: summarize(pool((s) => s.lookupMs)),
@@ -283,6 +320,7 @@ async function runPoint(port: number, spec: PointSpec, params: Parameters, durat
     firstProblems: problems.slice(0, 5),
     cacheHitRate: spec.cache === "on" && lookups > 0 ? Math.round(((after.hits - before.hits) / lookups) * 1000) / 1000 : undefined,
     durationS: elapsedS,
+    cpuMsPerRequest,
   };
   return { point, lookupMs: pool((s) => s.lookupMs), tradeMs: pool((s) => s.tradeMs), lookupTiming, tradeTiming };
 }
@@ -315,7 +353,37 @@ function floorResult(samples: Map<FloorPrimitive, number[][]>): LatencyResult["f
   return { primitives, floors: floorsOf(p50) };
 }
 
-function profile(from: string, runs: readonly PointRun[], kind: "lookup" | "trade", floorMs: number, wokenFloorMs?: number): Profile {
+/** CPU ms of a point's sessions (all service processes), undefined where unmeasured. */
+function cpuMsOf(pt: LatencyPoint): number | undefined {
+  return pt.cpuMsPerRequest === undefined ? undefined : pt.cpuMsPerRequest * (pt.lookup.count + pt.trade.count);
+}
+
+/** CPU ms per lookup and per trade at one session, cache off (see Profile.cpuMs). */
+function oneSessionCpu(oneOff: readonly LatencyPoint[]): { lookupMs?: number; tradeMs?: number } {
+  const lookupsOnly = oneOff.find((pt) => pt.p === 0);
+  const lookupCpu = lookupsOnly === undefined ? undefined : cpuMsOf(lookupsOnly);
+  if (lookupsOnly === undefined || lookupCpu === undefined || lookupsOnly.lookup.count === 0) return {};
+  const perLookup = lookupCpu / lookupsOnly.lookup.count;
+  let tradeCpu = 0;
+  let trades = 0;
+  for (const pt of oneOff.filter((x) => x.p > 0)) {
+    const cpu = cpuMsOf(pt);
+    if (cpu === undefined) return { lookupMs: perLookup };
+    tradeCpu += cpu - pt.lookup.count * perLookup;
+    trades += pt.trade.count;
+  }
+  const r = (x: number): number => Math.round(x * 1000) / 1000;
+  return trades === 0 ? { lookupMs: r(perLookup) } : { lookupMs: r(perLookup), tradeMs: r(tradeCpu / trades) };
+}
+
+function profile(
+  from: string,
+  runs: readonly PointRun[],
+  kind: "lookup" | "trade",
+  floorMs: number,
+  cpuMs: number | undefined,
+  wokenFloorMs?: number,
+): Profile {
   const timing = new ServerTimingCollector();
   for (const r of runs) timing.merge(kind === "lookup" ? r.lookupTiming : r.tradeTiming);
   const latency = summarize(runs.flatMap((r) => (kind === "lookup" ? r.lookupMs : r.tradeMs)));
@@ -324,6 +392,7 @@ function profile(from: string, runs: readonly PointRun[], kind: "lookup" | "trad
     latency,
     floorMs,
     overFloor: ratio(latency.p50Ms, floorMs),
+    ...(cpuMs === undefined ? {} : { cpuMs }),
     ...(wokenFloorMs === undefined ? {} : { wokenFloorMs, overWokenFloor: ratio(latency.p50Ms, wokenFloorMs) }),
     serverTiming: timing.summary(),
   };
@@ -334,9 +403,10 @@ export async function runLatency(ctx: BenchContext): Promise<LatencyResult> {
   const startedMs = performance.now();
   const backend = await ctx.backend();
   const runMeta = meta(backend.dataDir);
-  const ports: Record<CacheMode, number> = {
-    on: (await ctx.frontend("cache-on")).port,
-    off: (await ctx.frontend("cache-off")).port,
+  const target = (frontend: RunningService): Target => ({ port: frontend.port, pids: systemPids(backend, frontend) });
+  const ports: Record<CacheMode, Target> = {
+    on: target(await ctx.frontend("cache-on")),
+    off: target(await ctx.frontend("cache-off")),
   };
   const rig = await FloorRig.start(backend.dataDir, await startFloorPeer(ctx.scope));
   ctx.log(`  system and floor servers ready in ${((performance.now() - startedMs) / 1000).toFixed(1)} s`);
@@ -370,19 +440,23 @@ export async function runLatency(ctx: BenchContext): Promise<LatencyResult> {
   const floor = floorResult(floorSamples);
   const grid = runs.filter((r) => r.point.stocks === "all");
   const one = grid.filter((r) => r.point.sessions === 1);
+  const cpu = oneSessionCpu(one.filter((r) => r.point.cache === "off").map((r) => r.point));
+  const hot = runs.filter((r) => r.point.stocks === "hot");
   const oneSession = {
-    trade: profile("1 session, every p and cache mode", one, "trade", floor.floors.tradeMs, floor.floors.tradeWokenMs),
+    trade: profile("1 session, every p and cache mode", one, "trade", floor.floors.tradeMs, cpu.tradeMs, floor.floors.tradeWokenMs),
     lookupUncached: profile(
       "1 session, cache off, every p",
       one.filter((r) => r.point.cache === "off"),
       "lookup",
       floor.floors.lookupUncachedMs,
+      cpu.lookupMs,
     ),
     lookupCached: profile(
       `1 session, ${params.hotStocks.length} stocks all in the cache`,
-      runs.filter((r) => r.point.stocks === "hot"),
+      hot,
       "lookup",
       floor.floors.lookupCachedMs,
+      hot.map((r) => r.point.cpuMsPerRequest).find((x) => x !== undefined),
     ),
   };
   const order = (a: LatencyPoint, b: LatencyPoint): number =>

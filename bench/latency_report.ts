@@ -37,7 +37,7 @@ function floorTables(l: LatencyResult): string[] {
           ms(pr.http.p50Ms)
         } + 3 × ${ms(pr.grpcStream.p50Ms)} + 2 × ${ms(pr.fdatasync.p50Ms)}; woken: ${ms(pr.httpWoken.p50Ms)} + 3 × ${
           ms(pr.grpcStreamWoken.p50Ms)
-        } + 2 × ${ms(pr.fdatasync.p50Ms)}`,
+        } + 2 × ${ms(pr.fdatasyncWoken.p50Ms)}`,
         `**${ms(f.tradeMs)}**`,
         `**${ms(f.tradeWokenMs)}**`,
       ],
@@ -79,6 +79,7 @@ function whereTheTimeGoes(l: LatencyResult): string[] {
   const rows: string[][] = [
     ["p50 the session measured", ...profiles.map((p) => (p.latency.count === 0 ? "–" : ms(p.latency.p50Ms)))],
     ["floor", ...profiles.map((p) => ms(p.floorMs))],
+    ["CPU of all the services' processes per request", ...profiles.map((p) => (p.cpuMs === undefined ? "–" : ms(p.cpuMs)))],
   ];
   const withHeader = profiles.reduce((k, p) => k + p.serverTiming.withHeader, 0);
   if (withHeader === 0) {
@@ -110,6 +111,12 @@ function whereTheTimeGoes(l: LatencyResult): string[] {
     "Phases are the medians (ms) of the `dur` values in the frontend's `Server-Timing` header, each over the responses",
     "that carried that phase; medians of parts need not add up to the median of the whole. What the session measured",
     "beyond the frontend's `total` is the client, the kernel and the HTTP parsing on both sides.",
+    "",
+    "The CPU row is the user + system time of the catalog, the replicas and the frontend while the sessions ran, per",
+    "request: for lookups from the cache-off point with p = 0 (and the cached point), for trades what the cache-off points",
+    "with trades used beyond their lookups' share. With one session the trade path runs one process at a time, so that",
+    "CPU is spent in series, inside the latency; each process runs its part of a trade cold (its caches taken by the",
+    "others in between), which the hot floor never does.",
   ];
 }
 
@@ -128,6 +135,7 @@ function gridTable(l: LatencyResult): string[] {
     n(pt.trade.count),
     pt.rejected,
     pt.cacheHitRate ?? "–",
+    pt.cpuMsPerRequest === undefined ? "–" : ms(pt.cpuMsPerRequest),
     pt.errors + pt.mismatches,
   ];
   return table(
@@ -142,6 +150,7 @@ function gridTable(l: LatencyResult): string[] {
       "trades",
       "409",
       "hit rate",
+      "CPU ms per request",
       "errors",
     ],
     grid.map(row),
@@ -172,8 +181,8 @@ export function latencySection(l: LatencyResult, svgFile: string): string[] {
     "",
     "Those primitives are hot: nobody sleeps between two round trips. In a session, every hop of a request reaches a",
     "process that has been idle since its last turn, and on this VM an idle vCPU halts: waking it goes through the",
-    `hypervisor. The two \`woken\` rows time the HTTP and stream round trips again, to a server in another process and`,
-    `after ${wokenGapMs} ms idle before each; the woken trade floor is the same sum made of them. The difference between a`,
+    "hypervisor. The `woken` rows time the HTTP and stream round trips again, to a server in another process, and the",
+    `fdatasync again, each after ${wokenGapMs} ms idle; the woken trade floor is the same sum made of them. The difference between a`,
     "woken and a hot round trip is what this machine charges per hop for waking a process; no code of ours runs in it.",
     "It applies to trades, where each process on the path idles for milliseconds between its turns; a session's lookups",
     "follow each other within a fraction of a millisecond, so their floors stay the hot ones.",

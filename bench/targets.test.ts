@@ -33,6 +33,7 @@ function point(sessions: number, p: number, cache: "on" | "off", lookupP50: numb
     firstProblems: [],
     cacheHitRate: undefined,
     durationS: 1,
+    cpuMsPerRequest: undefined,
   };
 }
 

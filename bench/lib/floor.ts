@@ -21,7 +21,17 @@ import * as path from "node:path";
 import { bindServer, callUnary, channelOptions, grpc, serverOptions } from "../../lib/grpc.ts";
 import { StockBazaarClient } from "../../client/stock_bazaar_client.ts";
 
-export const floorPrimitives = ["tcp", "http", "http2", "grpcUnary", "grpcStream", "fdatasync", "httpWoken", "grpcStreamWoken"] as const;
+export const floorPrimitives = [
+  "tcp",
+  "http",
+  "http2",
+  "grpcUnary",
+  "grpcStream",
+  "fdatasync",
+  "httpWoken",
+  "grpcStreamWoken",
+  "fdatasyncWoken",
+] as const;
 export type FloorPrimitive = typeof floorPrimitives[number];
 
 export const floorDescriptions: Record<FloorPrimitive, string> = {
@@ -33,6 +43,7 @@ export const floorDescriptions: Record<FloorPrimitive, string> = {
   fdatasync: "append + fdatasync of a small record, in the services' data directory",
   httpWoken: "woken: the bare node:http GET round trip to a server in another process, after 2 ms idle",
   grpcStreamWoken: "woken: the grpc-js bidi stream round trip to another process, after 2 ms idle",
+  fdatasyncWoken: "woken: append + fdatasync as above, after 2 ms idle (the disk's completion wakes the process)",
 };
 
 /**
@@ -96,12 +107,13 @@ export type Floors = {
  */
 export function floorsOf(p50: Readonly<Record<FloorPrimitive, number>>): Floors {
   const r = (x: number): number => Math.round(x * 1000) / 1000;
-  const trade = (httpMs: number, streamMs: number): number => r(httpMs + tradeStreamHops * streamMs + tradeFsyncsInSeries * p50.fdatasync);
+  const trade = (httpMs: number, streamMs: number, fsyncMs: number): number =>
+    r(httpMs + tradeStreamHops * streamMs + tradeFsyncsInSeries * fsyncMs);
   return {
-    tradeMs: trade(p50.http, p50.grpcStream),
+    tradeMs: trade(p50.http, p50.grpcStream, p50.fdatasync),
     lookupUncachedMs: r(p50.http + p50.grpcStream),
     lookupCachedMs: r(p50.http),
-    tradeWokenMs: trade(p50.httpWoken, p50.grpcStreamWoken),
+    tradeWokenMs: trade(p50.httpWoken, p50.grpcStreamWoken, p50.fdatasyncWoken),
   };
 }
 
@@ -127,6 +139,22 @@ export function appendFdatasyncSamples(dir: string, bound: SampleBound): number[
     fs.rmSync(file, { force: true });
   }
   return samples;
+}
+
+/** As appendFdatasyncSamples, with wokenGapMs idle before each timed append (the warm-ups run back to back). */
+async function appendFdatasyncWokenSamples(dir: string, bound: SampleBound): Promise<number[]> {
+  const file = path.join(dir, `bench-fdatasync-woken-probe-${process.pid}.csv`);
+  const fd = fs.openSync(file, "a");
+  try {
+    return await sampleLoop("fdatasyncWoken", bound, () => {
+      fs.writeSync(fd, fdatasyncRecord);
+      fs.fdatasyncSync(fd);
+      return Promise.resolve();
+    }, wokenGapMs);
+  } finally {
+    fs.closeSync(fd);
+    fs.rmSync(file, { force: true });
+  }
 }
 
 /**
@@ -217,13 +245,13 @@ class EchoWaiter {
 /** The ports of a floor peer process (floor_peer.ts): its bare HTTP server and its gRPC echo server. */
 export type FloorPeer = { readonly httpPort: number; readonly grpcPort: number };
 
-const wokenPrimitives: ReadonlySet<FloorPrimitive> = new Set(["httpWoken", "grpcStreamWoken"]);
+const wokenPrimitives: ReadonlySet<FloorPrimitive> = new Set(["httpWoken", "grpcStreamWoken", "fdatasyncWoken"]);
 
 /** Every floor server and its client, started once, measured as often as asked. */
 export class FloorRig {
   private readonly dataDir: string;
   private readonly closers: (() => void)[];
-  private readonly trips: Record<Exclude<FloorPrimitive, "fdatasync">, () => Promise<unknown>>;
+  private readonly trips: Record<Exclude<FloorPrimitive, "fdatasync" | "fdatasyncWoken">, () => Promise<unknown>>;
 
   private constructor(dataDir: string, trips: FloorRig["trips"], closers: (() => void)[]) {
     this.dataDir = dataDir;
@@ -252,6 +280,7 @@ export class FloorRig {
   /** Samples (ms) of one primitive. */
   measure(primitive: FloorPrimitive, bound: SampleBound): Promise<number[]> {
     if (primitive === "fdatasync") return Promise.resolve(appendFdatasyncSamples(this.dataDir, bound));
+    if (primitive === "fdatasyncWoken") return appendFdatasyncWokenSamples(this.dataDir, bound);
     return sampleLoop(primitive, bound, this.trips[primitive], wokenPrimitives.has(primitive) ? wokenGapMs : 0);
   }
 
