@@ -24,7 +24,7 @@ runMain("catalog", async () => {
     if (err instanceof CorruptFileError) process.exit(1);
     throw err;
   }
-  log.info("listening", {
+  log.listening("listening", {
     host: config.host,
     port: catalog.port,
     metrics_port: catalog.metricsPort,

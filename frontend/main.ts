@@ -38,7 +38,7 @@ runMain("frontend", async () => {
   stocks.start();
   await leaders.current().catch((err: unknown) => log.warn("no leader yet; will select on the first order", { error: String(err) }));
   const port = await server.listen(config.port, config.host);
-  log.info(`listening on http://${config.host}:${port}`, {
+  log.listening(`listening on http://${config.host}:${port}`, {
     port,
     catalog: formatHostPort(config.catalogAddr),
     replicas: config.replicas.map((r) => `${r.id}@${formatHostPort(r.addr)}`).join(","),

@@ -152,4 +152,17 @@ test("listeningPort: the port of a service's listening line, nothing for other l
   assert.is(parseLogLine("[1]"), undefined);
 });
 
+test("listening(): written at info at every level, silent included, with the logger's context; other lines still filtered", () => {
+  for (const level of ["debug", "info", "warn", "error", "silent"] as const) {
+    const { log, lines } = recorder(level, { replica: 2 });
+    log.info("not this");
+    log.listening("listening", { port: 50061 });
+    const [record] = records(lines.filter((line) => listeningPort(line) !== undefined));
+    assert.equal(lines.map(listeningPort).filter((p) => p !== undefined), [50061], level);
+    assert.equal([record?.["level"], record?.["replica"], record?.["service"]], ["info", 2, "svc"], level);
+    assert.is(lines.length, level === "debug" || level === "info" ? 2 : 1, level);
+  }
+  assert.throws(() => recorder().log.listening("up", { port: 1 }), /starts with "listening"/);
+});
+
 test.run();

@@ -132,9 +132,24 @@ export class Logger {
     this[level](msg, suppressed > 0 ? { ...fields, suppressed } : fields);
   }
 
+  /**
+   * The line that says a service is up, with the `port` it bound: written at info whatever
+   * LOG_LEVEL says (even `silent`), because `npm start`, the tests and orchestrators wait for it
+   * (listeningPort). `msg` must start with "listening".
+   */
+  listening(msg: string, fields: LogFields & { readonly port: number }): void {
+    if (!msg.startsWith("listening")) throw new TypeError(`a listening line starts with "listening", not "${msg}"`);
+    const out = this.output.pino;
+    this.emit(out.isLevelEnabled("info") ? out : out.child({}, { level: "info" }), "info", msg, fields);
+  }
+
   private write(level: LineLevel, msg: string, fields: LogFields | undefined): void {
     const out = this.output.pino;
     if (!out.isLevelEnabled(level)) return;
+    this.emit(out, level, msg, fields);
+  }
+
+  private emit(out: pino.Logger, level: LineLevel, msg: string, fields: LogFields | undefined): void {
     const record: Record<string, LogValue> = {};
     for (const source of [this.context, fields]) {
       if (source === undefined) continue;

@@ -68,7 +68,7 @@ runMain("order", async () => {
   }
   shell.start();
   // Tests and scripts wait for this line (lib/log.ts listeningPort).
-  logger.info("listening", {
+  logger.listening("listening", {
     port,
     host: config.host,
     metrics_port: metrics?.port,

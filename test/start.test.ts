@@ -22,7 +22,7 @@ function alive(pid: number): boolean {
   }
 }
 
-test("npm start runs the system, prints the URL and stops cleanly on SIGINT", async () => {
+test("npm start runs the system (LOG_LEVEL=warn), prints the URL and stops cleanly on SIGINT", async () => {
   const dataDir = tempDir("start");
   const [frontend, catalog, r1, r2, r3] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
   const env = {
@@ -31,6 +31,8 @@ test("npm start runs the system, prints the URL and stops cleanly on SIGINT", as
     PORT: String(frontend),
     CATALOG_ADDR: `127.0.0.1:${catalog}`,
     ORDER_REPLICAS: `1@127.0.0.1:${r1},2@127.0.0.1:${r2},3@127.0.0.1:${r3}`,
+    // Above info: the services' `listening` lines, which npm start waits for, are written anyway.
+    LOG_LEVEL: "warn",
   };
   const start = runTracked(process.execPath, ["--import", "tsx", "scripts/start.ts"], env, { timeoutMs: 2 * startTimeoutMs });
   const { child } = start;

@@ -14,4 +14,4 @@ const httpPort = await new Promise<number>((resolve, reject) => {
   httpServer.listen(0, "127.0.0.1", () => resolve((httpServer.address() as net.AddressInfo).port));
 });
 const grpcPort = await bindServer(floorGrpcServer(), "127.0.0.1", 0);
-new Logger("floor-peer", {}, "info").info("listening", { port: httpPort, grpcPort });
+new Logger("floor-peer").listening("listening", { port: httpPort, grpcPort });

@@ -62,4 +62,4 @@ if ((mode !== "node" && mode !== "ours") || bodies === null) {
 }
 const port = mode === "node" ? await serveNode(bodies) : await serveOurs(bodies);
 // startService waits for this record (lib/log.ts listeningPort).
-new Logger("reference", { mode }, "info").info("listening", { port });
+new Logger("reference", { mode }).listening("listening", { port });
