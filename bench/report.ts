@@ -71,24 +71,28 @@ function done<K extends ExperimentName>(ev: Evaluation, name: K): ResultOf[K] | 
  * and shown beside the target. A target that is met shows none.
  */
 const targetMissReasons: Partial<Record<TargetId, string>> = {
-  trade1: "the catalog and the three replicas write to one disk: their fdatasyncs queue in the file system's journal, so the " +
-    "in-system `catalog-fsync` and `fsync` phases (Where the time goes) are several times the lone fdatasync of the floor, " +
-    "and the catalog call spends about as long again outside its fsync (journal write, group-commit hand-off, wake-ups)",
+  trade1: "every hop of one session's trade reaches a process that sat idle and runs its part cold: the woken floor (the same " +
+    "round trips and fdatasyncs, each after 2 ms idle, no code of ours in them) is several times the hot floor, and the " +
+    "trade's p50 is close to the CPU the services spend on it one process at a time (Where the time goes, CPU row); a " +
+    "profile of that CPU (perf, per process) finds no hot spot of ours: it is spread over grpc-js, Node streams and the " +
+    "kernel's TCP, with the protocol code a small part",
   lookupCached1: "the frontend answers a hit in the same turn (Server-Timing `total` is microseconds); the rest is the client " +
     "and two processes waking on 2 shared cores, which the in-process HTTP floor (one event loop) does not pay",
   lookupUncached1: "the frontend's own part is near the floor (Server-Timing `total`); the catalog's stream round trip in " +
-    "the system is ~4× the in-process stream floor (two processes waking on 2 shared cores), and the client adds its own",
-  lookup5: "with p = 0.5 the 2 cores also run the trade path (catalog commit, three replicas' fsync completions): lookups " +
-    "queue behind that work, while a cached lookup alone is at about its floor",
-  trade5: "as for one session (fsyncs of four writers on one disk), plus five sessions' trades contending for the same disk and 2 cores",
+    "the system is several times the in-process stream floor (two processes waking on 2 shared cores), and the client adds its own",
+  lookup5: "with p = 0.5 each trade costs the services milliseconds of CPU (CPU per request, Every point) and five sessions " +
+    "make small batches, so the 2 cores are nearly always busy with the trade path and a lookup waits for a core",
+  trade5: "as for one session, plus five sessions' trades sharing the 2 cores (CPU per request, Every point)",
   lookupTail5: "a lookup that lands behind a catalog commit or a burst of fsync completions on the 2 shared cores waits for it",
   cachedVsNode: "per request the frontend does more than the bare server: an X-Request-Id, the Server-Timing header, the " +
     "request-latency histogram (≈2 µs measured) and the cache's subscription check; the fixed route shows the HTTP layer alone",
   fixedVsNode: "every response carries an X-Request-Id and is counted in the request-latency histogram, which the bare " +
-    "server does not do; measured on a fake socket, the HTTP layer costs what it did before those were added",
-  trades256: "CPU-bound: ≈160–220 µs of CPU per trade over all processes (§1, cpu µs/req) on 2 cores shared with the load " +
-    "generator; overlapping several catalog calls (prototyped, and safe in the simulator) measured ≈1.1×, within noise, " +
-    "because the bound is CPU, not round trips",
+    "server does not do; on a quiet machine, by hand (autocannon, 32 connections, CPU of the server process), the same " +
+    "route measured 1.30–1.33×, so much of the gap to the target is the load of a shared machine",
+  trades256: "CPU-bound on 2 cores shared with the load generator: a profile at 256 clients (perf, CPU of each process per " +
+    "trade) found ≈130 µs in the frontend, ≈80 in the leader, ≈45 in the catalog and ≈35 in each follower, spread over HTTP " +
+    "parsing, Node streams, grpc-js and the kernel's TCP with no hot spot; overlapping several catalog calls (prototyped, " +
+    "and safe in the simulator) measured ≈1.1×, within noise, because the bound is CPU, not round trips",
 };
 
 /** The figures a reader looks at first, as [figure, value, how to read it]. */
