@@ -359,20 +359,20 @@ function cpuMsOf(pt: LatencyPoint): number | undefined {
 }
 
 /** CPU ms per lookup and per trade at one session, cache off (see Profile.cpuMs). */
-function oneSessionCpu(oneOff: readonly LatencyPoint[]): { lookupMs?: number; tradeMs?: number } {
+export function oneSessionCpu(oneOff: readonly LatencyPoint[]): { lookupMs?: number; tradeMs?: number } {
   const lookupsOnly = oneOff.find((pt) => pt.p === 0);
   const lookupCpu = lookupsOnly === undefined ? undefined : cpuMsOf(lookupsOnly);
   if (lookupsOnly === undefined || lookupCpu === undefined || lookupsOnly.lookup.count === 0) return {};
+  const r = (x: number): number => Math.round(x * 1000) / 1000;
   const perLookup = lookupCpu / lookupsOnly.lookup.count;
   let tradeCpu = 0;
   let trades = 0;
   for (const pt of oneOff.filter((x) => x.p > 0)) {
     const cpu = cpuMsOf(pt);
-    if (cpu === undefined) return { lookupMs: perLookup };
+    if (cpu === undefined) return { lookupMs: r(perLookup) };
     tradeCpu += cpu - pt.lookup.count * perLookup;
     trades += pt.trade.count;
   }
-  const r = (x: number): number => Math.round(x * 1000) / 1000;
   return trades === 0 ? { lookupMs: r(perLookup) } : { lookupMs: r(perLookup), tradeMs: r(tradeCpu / trades) };
 }
 
