@@ -8,6 +8,7 @@ import { oneSessionCpu, readBackSample, verifyOrdersMax } from "./latency.ts";
 import type { LatencyPoint } from "./latency.ts";
 import { floorPrimitives, floorsOf } from "./lib/floor.ts";
 import type { FloorPrimitive } from "./lib/floor.ts";
+import { latencyPoint, latencySummary } from "./lib/latency_fixture.ts";
 
 const sample = suite("read-back sample");
 
@@ -57,27 +58,8 @@ floors.run();
 
 const cpu = suite("CPU per request at one session");
 
-const noTiming = { responses: 0, withHeader: 0, phases: [] };
 function point(p: number, lookups: number, trades: number, cpuMsPerRequest: number | undefined): LatencyPoint {
-  const summary = (count: number) => ({ count, meanMs: 1, p50Ms: 1, p99Ms: 2 });
-  return {
-    sessions: 1,
-    p,
-    cache: "off",
-    stocks: "all",
-    lookup: summary(lookups),
-    trade: summary(trades),
-    serverTiming: { lookup: noTiming, trade: noTiming },
-    orders: trades,
-    verified: 0,
-    rejected: 0,
-    errors: 0,
-    mismatches: 0,
-    firstProblems: [],
-    cacheHitRate: undefined,
-    durationS: 4,
-    cpuMsPerRequest,
-  };
+  return latencyPoint({ p, lookup: latencySummary(1, 2, lookups), trade: latencySummary(1, 2, trades), orders: trades, cpuMsPerRequest });
 }
 
 cpu("a trade's CPU is what the points with trades used beyond their lookups at the lookups-only rate", () => {

@@ -8,33 +8,17 @@ import type { LatencyPoint, LatencyResult, Profile } from "./latency.ts";
 import type { ThroughputResult } from "./throughput.ts";
 import { targetRows, targetsSection } from "./targets.ts";
 import type { TargetId, TargetRow } from "./targets.ts";
+import { latencyPoint, latencySummary, noServerTiming } from "./lib/latency_fixture.ts";
 
-const summary = (p50Ms: number, p99Ms = p50Ms * 2, count = 100) => ({ count, meanMs: p50Ms, p50Ms, p99Ms });
-const noTiming = { responses: 0, withHeader: 0, phases: [] };
+const summary = latencySummary;
+const noTiming = noServerTiming;
 
 function profile(p50Ms: number, floorMs: number): Profile {
   return { from: "test", latency: summary(p50Ms), floorMs, overFloor: p50Ms / floorMs, serverTiming: noTiming };
 }
 
 function point(sessions: number, p: number, cache: "on" | "off", lookupP50: number, tradeP50: number, tradeP99: number): LatencyPoint {
-  return {
-    sessions,
-    p,
-    cache,
-    stocks: "all",
-    lookup: summary(lookupP50),
-    trade: summary(tradeP50, tradeP99),
-    serverTiming: { lookup: noTiming, trade: noTiming },
-    orders: 0,
-    verified: 0,
-    rejected: 0,
-    errors: 0,
-    mismatches: 0,
-    firstProblems: [],
-    cacheHitRate: undefined,
-    durationS: 1,
-    cpuMsPerRequest: undefined,
-  };
+  return latencyPoint({ sessions, p, cache, lookup: summary(lookupP50), trade: summary(tradeP50, tradeP99) });
 }
 
 /** Only the fields the targets read; the rest of a real result does not matter to them. */
