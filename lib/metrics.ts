@@ -52,18 +52,9 @@ type Definition = { readonly name: string; readonly help: string; readonly label
 /** A gauge whose value is read from the service at scrape time. */
 export function gaugeFrom(registry: Registry, def: Definition, read: Read): void {
   new Gauge({
-    name: metricPrefix + def.name,
-    help: def.help,
-    labelNames: def.labelNames ?? [],
-    registers: [registry],
-    async collect() {
-      const value = await read();
-      if (value === undefined) return;
-      this.reset();
-      for (const s of samples(value)) {
-        if (s.labels) this.set(s.labels, s.value);
-        else this.set(s.value);
-      }
+    ...optionsOf(registry, def),
+    collect() {
+      return refill(this, read, (s) => (s.labels ? this.set(s.labels, s.value) : this.set(s.value)));
     },
   });
 }
@@ -71,20 +62,23 @@ export function gaugeFrom(registry: Registry, def: Definition, read: Read): void
 /** A counter whose total is a count the service already keeps, read at scrape time. */
 export function counterFrom(registry: Registry, def: Definition, read: Read): void {
   new Counter({
-    name: metricPrefix + def.name,
-    help: def.help,
-    labelNames: def.labelNames ?? [],
-    registers: [registry],
-    async collect() {
-      const value = await read();
-      if (value === undefined) return;
-      this.reset();
-      for (const s of samples(value)) {
-        if (s.labels) this.inc(s.labels, s.value);
-        else this.inc(s.value);
-      }
+    ...optionsOf(registry, def),
+    collect() {
+      return refill(this, read, (s) => (s.labels ? this.inc(s.labels, s.value) : this.inc(s.value)));
     },
   });
+}
+
+function optionsOf(registry: Registry, def: Definition) {
+  return { name: metricPrefix + def.name, help: def.help, labelNames: def.labelNames ?? [], registers: [registry] };
+}
+
+/** A scrape of a read-at-scrape metric: keep the last values when unreadable, else replace them all. */
+async function refill(metric: { reset(): void }, read: Read, put: (sample: Sample) => void): Promise<void> {
+  const value = await read();
+  if (value === undefined) return;
+  metric.reset();
+  for (const s of samples(value)) put(s);
 }
 
 function samples(value: number | readonly Sample[]): readonly Sample[] {
