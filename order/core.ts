@@ -33,7 +33,7 @@ import type {
 } from "../gen/order.ts";
 import type { OrderErrorCode } from "./errors.ts";
 import * as limits from "./limits.ts";
-import { orderProblem, placeProblem, sameOrder } from "./order_rules.ts";
+import { orderOfSequenced, orderProblem, placeProblem, sameOrder } from "./order_rules.ts";
 
 export type Role = "follower" | "candidate" | "leader";
 
@@ -857,14 +857,7 @@ export class ReplicaCore {
 
   /** Trades the catalog numbered that our log lacks (a previous leader's last batches): take them as they are. */
   private adopt(trades: readonly SequencedTrade[]): void {
-    const orders: OrderRecord[] = trades.map((t) => ({
-      number: t.number,
-      epoch: t.epoch,
-      requestId: t.requestId,
-      name: t.name,
-      quantity: t.quantity,
-      side: t.side === Side.SIDE_BUY ? OrderSide.ORDER_SIDE_BUY : OrderSide.ORDER_SIDE_SELL,
-    }));
+    const orders = trades.map(orderOfSequenced);
     for (const [i, o] of orders.entries()) {
       assert(o.number === this.lastNumber + 1 + i, "adopted trades continue the leader's log");
       assert(orderProblem(o) === undefined, "the catalog hands back well-formed trades");

@@ -3,6 +3,8 @@
 // back from the log file. Pure functions; the log (order_log.ts) and the protocol core
 // (core.ts) call them before anything is written.
 
+import { Side } from "../gen/catalog.ts";
+import type { SequencedTrade } from "../gen/catalog.ts";
 import { OrderSide } from "../gen/order.ts";
 import type { OrderRecord, PlaceRequest } from "../gen/order.ts";
 import { orderQuantityProblem, requestIdProblem, stockNameSizeProblem } from "../lib/protocol.ts";
@@ -37,4 +39,16 @@ export function orderProblem(o: OrderRecord): string | undefined {
 export function sameOrder(a: OrderRecord, b: OrderRecord): boolean {
   return a.number === b.number && a.epoch === b.epoch && a.name === b.name && a.side === b.side &&
     a.quantity === b.quantity && a.requestId === b.requestId;
+}
+
+/** A trade as the catalog numbered it (a TradeBatch reply's `missing`), as a row of the order log. */
+export function orderOfSequenced(t: SequencedTrade): OrderRecord {
+  return {
+    number: t.number,
+    epoch: t.epoch,
+    requestId: t.requestId,
+    name: t.name,
+    quantity: t.quantity,
+    side: t.side === Side.SIDE_BUY ? OrderSide.ORDER_SIDE_BUY : OrderSide.ORDER_SIDE_SELL,
+  };
 }

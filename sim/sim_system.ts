@@ -8,8 +8,7 @@
 import { assert } from "../lib/assert.ts";
 import { chooseLeader } from "../lib/leader_choice.ts";
 import type { ReplicaView } from "../lib/leader_choice.ts";
-import { Side } from "../gen/catalog.ts";
-import type { SequencedTrade, TradeBatchReply, TradeBatchRequest } from "../gen/catalog.ts";
+import type { TradeBatchReply, TradeBatchRequest } from "../gen/catalog.ts";
 import { OrderSide, PlaceStatus } from "../gen/order.ts";
 import type { AppendReply, OrderRecord, PlaceReply, SetLeaderReply, VoteReply } from "../gen/order.ts";
 import { decideBatch } from "../catalog/sequence.ts";
@@ -17,6 +16,8 @@ import type { SequenceDecision } from "../catalog/sequence.ts";
 import { applyTrade, planCommit } from "../catalog/trade.ts";
 import type { AppliedTrade, StockState } from "../catalog/trade.ts";
 import { ReplicaCore } from "../order/core.ts";
+import { orderOfSequenced } from "../order/order_rules.ts";
+import { sequencedTrade } from "../catalog/group_plan.ts";
 import type { Action, CallResult, CatalogRefusal, Input, Vote } from "../order/core.ts";
 import { Network, Proc, Rng, Scheduler } from "./world.ts";
 import type { NetProfile } from "./world.ts";
@@ -180,32 +181,14 @@ class SimCatalog {
 
   private finish(job: (typeof this.queue)[number], d: SequenceDecision, results: TradeBatchReply["results"]): void {
     const lastNumber = this.rows.length - 1;
-    if (d.kind === "missing") job.respond({ results: [], missing: d.trades.map(toSequenced), lastNumber });
+    if (d.kind === "missing") job.respond({ results: [], missing: d.trades.map(sequencedTrade), lastNumber });
     else job.respond({ results, missing: [], lastNumber });
     this.next();
   }
 }
 
-function toSequenced(t: AppliedTrade): SequencedTrade {
-  return {
-    number: t.number,
-    epoch: t.epoch,
-    requestId: t.requestId,
-    name: t.name,
-    quantity: t.quantity,
-    side: t.side === "buy" ? Side.SIDE_BUY : Side.SIDE_SELL,
-  };
-}
-
 export function recordOfTrade(t: AppliedTrade): OrderRecord {
-  return {
-    number: t.number,
-    epoch: t.epoch,
-    requestId: t.requestId,
-    name: t.name,
-    quantity: t.quantity,
-    side: t.side === "buy" ? OrderSide.ORDER_SIDE_BUY : OrderSide.ORDER_SIDE_SELL,
-  };
+  return orderOfSequenced(sequencedTrade(t));
 }
 
 type Pending = (result: CallResult) => void;
