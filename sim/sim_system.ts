@@ -45,9 +45,8 @@ export type Violation = { readonly at: number; readonly message: string };
 export class Checker {
   violation: Violation | undefined;
   private readonly sched: Scheduler;
-  /** Request id → acknowledged number, and number → request id. */
+  /** Request id → acknowledged number. */
   readonly acked = new Map<string, number>();
-  private readonly ackedNumbers = new Map<number, string>();
   /** Epoch → the replica that led it. */
   readonly leaders = new Map<number, number>();
 
@@ -59,8 +58,6 @@ export class Checker {
     this.violation ??= { at: this.sched.now, message };
   }
 }
-
-type Trace = (line: string) => void;
 
 /** The catalog's durable journal and fence epoch, and what a crash leaves of a write in flight. */
 class SimCatalog {
@@ -181,8 +178,8 @@ class SimCatalog {
 
   private finish(job: (typeof this.queue)[number], d: SequenceDecision, results: TradeBatchReply["results"]): void {
     const lastNumber = this.rows.length - 1;
-    if (d.kind === "missing") job.respond({ results: [], missing: d.trades.map(sequencedTrade), lastNumber });
-    else job.respond({ results, missing: [], lastNumber });
+    if (d.kind === "missing") job.respond({ results: [], missing: d.trades.map(sequencedTrade), lastNumber, durableMs: 0 });
+    else job.respond({ results, missing: [], lastNumber, durableMs: 0 });
     this.next();
   }
 }
@@ -503,9 +500,7 @@ class SimFrontend {
     for (const id of w.ids) {
       this.health(id, (h) => {
         views.push(
-          h
-            ? { id, up: true, ...h }
-            : { id, up: false, epoch: 0, leaderId: 0, role: "follower", ready: false, lastNumber: -1, lastEpoch: 0 },
+          h ? { up: true, ...h } : { id, up: false, epoch: 0, leaderId: 0, role: "follower", ready: false, lastNumber: -1, lastEpoch: 0 },
         );
         if (++answered < w.ids.length || inc !== this.proc.incarnation) return;
         views.sort((a, b) => a.id - b.id);
