@@ -4,11 +4,11 @@
 // invalidation streams, let in-flight trades finish, then checkpoint and close the journal.
 
 import { CatalogClient, CatalogService } from "../gen/catalog.ts";
-import { ConfigError } from "../lib/config.ts";
+import { bindFor } from "../lib/config.ts";
 import { bindServer, grpc, serverOptions, shutdownServer } from "../lib/grpc.ts";
 import { addHealthService, GrpcHealth } from "../lib/grpc_health.ts";
 import { createRegistry, observeFsyncs, serveMetrics } from "../lib/metrics.ts";
-import type { MetricsServer, Registry } from "../lib/metrics.ts";
+import type { MetricsServer } from "../lib/metrics.ts";
 import { StreamCallServer } from "../lib/stream_calls.ts";
 import type { Logger } from "../lib/log.ts";
 import type { CatalogConfig } from "./config.ts";
@@ -38,31 +38,9 @@ async function openStore(config: CatalogConfig, log: Logger): Promise<Store> {
   }
 }
 
-async function bind(server: grpc.Server, config: CatalogConfig): Promise<number> {
-  try {
-    return await bindServer(server, config.host, config.port);
-  } catch (err) {
-    throw new ConfigError(
-      "PORT",
-      `${config.port} cannot be bound on HOST ${config.host}: ${err instanceof Error ? err.message : String(err)}`,
-    );
-  }
-}
-
 /** The store is ready while it has not failed (its health rejects once a write failed). */
 function catalogHealth(store: Store): GrpcHealth {
   return new GrpcHealth({ services: [CatalogClient.serviceName], ready: () => store.health().then(() => true) });
-}
-
-async function bindMetrics(registry: Registry, config: CatalogConfig, port: number, log: Logger): Promise<MetricsServer> {
-  try {
-    return await serveMetrics(registry, config.host, port, log);
-  } catch (err) {
-    throw new ConfigError(
-      "METRICS_PORT",
-      `${port} cannot be bound on HOST ${config.host}: ${err instanceof Error ? err.message : String(err)}`,
-    );
-  }
 }
 
 export async function startCatalog(config: CatalogConfig, log: Logger): Promise<RunningCatalog> {
@@ -80,10 +58,11 @@ export async function startCatalog(config: CatalogConfig, log: Logger): Promise<
   let port: number;
   let metrics: MetricsServer | undefined;
   try {
-    port = await bind(server, config);
+    port = await bindFor("PORT", config.port, config.host, () => bindServer(server, config.host, config.port));
     if (registry && config.metricsPort !== undefined) {
       registerCatalogMetrics(registry, store, hub);
-      metrics = await bindMetrics(registry, config, config.metricsPort, log);
+      const metricsPort = config.metricsPort;
+      metrics = await bindFor("METRICS_PORT", metricsPort, config.host, () => serveMetrics(registry, config.host, metricsPort, log));
     }
   } catch (err) {
     server.forceShutdown();

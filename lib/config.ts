@@ -18,6 +18,18 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * Bind a listener (`bind`) on `port` of `host`; when that fails (in use, no such address) the
+ * failure is a ConfigError naming `variable`, so the service stops with one clear line.
+ */
+export async function bindFor<T>(variable: string, port: number, host: string, bind: () => Promise<T>): Promise<T> {
+  try {
+    return await bind();
+  } catch (err) {
+    throw new ConfigError(variable, `${port} cannot be bound on HOST ${host}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
 export type Env = Readonly<Record<string, string | undefined>>;
 
 export const portMax = 65535;

@@ -3,7 +3,7 @@
 // protocol's clock, stop gracefully on SIGTERM/SIGINT. Wiring only; no logic here.
 
 import { serviceCommandLine } from "../lib/cli.ts";
-import { ConfigError, formatHostPort, runMain } from "../lib/config.ts";
+import { bindFor, formatHostPort, runMain } from "../lib/config.ts";
 import { bindServer, grpc, serverOptions, shutdownServer } from "../lib/grpc.ts";
 import { addHealthService } from "../lib/grpc_health.ts";
 import { createRegistry, observeFsyncs, serveMetrics } from "../lib/metrics.ts";
@@ -62,9 +62,8 @@ runMain("order", async () => {
   const port = await bindServer(server, config.host, config.port);
   if (registry && config.metricsPort !== undefined) {
     registerOrderMetrics(registry, { shell, log, catchUp, followers, peerIds: config.peers.map((p) => p.id) });
-    metrics = await serveMetrics(registry, config.host, config.metricsPort, logger).catch((err: unknown) => {
-      throw new ConfigError("METRICS_PORT", `${config.metricsPort} cannot be bound on HOST ${config.host}: ${String(err)}`);
-    });
+    const metricsPort = config.metricsPort;
+    metrics = await bindFor("METRICS_PORT", metricsPort, config.host, () => serveMetrics(registry, config.host, metricsPort, logger));
   }
   shell.start();
   // Tests and scripts wait for this line (lib/log.ts listeningPort).
