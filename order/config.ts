@@ -24,9 +24,6 @@ import {
 } from "../lib/config.ts";
 import { crashAfterCatalogBatchesVariable, readCrashAfterCatalogBatches } from "./test_hooks.ts";
 
-export const defaultCatalogAddr = catalogAddrDefault;
-export { defaultDataDir } from "../lib/config.ts";
-
 export type OrderConfig = {
   readonly id: number;
   /** Every replica of ORDER_REPLICAS, highest id first, this one included. */
@@ -85,7 +82,7 @@ export function readOrderConfig(env: Env): OrderConfig {
     host: envHost(env),
     // The default is this replica's own port in ORDER_REPLICAS (50060 + id by default).
     port: envPort(env, "PORT", self.addr.port),
-    catalogAddr: envHostPort(env, "CATALOG_ADDR", defaultCatalogAddr),
+    catalogAddr: envHostPort(env, "CATALOG_ADDR", catalogAddrDefault),
     dataDir: envDataDir(env),
     logLevel: envLogLevel(env),
     metricsPort: envOptionalPort(env, "METRICS_PORT"),

@@ -748,11 +748,7 @@ export class ReplicaCore {
       ? { status: PlaceStatus.PLACE_OK, number, message: "" }
       : { status: PlaceStatus.PLACE_INVALID, number: 0, message: `request_id already used by order ${number} for a different order` };
     const timing = same && w.batch !== undefined ? this.timingOf(w, w.batch) : undefined;
-    this.out.push(
-      timing
-        ? { kind: "reply", call: w.call, result: { ok: true, value }, timing }
-        : { kind: "reply", call: w.call, result: { ok: true, value } },
-    );
+    this.reply(w.call, { ok: true, value }, timing);
   }
 
   /** Where an order's time went, answered now (it is committed). */
@@ -997,8 +993,9 @@ export class ReplicaCore {
     return { code: "UNAVAILABLE", message: `storage failed, acknowledging nothing: ${this.failed ?? "unknown"}` };
   }
 
-  private reply(call: CallId, result: CallResult): void {
-    this.out.push({ kind: "reply", call, result });
+  /** `timing` only for a placed order answered with its own catalog call (the action has no key otherwise). */
+  private reply(call: CallId, result: CallResult, timing?: PlaceTiming): void {
+    this.out.push(timing ? { kind: "reply", call, result, timing } : { kind: "reply", call, result });
   }
 
   private fail(call: CallId, error: Failure): void {

@@ -4,6 +4,7 @@
 // changes). The fsync histogram and the runtime's metrics come from lib/metrics.ts.
 
 import { AppendOutcome } from "../gen/order.ts";
+import type { HealthReply } from "../gen/order.ts";
 import { counterFrom, flag, gaugeFrom } from "../lib/metrics.ts";
 import type { Registry, Sample } from "../lib/metrics.ts";
 import type { PeerPort } from "./clients.ts";
@@ -49,9 +50,12 @@ export type OrderMetricsDeps = {
 export function registerOrderMetrics(registry: Registry, deps: OrderMetricsDeps): void {
   const { shell, log, catchUp, followers, peerIds } = deps;
   const health = () => shell.health();
-  // Only a leader has followers: on any other role these metrics have no series.
-  const perFollower = (value: (id: number) => number): Sample[] =>
-    health().role === "leader" ? peerIds.map((id) => ({ labels: { follower: String(id) }, value: value(id) })) : [];
+  // Only a leader has followers: on any other role these metrics have no series. One health
+  // reading serves every follower's sample.
+  const perFollower = (value: (h: HealthReply, id: number) => number): Sample[] => {
+    const h = health();
+    return h.role === "leader" ? peerIds.map((id) => ({ labels: { follower: String(id) }, value: value(h, id) })) : [];
+  };
 
   gaugeFrom(registry, { name: "order_role", help: "1 for this replica's role, 0 for the others.", labelNames: ["role"] }, () => {
     const role = health().role;
@@ -94,10 +98,10 @@ export function registerOrderMetrics(registry: Registry, deps: OrderMetricsDeps)
     name: "order_replication_lag_entries",
     help: "On the leader: orders in its log that each follower has not acknowledged yet.",
     labelNames: ["follower"],
-  }, () => perFollower((id) => health().lastNumber - followers.matchOf(id)));
+  }, () => perFollower((h, id) => h.lastNumber - followers.matchOf(id)));
   gaugeFrom(registry, {
     name: "order_follower_live",
     help: "On the leader: 1 for a follower whose log matches up to the commit point (HealthReply.live_followers).",
     labelNames: ["follower"],
-  }, () => perFollower((id) => flag(health().liveFollowers.includes(id))));
+  }, () => perFollower((h, id) => flag(h.liveFollowers.includes(id))));
 }
