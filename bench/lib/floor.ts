@@ -117,40 +117,19 @@ export function floorsOf(p50: Readonly<Record<FloorPrimitive, number>>): Floors 
   };
 }
 
-/** Durations (ms) of append + fdatasync on a new file in `dir`, removed afterwards. */
-export function appendFdatasyncSamples(dir: string, bound: SampleBound): number[] {
+/**
+ * Durations (ms) of append + fdatasync on a new file in `dir`, removed afterwards; with `gapMs`
+ * idle before each timed append (the warm-ups run back to back).
+ */
+export async function appendFdatasyncSamples(dir: string, bound: SampleBound, gapMs = 0): Promise<number[]> {
   const file = path.join(dir, `bench-fdatasync-probe-${process.pid}.csv`);
   const fd = fs.openSync(file, "a");
-  const samples: number[] = [];
   try {
-    for (let i = 0; i < bound.warmups; i++) {
-      fs.writeSync(fd, fdatasyncRecord);
-      fs.fdatasyncSync(fd);
-    }
-    const started = performance.now();
-    while (samples.length < bound.samplesMax && performance.now() - started < bound.durationMsMax) {
-      const t = performance.now();
-      fs.writeSync(fd, fdatasyncRecord);
-      fs.fdatasyncSync(fd);
-      samples.push(performance.now() - t);
-    }
-  } finally {
-    fs.closeSync(fd);
-    fs.rmSync(file, { force: true });
-  }
-  return samples;
-}
-
-/** As appendFdatasyncSamples, with wokenGapMs idle before each timed append (the warm-ups run back to back). */
-async function appendFdatasyncWokenSamples(dir: string, bound: SampleBound): Promise<number[]> {
-  const file = path.join(dir, `bench-fdatasync-woken-probe-${process.pid}.csv`);
-  const fd = fs.openSync(file, "a");
-  try {
-    return await sampleLoop("fdatasyncWoken", bound, () => {
+    return await sampleLoop("fdatasync", bound, () => {
       fs.writeSync(fd, fdatasyncRecord);
       fs.fdatasyncSync(fd);
       return Promise.resolve();
-    }, wokenGapMs);
+    }, gapMs);
   } finally {
     fs.closeSync(fd);
     fs.rmSync(file, { force: true });
@@ -279,9 +258,9 @@ export class FloorRig {
 
   /** Samples (ms) of one primitive. */
   measure(primitive: FloorPrimitive, bound: SampleBound): Promise<number[]> {
-    if (primitive === "fdatasync") return Promise.resolve(appendFdatasyncSamples(this.dataDir, bound));
-    if (primitive === "fdatasyncWoken") return appendFdatasyncWokenSamples(this.dataDir, bound);
-    return sampleLoop(primitive, bound, this.trips[primitive], wokenPrimitives.has(primitive) ? wokenGapMs : 0);
+    const gapMs = wokenPrimitives.has(primitive) ? wokenGapMs : 0;
+    if (primitive === "fdatasync" || primitive === "fdatasyncWoken") return appendFdatasyncSamples(this.dataDir, bound, gapMs);
+    return sampleLoop(primitive, bound, this.trips[primitive], gapMs);
   }
 
   /** Synchronous: also called from signal and exit handlers. */
