@@ -34,6 +34,13 @@ export const floorPrimitives = [
 ] as const;
 export type FloorPrimitive = typeof floorPrimitives[number];
 
+/**
+ * Idle time before each woken round trip: about what a process on the one-session trade path
+ * sleeps between its turns (a trade takes a few milliseconds, and each process works a small
+ * part of it), long enough for an idle vCPU to halt.
+ */
+export const wokenGapMs = 2;
+
 export const floorDescriptions: Record<FloorPrimitive, string> = {
   tcp: "raw TCP ping-pong on 127.0.0.1",
   http: "bare node:http server, keep-alive GET round trip with the sessions' StockBazaarClient",
@@ -41,17 +48,10 @@ export const floorDescriptions: Record<FloorPrimitive, string> = {
   grpcUnary: "@grpc/grpc-js unary call",
   grpcStream: "message round trip on an open grpc-js bidi stream",
   fdatasync: "append + fdatasync of a small record, in the services' data directory",
-  httpWoken: "woken: the bare node:http GET round trip to a server in another process, after 2 ms idle",
-  grpcStreamWoken: "woken: the grpc-js bidi stream round trip to another process, after 2 ms idle",
-  fdatasyncWoken: "woken: append + fdatasync as above, after 2 ms idle (the disk's completion wakes the process)",
+  httpWoken: `woken: the bare node:http GET round trip to a server in another process, after ${wokenGapMs} ms idle`,
+  grpcStreamWoken: `woken: the grpc-js bidi stream round trip to another process, after ${wokenGapMs} ms idle`,
+  fdatasyncWoken: `woken: append + fdatasync as above, after ${wokenGapMs} ms idle (the disk's completion wakes the process)`,
 };
-
-/**
- * Idle time before each woken round trip: about what a process on the one-session trade path
- * sleeps between its turns (a trade takes a few milliseconds, and each process works a small
- * part of it), long enough for an idle vCPU to halt.
- */
-export const wokenGapMs = 2;
 
 /** About the size of a stock's JSON or a one-order batch: the messages the hot paths carry. */
 const messageBytes = 128;
@@ -62,7 +62,7 @@ const stockBody = JSON.stringify({ data: { name: "GameStart", price: 15.99, quan
 /** A unary floor call has this deadline; on an idle loopback it takes well under a millisecond. */
 const floorCallTimeoutMs = 5_000;
 /** A latency session's deadline per call: on an idle local system a slower answer is a fault. */
-export const sessionCallDeadlineMs = 10_000;
+const sessionCallDeadlineMs = 10_000;
 
 /**
  * The client of one latency session (bench/latency.ts) and of the floor's HTTP round trip, so
