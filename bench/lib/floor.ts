@@ -269,7 +269,8 @@ export class FloorRig {
   }
 }
 
-function listening(server: net.Server): Promise<number> {
+/** Listens on an ephemeral port of 127.0.0.1; resolves with the port. */
+export function listening(server: net.Server): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => resolve((server.address() as net.AddressInfo).port));
