@@ -8,7 +8,7 @@
 // before and after the sessions, in this process and on the services' file system.
 
 import { randomUUID } from "node:crypto";
-import { clientTradeQuantityMax, defaultStockNames, seededRandom, summarize } from "../client/client.ts";
+import { clientTradeQuantityMax, defaultStockNames, mismatchOf, seededRandom, summarize } from "../client/client.ts";
 import type { LatencySummary, RecordedOrder } from "../client/client.ts";
 import { initialQuantity } from "../catalog/initial_stocks.ts";
 import type { BenchContext } from "./lib/context.ts";
@@ -238,15 +238,8 @@ export function readBackSample<T>(orders: readonly T[]): T[] {
 async function verify(client: StockBazaarClient, state: SessionState): Promise<void> {
   for (const order of readBackSample(state.orders)) {
     state.verified++;
-    const read = await timed(() => client.order(order.number));
-    const got = read.reply?.data;
-    const same = got !== undefined && got.number === order.number && got.name === order.name && got.type === order.type &&
-      got.quantity === order.quantity;
-    if (!same) {
-      state.mismatches.push(
-        `order ${order.number}: expected ${JSON.stringify(order)}, got ${got ? JSON.stringify(got) : read.failure?.message}`,
-      );
-    }
+    const mismatch = await mismatchOf(client, order);
+    if (mismatch !== undefined) state.mismatches.push(mismatch);
   }
 }
 
