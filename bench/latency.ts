@@ -295,27 +295,31 @@ async function runPoint(target: Target, spec: PointSpec, params: Parameters, dur
     lookupTiming.merge(s.lookupTiming);
     tradeTiming.merge(s.tradeTiming);
   }
-  const problems = [...pool((s) => s.errors), ...pool((s) => s.mismatches)];
-  const requests = pool((s) => s.lookupMs).length + pool((s) => s.tradeMs).length;
+  const lookupMs = pool((s) => s.lookupMs);
+  const tradeMs = pool((s) => s.tradeMs);
+  const errors = pool((s) => s.errors);
+  const mismatches = pool((s) => s.mismatches);
+  const problems = [...errors, ...mismatches];
+  const requests = lookupMs.length + tradeMs.length;
   const cpuMsPerRequest = cpuBefore === undefined || cpuAfter === undefined || requests === 0
     ? undefined
     : Math.round(((cpuAfter - cpuBefore) * 1000 / requests) * 1000) / 1000;
   const point: LatencyPoint = {
     ...spec,
-    lookup: summarize(pool((s) => s.lookupMs)),
-    trade: summarize(pool((s) => s.tradeMs)),
+    lookup: summarize(lookupMs),
+    trade: summarize(tradeMs),
     serverTiming: { lookup: lookupTiming.summary(), trade: tradeTiming.summary() },
     orders: pool((s) => s.orders).length,
     verified: states.reduce((k, s) => k + s.verified, 0),
     rejected: states.reduce((k, s) => k + s.rejected, 0),
-    errors: pool((s) => s.errors).length,
-    mismatches: pool((s) => s.mismatches).length,
+    errors: errors.length,
+    mismatches: mismatches.length,
     firstProblems: problems.slice(0, 5),
     cacheHitRate: spec.cache === "on" && lookups > 0 ? Math.round(((after.hits - before.hits) / lookups) * 1000) / 1000 : undefined,
     durationS: elapsedS,
     cpuMsPerRequest,
   };
-  return { point, lookupMs: pool((s) => s.lookupMs), tradeMs: pool((s) => s.tradeMs), lookupTiming, tradeTiming };
+  return { point, lookupMs, tradeMs, lookupTiming, tradeTiming };
 }
 
 function describe(pt: LatencyPoint): string {
@@ -459,7 +463,7 @@ export async function runLatency(ctx: BenchContext): Promise<LatencyResult> {
     meta: runMeta,
     parameters: params,
     floor,
-    points: grid.map((r) => r.point).sort(order).concat(runs.filter((r) => r.point.stocks === "hot").map((r) => r.point)),
+    points: grid.map((r) => r.point).sort(order).concat(hot.map((r) => r.point)),
     oneSession,
   };
 }
