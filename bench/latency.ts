@@ -358,8 +358,9 @@ function cpuMsOf(pt: LatencyPoint): number | undefined {
 /** CPU ms per lookup and per trade at one session, cache off (see Profile.cpuMs). */
 export function oneSessionCpu(oneOff: readonly LatencyPoint[]): { lookupMs?: number; tradeMs?: number } {
   const lookupsOnly = oneOff.find((pt) => pt.p === 0);
-  const lookupCpu = lookupsOnly === undefined ? undefined : cpuMsOf(lookupsOnly);
-  if (lookupsOnly === undefined || lookupCpu === undefined || lookupsOnly.lookup.count === 0) return {};
+  if (lookupsOnly === undefined) return {};
+  const lookupCpu = cpuMsOf(lookupsOnly);
+  if (lookupCpu === undefined || lookupsOnly.lookup.count === 0) return {};
   const r = (x: number): number => Math.round(x * 1000) / 1000;
   const perLookup = lookupCpu / lookupsOnly.lookup.count;
   let tradeCpu = 0;
