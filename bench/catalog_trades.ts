@@ -13,7 +13,6 @@
 // The order replicas are not involved: there is no log to append to, so this is the ceiling
 // the catalog puts on the whole system's trade rate.
 
-import { Buffer } from "node:buffer";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -28,6 +27,7 @@ import { percentile } from "../client/client.ts";
 import { catalogClient } from "../test/support/grpc_calls.ts";
 import { startCatalog } from "../test/support/processes.ts";
 import { TradeBatcher } from "../test/support/trade_batcher.ts";
+import { appendFdatasyncSamples } from "./lib/floor.ts";
 import { Store } from "../catalog/store.ts";
 
 const callers = envInt(process.env, "BENCH_CALLERS", 64, 1, 10_000);
@@ -91,22 +91,9 @@ async function measureStore(dir: string): Promise<LoadResult & { flushes: number
   return { ...run, flushes };
 }
 
-/** Append a small line and fdatasync it, in a loop, for the same time on the same disk. */
-function measureFdatasync(dir: string): number {
-  const fd = fs.openSync(path.join(dir, "fdatasync-probe.csv"), "a");
-  const line = Buffer.from("0,1,bench-0-0,GameStart,sell,1,101,1,1\n");
-  const until = Date.now() + seconds * 1000;
-  let count = 0;
-  try {
-    while (Date.now() < until) {
-      fs.writeSync(fd, line);
-      fs.fdatasyncSync(fd);
-      count++;
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-  return count;
+/** Appends + fdatasyncs of a small record, in a loop, for the same time on the same disk. */
+async function measureFdatasync(dir: string): Promise<number> {
+  return (await appendFdatasyncSamples(dir, { warmups: 0, samplesMax: Number.MAX_SAFE_INTEGER, durationMsMax: seconds * 1000 })).length;
 }
 
 async function main(): Promise<void> {
@@ -114,7 +101,7 @@ async function main(): Promise<void> {
   try {
     const trades = await measureTrades(path.join(dir, "grpc"));
     const inProcess = await measureStore(path.join(dir, "store"));
-    const syncs = measureFdatasync(dir);
+    const syncs = await measureFdatasync(dir);
     const sorted = trades.latenciesMs.sort((a, b) => a - b);
     const tradesPerSecond = trades.ok / seconds;
     const syncsPerSecond = syncs / seconds;

@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { RunResult } from "../test/support/chaos_run.ts";
 import type { FailoverResult } from "./failover.ts";
+import { n } from "./lib/markdown.ts";
 import type { ThroughputResult } from "./throughput.ts";
 
 export const chaosFileName = "chaos.json";
@@ -40,8 +41,6 @@ export function readChaos(dir: string): ChaosDocument | undefined {
   const file = path.join(dir, chaosFileName);
   return fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, "utf8")) as ChaosDocument : undefined;
 }
-
-const n = (x: number): string => x.toLocaleString("en-US");
 
 export function chaosSection(doc: ChaosDocument): string[] {
   const runs = doc.runs;

@@ -8,7 +8,7 @@
 // before and after the sessions, in this process and on the services' file system.
 
 import { randomUUID } from "node:crypto";
-import { clientTradeQuantityMax, defaultStockNames, seededRandom, summarize } from "../client/client.ts";
+import { clientTradeQuantityMax, defaultStockNames, mismatchOf, seededRandom, summarize } from "../client/client.ts";
 import type { LatencySummary, RecordedOrder } from "../client/client.ts";
 import { initialQuantity } from "../catalog/initial_stocks.ts";
 import type { BenchContext } from "./lib/context.ts";
@@ -238,15 +238,8 @@ export function readBackSample<T>(orders: readonly T[]): T[] {
 async function verify(client: StockBazaarClient, state: SessionState): Promise<void> {
   for (const order of readBackSample(state.orders)) {
     state.verified++;
-    const read = await timed(() => client.order(order.number));
-    const got = read.reply?.data;
-    const same = got !== undefined && got.number === order.number && got.name === order.name && got.type === order.type &&
-      got.quantity === order.quantity;
-    if (!same) {
-      state.mismatches.push(
-        `order ${order.number}: expected ${JSON.stringify(order)}, got ${got ? JSON.stringify(got) : read.failure?.message}`,
-      );
-    }
+    const mismatch = await mismatchOf(client, order);
+    if (mismatch !== undefined) state.mismatches.push(mismatch);
   }
 }
 
@@ -302,27 +295,31 @@ async function runPoint(target: Target, spec: PointSpec, params: Parameters, dur
     lookupTiming.merge(s.lookupTiming);
     tradeTiming.merge(s.tradeTiming);
   }
-  const problems = [...pool((s) => s.errors), ...pool((s) => s.mismatches)];
-  const requests = pool((s) => s.lookupMs).length + pool((s) => s.tradeMs).length;
+  const lookupMs = pool((s) => s.lookupMs);
+  const tradeMs = pool((s) => s.tradeMs);
+  const errors = pool((s) => s.errors);
+  const mismatches = pool((s) => s.mismatches);
+  const problems = [...errors, ...mismatches];
+  const requests = lookupMs.length + tradeMs.length;
   const cpuMsPerRequest = cpuBefore === undefined || cpuAfter === undefined || requests === 0
     ? undefined
     : Math.round(((cpuAfter - cpuBefore) * 1000 / requests) * 1000) / 1000;
   const point: LatencyPoint = {
     ...spec,
-    lookup: summarize(pool((s) => s.lookupMs)),
-    trade: summarize(pool((s) => s.tradeMs)),
+    lookup: summarize(lookupMs),
+    trade: summarize(tradeMs),
     serverTiming: { lookup: lookupTiming.summary(), trade: tradeTiming.summary() },
     orders: pool((s) => s.orders).length,
     verified: states.reduce((k, s) => k + s.verified, 0),
     rejected: states.reduce((k, s) => k + s.rejected, 0),
-    errors: pool((s) => s.errors).length,
-    mismatches: pool((s) => s.mismatches).length,
+    errors: errors.length,
+    mismatches: mismatches.length,
     firstProblems: problems.slice(0, 5),
     cacheHitRate: spec.cache === "on" && lookups > 0 ? Math.round(((after.hits - before.hits) / lookups) * 1000) / 1000 : undefined,
     durationS: elapsedS,
     cpuMsPerRequest,
   };
-  return { point, lookupMs: pool((s) => s.lookupMs), tradeMs: pool((s) => s.tradeMs), lookupTiming, tradeTiming };
+  return { point, lookupMs, tradeMs, lookupTiming, tradeTiming };
 }
 
 function describe(pt: LatencyPoint): string {
@@ -361,8 +358,9 @@ function cpuMsOf(pt: LatencyPoint): number | undefined {
 /** CPU ms per lookup and per trade at one session, cache off (see Profile.cpuMs). */
 export function oneSessionCpu(oneOff: readonly LatencyPoint[]): { lookupMs?: number; tradeMs?: number } {
   const lookupsOnly = oneOff.find((pt) => pt.p === 0);
-  const lookupCpu = lookupsOnly === undefined ? undefined : cpuMsOf(lookupsOnly);
-  if (lookupsOnly === undefined || lookupCpu === undefined || lookupsOnly.lookup.count === 0) return {};
+  if (lookupsOnly === undefined) return {};
+  const lookupCpu = cpuMsOf(lookupsOnly);
+  if (lookupCpu === undefined || lookupsOnly.lookup.count === 0) return {};
   const r = (x: number): number => Math.round(x * 1000) / 1000;
   const perLookup = lookupCpu / lookupsOnly.lookup.count;
   let tradeCpu = 0;
@@ -466,7 +464,7 @@ export async function runLatency(ctx: BenchContext): Promise<LatencyResult> {
     meta: runMeta,
     parameters: params,
     floor,
-    points: grid.map((r) => r.point).sort(order).concat(runs.filter((r) => r.point.stocks === "hot").map((r) => r.point)),
+    points: grid.map((r) => r.point).sort(order).concat(hot.map((r) => r.point)),
     oneSession,
   };
 }

@@ -13,7 +13,7 @@ import type { SideRun, ThroughputResult } from "./throughput.ts";
 import { cacheTimelineChart, failoverChart, latencyChart, throughputChart } from "./lib/charts.ts";
 import { ms, n, table, times } from "./lib/markdown.ts";
 import { targetRows, targetsSection } from "./targets.ts";
-import type { TargetId } from "./targets.ts";
+import type { TargetId, TargetRow } from "./targets.ts";
 import { chaosSection, protocolSection, readChaos } from "./chaos_report.ts";
 import type { ChaosDocument } from "./chaos_report.ts";
 
@@ -95,8 +95,13 @@ const targetMissReasons: Partial<Record<TargetId, string>> = {
     "and safe in the simulator) measured ≈1.1×, within noise, because the bound is CPU, not round trips",
 };
 
-/** The figures a reader looks at first, as [figure, value, how to read it]. */
-function headlineRows(ev: Evaluation): [string, string, string][] {
+/** The issue's targets, from the throughput and latency results (either may be missing). */
+function targetsOf(ev: Evaluation): TargetRow[] {
+  return targetRows(done(ev, "throughput"), done(ev, "latency"));
+}
+
+/** The figures a reader looks at first, as [figure, value, how to read it]; `targets` is targetsOf(ev). */
+function headlineRows(ev: Evaluation, targets: readonly TargetRow[]): [string, string, string][] {
   const rows: [string, string, string][] = [];
   const t = done(ev, "throughput");
   if (t) {
@@ -170,7 +175,7 @@ function headlineRows(ev: Evaluation): [string, string, string][] {
       } their floors (HTTP + 1 stream round trip / HTTP alone)`,
     ]);
   }
-  const met = targetRows(t, l).filter((r) => r.met !== undefined);
+  const met = targets.filter((r) => r.met !== undefined);
   if (met.length > 0) {
     rows.push(["issue 11 targets met", `${met.filter((r) => r.met).length} of ${met.length}`, "see Targets below"]);
   }
@@ -205,7 +210,7 @@ function headlineRows(ev: Evaluation): [string, string, string][] {
 
 export function headlines(ev: Evaluation): string[] {
   const out = ["headline figures:"];
-  for (const [figure, value, how] of headlineRows(ev)) out.push(`  ${figure}: ${value}  (${how})`);
+  for (const [figure, value, how] of headlineRows(ev, targetsOf(ev))) out.push(`  ${figure}: ${value}  (${how})`);
   for (const name of experimentNames) {
     const r = ev.experiments[name];
     if (r && "failed" in r) out.push(`  ${name}: FAILED (${r.error.split("\n")[0]})`);
@@ -503,6 +508,7 @@ function reproduceSection(ev: Evaluation): string[] {
 }
 
 function markdown(ev: Evaluation, chaos: ChaosDocument | undefined): string {
+  const targets = targetsOf(ev);
   const lines = [
     "# Evaluation",
     "",
@@ -515,11 +521,11 @@ function markdown(ev: Evaluation, chaos: ChaosDocument | undefined): string {
     "",
     "## Headline figures",
     "",
-    ...table(["figure", "value", "how to read it"], headlineRows(ev)),
+    ...table(["figure", "value", "how to read it"], headlineRows(ev, targets)),
     "",
     "## Targets",
     "",
-    ...targetsSection(targetRows(done(ev, "throughput"), done(ev, "latency")), targetMissReasons),
+    ...targetsSection(targets, targetMissReasons),
     "",
   ];
   const sections: { [K in ExperimentName]: (ev: Evaluation, r: ResultOf[K]) => string[] } = {

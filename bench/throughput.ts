@@ -277,8 +277,8 @@ function summarize(label: string, runs: SideRun[]): SideSummary {
 }
 
 /** Appends + fdatasyncs of one small record per second, in a loop on the disk the services write to. */
-function fdatasyncPerSecond(dir: string, seconds: number): number {
-  const samples = appendFdatasyncSamples(dir, { warmups: 0, samplesMax: Number.MAX_SAFE_INTEGER, durationMsMax: seconds * 1000 });
+async function fdatasyncPerSecond(dir: string, seconds: number): Promise<number> {
+  const samples = await appendFdatasyncSamples(dir, { warmups: 0, samplesMax: Number.MAX_SAFE_INTEGER, durationMsMax: seconds * 1000 });
   const totalMs = samples.reduce((sum, x) => sum + x, 0);
   return totalMs > 0 ? Math.round(samples.length / (totalMs / 1000)) : 0;
 }
@@ -343,7 +343,7 @@ export async function runThroughput(ctx: BenchContext): Promise<ThroughputResult
   });
   const byScenario = (s: Scenario): Comparison => comparisons.find((c) => c.scenario === s) as Comparison;
   ctx.log(`  fdatasync loop on ${backend.dataDir} for ${params.fdatasyncS} s`);
-  const syncs = fdatasyncPerSecond(backend.dataDir, params.fdatasyncS);
+  const syncs = await fdatasyncPerSecond(backend.dataDir, params.fdatasyncS);
   const sweep = await tradeSweep(ctx, params, sidesOf.trade);
   const singleSummary = summaryOf("trade", "1 replica");
   const replicated = byScenario("trade").system.okPerSecond;

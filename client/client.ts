@@ -130,18 +130,29 @@ async function runSession(opts: ClientOptions, runId: string, index: number, sta
   }
 }
 
-/** Read one recorded order back; anything but the same order is a mismatch. */
-async function verify(client: StockBazaarClient, order: RecordedOrder, state: SessionState): Promise<void> {
+/**
+ * Read one recorded order back (GET /orders/{number}): undefined if it reads back as placed,
+ * else the mismatch; an error the server answered is a mismatch, no answer throws.
+ */
+export async function mismatchOf(client: StockBazaarClient, order: RecordedOrder): Promise<string | undefined> {
   let got: string;
   try {
-    const read = (await timed(state.query, () => client.order(order.number))).data;
-    if (read.number === order.number && read.name === order.name && read.type === order.type && read.quantity === order.quantity) return;
+    const read = (await client.order(order.number)).data;
+    if (read.number === order.number && read.name === order.name && read.type === order.type && read.quantity === order.quantity) {
+      return undefined;
+    }
     got = JSON.stringify(read);
   } catch (err) {
     if (!answered(err)) throw err;
     got = err.message;
   }
-  state.mismatches.push(`order ${order.number}: expected ${JSON.stringify(order)}, got ${got}`);
+  return `order ${order.number}: expected ${JSON.stringify(order)}, got ${got}`;
+}
+
+/** Read one recorded order back, timed; anything but the same order is a mismatch. */
+async function verify(client: StockBazaarClient, order: RecordedOrder, state: SessionState): Promise<void> {
+  const mismatch = await timed(state.query, () => mismatchOf(client, order));
+  if (mismatch !== undefined) state.mismatches.push(mismatch);
 }
 
 export async function runClient(opts: ClientOptions): Promise<ClientResult> {

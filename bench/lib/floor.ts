@@ -34,6 +34,13 @@ export const floorPrimitives = [
 ] as const;
 export type FloorPrimitive = typeof floorPrimitives[number];
 
+/**
+ * Idle time before each woken round trip: about what a process on the one-session trade path
+ * sleeps between its turns (a trade takes a few milliseconds, and each process works a small
+ * part of it), long enough for an idle vCPU to halt.
+ */
+export const wokenGapMs = 2;
+
 export const floorDescriptions: Record<FloorPrimitive, string> = {
   tcp: "raw TCP ping-pong on 127.0.0.1",
   http: "bare node:http server, keep-alive GET round trip with the sessions' StockBazaarClient",
@@ -41,17 +48,10 @@ export const floorDescriptions: Record<FloorPrimitive, string> = {
   grpcUnary: "@grpc/grpc-js unary call",
   grpcStream: "message round trip on an open grpc-js bidi stream",
   fdatasync: "append + fdatasync of a small record, in the services' data directory",
-  httpWoken: "woken: the bare node:http GET round trip to a server in another process, after 2 ms idle",
-  grpcStreamWoken: "woken: the grpc-js bidi stream round trip to another process, after 2 ms idle",
-  fdatasyncWoken: "woken: append + fdatasync as above, after 2 ms idle (the disk's completion wakes the process)",
+  httpWoken: `woken: the bare node:http GET round trip to a server in another process, after ${wokenGapMs} ms idle`,
+  grpcStreamWoken: `woken: the grpc-js bidi stream round trip to another process, after ${wokenGapMs} ms idle`,
+  fdatasyncWoken: `woken: append + fdatasync as above, after ${wokenGapMs} ms idle (the disk's completion wakes the process)`,
 };
-
-/**
- * Idle time before each woken round trip: about what a process on the one-session trade path
- * sleeps between its turns (a trade takes a few milliseconds, and each process works a small
- * part of it), long enough for an idle vCPU to halt.
- */
-export const wokenGapMs = 2;
 
 /** About the size of a stock's JSON or a one-order batch: the messages the hot paths carry. */
 const messageBytes = 128;
@@ -62,7 +62,7 @@ const stockBody = JSON.stringify({ data: { name: "GameStart", price: 15.99, quan
 /** A unary floor call has this deadline; on an idle loopback it takes well under a millisecond. */
 const floorCallTimeoutMs = 5_000;
 /** A latency session's deadline per call: on an idle local system a slower answer is a fault. */
-export const sessionCallDeadlineMs = 10_000;
+const sessionCallDeadlineMs = 10_000;
 
 /**
  * The client of one latency session (bench/latency.ts) and of the floor's HTTP round trip, so
@@ -117,40 +117,19 @@ export function floorsOf(p50: Readonly<Record<FloorPrimitive, number>>): Floors 
   };
 }
 
-/** Durations (ms) of append + fdatasync on a new file in `dir`, removed afterwards. */
-export function appendFdatasyncSamples(dir: string, bound: SampleBound): number[] {
+/**
+ * Durations (ms) of append + fdatasync on a new file in `dir`, removed afterwards; with `gapMs`
+ * idle before each timed append (the warm-ups run back to back).
+ */
+export async function appendFdatasyncSamples(dir: string, bound: SampleBound, gapMs = 0): Promise<number[]> {
   const file = path.join(dir, `bench-fdatasync-probe-${process.pid}.csv`);
   const fd = fs.openSync(file, "a");
-  const samples: number[] = [];
   try {
-    for (let i = 0; i < bound.warmups; i++) {
-      fs.writeSync(fd, fdatasyncRecord);
-      fs.fdatasyncSync(fd);
-    }
-    const started = performance.now();
-    while (samples.length < bound.samplesMax && performance.now() - started < bound.durationMsMax) {
-      const t = performance.now();
-      fs.writeSync(fd, fdatasyncRecord);
-      fs.fdatasyncSync(fd);
-      samples.push(performance.now() - t);
-    }
-  } finally {
-    fs.closeSync(fd);
-    fs.rmSync(file, { force: true });
-  }
-  return samples;
-}
-
-/** As appendFdatasyncSamples, with wokenGapMs idle before each timed append (the warm-ups run back to back). */
-async function appendFdatasyncWokenSamples(dir: string, bound: SampleBound): Promise<number[]> {
-  const file = path.join(dir, `bench-fdatasync-woken-probe-${process.pid}.csv`);
-  const fd = fs.openSync(file, "a");
-  try {
-    return await sampleLoop("fdatasyncWoken", bound, () => {
+    return await sampleLoop("fdatasync", bound, () => {
       fs.writeSync(fd, fdatasyncRecord);
       fs.fdatasyncSync(fd);
       return Promise.resolve();
-    }, wokenGapMs);
+    }, gapMs);
   } finally {
     fs.closeSync(fd);
     fs.rmSync(file, { force: true });
@@ -279,9 +258,9 @@ export class FloorRig {
 
   /** Samples (ms) of one primitive. */
   measure(primitive: FloorPrimitive, bound: SampleBound): Promise<number[]> {
-    if (primitive === "fdatasync") return Promise.resolve(appendFdatasyncSamples(this.dataDir, bound));
-    if (primitive === "fdatasyncWoken") return appendFdatasyncWokenSamples(this.dataDir, bound);
-    return sampleLoop(primitive, bound, this.trips[primitive], wokenPrimitives.has(primitive) ? wokenGapMs : 0);
+    const gapMs = wokenPrimitives.has(primitive) ? wokenGapMs : 0;
+    if (primitive === "fdatasync" || primitive === "fdatasyncWoken") return appendFdatasyncSamples(this.dataDir, bound, gapMs);
+    return sampleLoop(primitive, bound, this.trips[primitive], gapMs);
   }
 
   /** Synchronous: also called from signal and exit handlers. */
@@ -290,7 +269,8 @@ export class FloorRig {
   }
 }
 
-function listening(server: net.Server): Promise<number> {
+/** Listens on an ephemeral port of 127.0.0.1; resolves with the port. */
+export function listening(server: net.Server): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => resolve((server.address() as net.AddressInfo).port));

@@ -3,15 +3,10 @@
 // that was idle, as every hop of a one-session trade does. It logs `listening` with the HTTP
 // `port` and the `grpcPort` (lib/service_process.ts waits for the line) and runs until killed.
 
-import type * as net from "node:net";
 import { bindServer } from "../../lib/grpc.ts";
 import { Logger } from "../../lib/log.ts";
-import { bareHttpServer, floorGrpcServer } from "./floor.ts";
+import { bareHttpServer, floorGrpcServer, listening } from "./floor.ts";
 
-const httpServer = bareHttpServer();
-const httpPort = await new Promise<number>((resolve, reject) => {
-  httpServer.once("error", reject);
-  httpServer.listen(0, "127.0.0.1", () => resolve((httpServer.address() as net.AddressInfo).port));
-});
+const httpPort = await listening(bareHttpServer());
 const grpcPort = await bindServer(floorGrpcServer(), "127.0.0.1", 0);
 new Logger("floor-peer").listening("listening", { port: httpPort, grpcPort });

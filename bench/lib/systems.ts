@@ -10,7 +10,7 @@ import { startTracked } from "../../test/support/processes.ts";
 import { frontendHealth, waitForCacheInUse } from "../../test/support/http.ts";
 import type { ReferenceBodies } from "./reference_server.ts";
 import type { FloorPeer } from "./floor.ts";
-import { listeningPort, parseLogLine } from "../../lib/log.ts";
+import { parseLogLine } from "../../lib/log.ts";
 import type { Scope } from "./scope.ts";
 
 /** Clock ticks per second in /proc/<pid>/stat; 100 on every Linux configuration we run on. */
@@ -77,8 +77,9 @@ export async function startFloorPeer(scope: Scope): Promise<FloorPeer> {
     name: "floor-peer",
     entry: "bench/lib/floor_peer.ts",
     env: {},
+    // The peer's one line with a grpcPort is its listening line.
     onLine: (line) => {
-      const port = listeningPort(line) === undefined ? undefined : parseLogLine(line)?.["grpcPort"];
+      const port = parseLogLine(line)?.["grpcPort"];
       if (typeof port === "number") grpcPort = port;
     },
   });
