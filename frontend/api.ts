@@ -43,8 +43,11 @@ export type ApiDeps = {
 /** `route` is the route's pattern as a label (`/stocks/{name}`), or "other" for an unknown path. */
 export type RequestObserver = (route: string, method: string, status: number, startMs: number) => void;
 
-/** A handler may answer synchronously: the connection then writes without a promise hop. */
-type RouteHandler = (req: HttpRequest, param: string) => HttpResponse | Promise<HttpResponse>;
+/**
+ * A handler may answer synchronously: the connection then writes without a promise hop.
+ * `startMs` is when the API took the request (performance.now()), for Server-Timing's total.
+ */
+type RouteHandler = (req: HttpRequest, param: string, startMs: number) => HttpResponse | Promise<HttpResponse>;
 type Route = {
   readonly pattern: RegExp;
   readonly label: string;
@@ -66,8 +69,8 @@ function allowedMethods(route: Route): string[] {
 
 export function createApi(deps: ApiDeps): (req: HttpRequest) => HttpResponse | Promise<HttpResponse> {
   const routes: Route[] = [
-    { pattern: /^\/stocks\/([^/]+)$/, label: "/stocks/{name}", methods: { GET: (_req, name) => getStock(deps, name) } },
-    { pattern: /^\/orders$/, label: "/orders", methods: { POST: (req) => postOrder(deps, req) } },
+    { pattern: /^\/stocks\/([^/]+)$/, label: "/stocks/{name}", methods: { GET: (_req, name, startMs) => getStock(deps, name, startMs) } },
+    { pattern: /^\/orders$/, label: "/orders", methods: { POST: (req, _param, startMs) => postOrder(deps, req, startMs) } },
     { pattern: /^\/orders\/([^/]+)$/, label: "/orders/{number}", methods: { GET: (req, number) => getOrder(deps, req, number) } },
     { pattern: /^\/health$/, label: "/health", methods: { GET: () => getHealth(deps) } },
     { pattern: /^\/openapi\.json$/, label: "/openapi.json", methods: { GET: getOpenapi } },
@@ -88,7 +91,7 @@ export function createApi(deps: ApiDeps): (req: HttpRequest) => HttpResponse | P
         label = route.label;
         const handler = handlerFor(route, req.method);
         if (!handler) throw methodNotAllowed(allowedMethods(route));
-        const response = handler(req, match[1] ?? "");
+        const response = handler(req, match[1] ?? "", startMs);
         // A synchronous answer (a cache hit) stays synchronous: no promise hop for the metrics.
         return response instanceof Promise ? response.then(answered, failed) : answered(response);
       }
@@ -136,8 +139,7 @@ function lookupServerTiming(timing: LookupTiming, startMs: number): string {
 }
 
 /** A cache hit is answered in the same JS turn; anything else waits for the catalog. */
-function getStock(deps: ApiDeps, segment: string): HttpResponse | Promise<HttpResponse> {
-  const startMs = performance.now();
+function getStock(deps: ApiDeps, segment: string, startMs: number): HttpResponse | Promise<HttpResponse> {
   const name = segment.includes("%") ? decodeSegment(segment) : segment;
   if (Buffer.byteLength(name) > stockNameBytesMax) throw notFound("stock not found");
   const timing = newLookupTiming();
@@ -203,8 +205,7 @@ function keyedRequestId(key: string, order: OrderBody): string {
   return `k-${digest.slice(0, 32)}`;
 }
 
-async function postOrder(deps: ApiDeps, req: HttpRequest): Promise<HttpResponse> {
-  const started = performance.now();
+async function postOrder(deps: ApiDeps, req: HttpRequest, startMs: number): Promise<HttpResponse> {
   const order = parseOrderBody(req.body);
   const requestId = requestIdFor(req, order);
   let placed: PlaceOutcome;
@@ -215,9 +216,8 @@ async function postOrder(deps: ApiDeps, req: HttpRequest): Promise<HttpResponse>
     // drop the cached entry so a lookup after this response cannot return pre-trade data.
     await deps.stocks.tradeDone(order.name);
   }
-  const timing = serverTiming([...placed.phases, { name: "total", durMs: performance.now() - started }]);
-  const response = jsonResponse(200, { data: { transaction_number: placed.number } });
-  return { ...response, headers: { ...response.headers, "server-timing": timing } };
+  const timing = serverTiming([...placed.phases, { name: "total", durMs: performance.now() - startMs }]);
+  return jsonResponse(200, { data: { transaction_number: placed.number } }, { "server-timing": timing });
 }
 
 async function getOrder(deps: ApiDeps, req: HttpRequest, segment: string): Promise<HttpResponse> {

@@ -4,7 +4,8 @@
 // the reader, the selector and the gateway already keep, when scraped.
 
 import { counterFrom, CountingHistogram, createRegistry, exposition, flag, gaugeFrom } from "../lib/metrics.ts";
-import type { HistogramSeries, Registry } from "../lib/metrics.ts";
+import type { Registry } from "../lib/metrics.ts";
+import { commonMethods } from "./http/head.ts";
 import type { HttpResponse } from "./http/server.ts";
 import type { RequestObserver } from "./api.ts";
 import type { LeaderSelector } from "./leader_selector.ts";
@@ -17,11 +18,9 @@ import type { ReaderStats } from "./cache/stock_reader.ts";
  */
 export const requestBucketsSeconds = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-/** Methods labelled by name; any other token a client sends is "other", so labels stay few. */
-const methods: ReadonlySet<string> = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]);
-
+/** The common methods are labelled by name; any other token a client sends is "other", so labels stay few. */
 export function methodLabel(method: string): string {
-  return methods.has(method) ? method : "other";
+  return commonMethods.has(method) ? method : "other";
 }
 
 export type FrontendMetricsDeps = {
@@ -46,18 +45,9 @@ export function createFrontendMetrics(deps: FrontendMetricsDeps): FrontendMetric
     labelNames: ["route", "method", "status"],
     buckets: requestBucketsSeconds,
   });
-  // One series per label set, found by a Map lookup. Bounded: few routes, few methods, and
-  // statuses 200..599.
-  const series = new Map<string, HistogramSeries>();
-  const observe: RequestObserver = (route, rawMethod, status, startMs) => {
-    const method = methodLabel(rawMethod);
-    const key = `${route} ${method} ${status}`;
-    let s = series.get(key);
-    if (s === undefined) {
-      s = requests.series({ route, method, status: String(status) });
-      series.set(key, s);
-    }
-    s.observe((performance.now() - startMs) / 1000);
+  // Series stay few: few routes, few methods, and statuses 200..599.
+  const observe: RequestObserver = (route, method, status, startMs) => {
+    requests.series({ route, method: methodLabel(method), status: String(status) }).observe((performance.now() - startMs) / 1000);
   };
   registerFrontendGauges(registry, deps);
   return {

@@ -37,8 +37,8 @@ const targetBadRe = /[^\x21\x22\x24-\x7e]/;
 /** absolute-form scheme and authority (RFC 9112 §3.2.2, RFC 3986 §3). */
 const absolutePrefixRe = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?]*/;
 const versionRe = /^HTTP\/\d\.\d$/;
-/** Methods known to be tokens, so the usual request skips the token regex. */
-const commonMethods: ReadonlySet<string> = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"]);
+/** Methods known to be tokens, so the usual request skips the token regex (and metrics label by name). */
+export const commonMethods: ReadonlySet<string> = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"]);
 const digitsRe = /^\d+$/;
 /** More digits than this cannot be a length we accept, and could lose precision as a number. */
 const contentLengthDigitsMax = 15;
