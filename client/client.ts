@@ -8,8 +8,6 @@ import { initialStocks } from "../catalog/initial_stocks.ts";
 import { ConflictError, StockBazaarClient, StockBazaarError } from "./stock_bazaar_client.ts";
 import type { Order } from "./stock_bazaar_client.ts";
 
-/** Per-request deadline: a request that takes longer counts as an error. */
-export const clientRequestTimeoutMs = 15_000;
 /** Largest quantity one random trade uses. */
 export const clientTradeQuantityMax = 5;
 
@@ -93,7 +91,7 @@ async function runSession(opts: ClientOptions, runId: string, index: number, sta
   const random = seededRandom(opts.seed * 7919 + index);
   const client = new StockBazaarClient({
     baseUrl: `http://${opts.host.includes(":") ? `[${opts.host}]` : opts.host}:${opts.port}`,
-    deadlineMs: clientRequestTimeoutMs,
+    // The client's default deadline per request (clientDeadlineMsDefault): a longer one counts as an error.
     connectionsMax: 1,
   });
   try {

@@ -306,7 +306,7 @@ function withData<T>(reply: Reply<object>, data: T): Reply<T> {
   return { ...reply, data };
 }
 
-function badShape(reply: Reply<object>, problem: string): BadResponseError {
+function badShape(reply: Reply<unknown>, problem: string): BadResponseError {
   return new BadResponseError(reply.status, `response data does not match the API: ${problem}`, reply.requestId);
 }
 
@@ -329,7 +329,7 @@ function orderOf(reply: Reply<object>): Order {
 function healthOf(reply: Reply<unknown>, data: unknown): Health {
   const { status, leader } = data as Record<string, unknown>;
   if ((status !== "ok" && status !== "degraded") || (leader !== null && !isCount(leader))) {
-    throw new BadResponseError(reply.status, `response data does not match the API: not a health state: ${JSON.stringify(data)}`);
+    throw badShape(reply, `not a health state: ${JSON.stringify(data)}`);
   }
   return data as Health;
 }

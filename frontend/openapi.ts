@@ -8,6 +8,7 @@ import { openapiJson } from "./openapi_document.ts";
 
 const openapiResponse: HttpResponse = { status: 200, headers: Object.freeze({ "content-type": jsonContentType }), body: openapiJson };
 
-export function getOpenapi(): Promise<HttpResponse> {
-  return Promise.resolve(openapiResponse);
+/** Answered synchronously (see RouteHandler): the document is a constant. */
+export function getOpenapi(): HttpResponse {
+  return openapiResponse;
 }

@@ -21,7 +21,7 @@ export type NewOrder = { readonly requestId: string; readonly name: string; read
 export type OrderView = { number: number; name: string; type: OrderType; quantity: number };
 export type PlaceOptions = {
   /** The HTTP request id, carried to the leader to name the order in its log lines. */
-  readonly traceId?: string;
+  readonly traceId: string;
 };
 /** A placed order's number, and the Server-Timing phases it went through (README "Server-Timing"). */
 export type PlaceOutcome = { readonly number: number; readonly phases: readonly TimingEntry[] };
@@ -54,14 +54,14 @@ export class OrderGateway {
   }
 
   /** Place an order; resolves to its transaction number and where the time went. */
-  async place(order: NewOrder, options: PlaceOptions = {}): Promise<PlaceOutcome> {
+  async place(order: NewOrder, options: PlaceOptions): Promise<PlaceOutcome> {
     const request = {
       requestId: order.requestId,
       name: order.name,
       quantity: order.quantity,
       side: order.type === "buy" ? OrderSide.ORDER_SIDE_BUY : OrderSide.ORDER_SIDE_SELL,
     };
-    const placed = await this.withLeader("place", (leader) => this.batcher.place(leader, request, options.traceId ?? ""));
+    const placed = await this.withLeader("place", (leader) => this.batcher.place(leader, request, options.traceId));
     const reply = placed.reply;
     switch (reply.status) {
       case PlaceStatus.PLACE_OK:
@@ -77,9 +77,8 @@ export class OrderGateway {
     }
   }
 
-  /** One order by number, or a 404. */
-  /** `requestId` (the HTTP request's) travels as `x-request-id` call metadata, for the replica's log. */
-  async get(number: number, requestId?: string): Promise<OrderView> {
+  /** One order by number, or a 404; `requestId` (the HTTP request's) travels as `x-request-id` call metadata, for the replica's log. */
+  async get(number: number, requestId: string): Promise<OrderView> {
     try {
       const record = await this.withLeader(
         "get",
@@ -89,7 +88,7 @@ export class OrderGateway {
             leader.client.get,
             { number },
             getTimeoutMs,
-            requestId === undefined ? {} : { requestId },
+            { requestId },
           ),
       );
       return {

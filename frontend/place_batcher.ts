@@ -38,7 +38,7 @@ export class PlaceBatcher {
   calls = 0;
   orders = 0;
 
-  /** `traceId` names the order in the leader's log lines ("" for none). */
+  /** `traceId` (the HTTP request's id) names the order in the leader's log lines. */
   place(leader: ReplicaHandle, request: PlaceRequest, traceId: string): Promise<Placed> {
     let queue = this.queues.get(leader);
     if (!queue) {
@@ -70,8 +70,7 @@ export class PlaceBatcher {
     const sentAt = performance.now();
     let reply: PlaceBatchReply;
     try {
-      // No trace ids at all when none has one: nothing to encode per order.
-      const traceIds = batch.some((w) => w.traceId !== "") ? batch.map((w) => w.traceId) : [];
+      const traceIds = batch.map((w) => w.traceId);
       reply = await leader.placeBatches.call({ orders: batch.map((w) => w.request), traceIds }, placeTimeoutMs);
     } catch (err) {
       for (const w of batch) w.reject(err as Error);
