@@ -39,27 +39,12 @@ const grpcProbeBinary = "/usr/local/bin/grpc_health_probe";
 const nodeMajorImage = 24;
 
 /**
- * METRICS_PORT is read when the metrics server starts, not by the configuration loaders; it is
- * checked here instead: a port, only on the gRPC services (the frontend serves /metrics on its
- * HTTP port), and never the service's own port.
- */
-function metricsPortOf(kind: Kind, env: Env, port: number, where: string): number | undefined {
-  const text = env["METRICS_PORT"];
-  if (text === undefined) return undefined;
-  assert.ok(kind !== "frontend", `${where}: the frontend serves /metrics on its HTTP port; METRICS_PORT is for the gRPC services`);
-  const value = Number(text);
-  assert.ok(/^\d+$/.test(text) && value >= 1 && value <= 65535, `${where}: METRICS_PORT "${text}" is a port`);
-  assert.ok(value !== port, `${where}: METRICS_PORT differs from the service's port ${port}`);
-  return value;
-}
-
-/**
  * Load `env` through the configuration loaders of `kind`, recording which variables they read:
  * a variable that no loader reads is a typo or a setting the service ignores, and fails.
  * DATA_DIR is pointed at a scratch folder (the container path does not exist here).
  */
 function loadService(kind: Kind, env: Env, where: string): Loaded {
-  const readVars = new Set<string>(["LOG_LEVEL", "METRICS_PORT"]);
+  const readVars = new Set<string>(["LOG_LEVEL"]);
   const scratch = tempDir("deploy");
   const recording = new Proxy({ ...env, ...(env["DATA_DIR"] ? { DATA_DIR: scratch } : {}) }, {
     get(target, name) {
@@ -95,7 +80,13 @@ function loadService(kind: Kind, env: Env, where: string): Loaded {
   }
   for (const name of Object.keys(env)) assert.ok(readVars.has(name), `${where}: ${name} is set but the ${kind} service never reads it`);
   const result = loaded as Loaded;
-  const metricsPort = metricsPortOf(kind, env, result.port, where);
+  // METRICS_PORT is read by the catalog's and the order service's loaders (the frontend serves
+  // /metrics on its HTTP port, so there it is caught above as never read).
+  const metricsPort: number | undefined = result.config.metricsPort;
+  assert.ok(
+    metricsPort === undefined || (metricsPort >= 1 && metricsPort <= 65535 && metricsPort !== result.port),
+    `${where}: METRICS_PORT ${metricsPort} is a port other than the service's port ${result.port}`,
+  );
   return {
     ...result,
     ...(env["DATA_DIR"] ? { dataDir: env["DATA_DIR"] } : {}),
