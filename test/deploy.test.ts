@@ -676,16 +676,11 @@ test("deploy/k8s: the order replicas and the frontends spread over nodes; disrup
     assert.ok(byNode, `${name}: spread over nodes`);
     assert.is(byNode.maxSkew, 1, `${name}: at most one more pod on any node than on another`);
     assert.is(byNode.whenUnsatisfiable, "DoNotSchedule", `${name}: a hard rule, not a preference`);
-    assert.ok(
-      Object.entries(byNode.labelSelector.matchLabels).every(([k, v]) => w.spec.template.metadata.labels[k] === v),
-      `${name}: the rule counts this workload's own pods`,
-    );
+    assert.ok(labelsMatch(byNode.labelSelector, w.spec.template.metadata.labels), `${name}: the rule counts this workload's own pods`);
   }
   const budgetFor = (name: string): any => {
     const w = workloads().find((x) => x.metadata.name === name);
-    const found = byKind("PodDisruptionBudget").filter((b) =>
-      Object.entries(b.spec.selector.matchLabels).every(([k, v]) => w.spec.template.metadata.labels[k] === v)
-    );
+    const found = byKind("PodDisruptionBudget").filter((b) => labelsMatch(b.spec.selector, w.spec.template.metadata.labels));
     assert.is(found.length, 1, `one PodDisruptionBudget selects ${name}`);
     return found[0];
   };
