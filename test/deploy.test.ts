@@ -10,7 +10,6 @@
 import { spawnSync } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
-import * as http from "node:http";
 import * as path from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -19,11 +18,15 @@ import { readCatalogConfig } from "../catalog/config.ts";
 import { readCacheConfig } from "../frontend/cache/cache_config.ts";
 import { loadFrontendConfig } from "../frontend/config.ts";
 import type { Env } from "../lib/config.ts";
-import { deadlineAfter, grpc } from "../lib/grpc.ts";
+import { HealthClient } from "../gen/health.ts";
+import type { HealthCheckRequest, HealthCheckResponse } from "../gen/health.ts";
+import { callUnary, channelOptions, grpc } from "../lib/grpc.ts";
+import { ServingStatus } from "../lib/grpc_health.ts";
 import { listeningPort, Logger } from "../lib/log.ts";
 import { freePort, projectRoot } from "../lib/service_process.ts";
 import { readOrderConfig } from "../order/config.ts";
 import { containerCommands, isContainerCommand } from "../scripts/entrypoint.ts";
+import { requestJson } from "./support/http.ts";
 import { runTracked, tempDir } from "./support/processes.ts";
 import { sleep } from "../lib/sleep.ts";
 
@@ -848,6 +851,8 @@ test("docs/deploy-aws.md and README: no Node 20 image, no Node health probe, and
 // ---- the image's commands, run as local processes
 
 const runTimeoutMs = 20_000;
+/** A probe's gRPC call to a running service. */
+const probeTimeoutMs = 3_000;
 
 /** Run `command args` (tracked by test/support/processes.ts); by default Node on the image's entry point. */
 function run(
@@ -917,12 +922,28 @@ async function startSystem(dataDir: string) {
   return { services, envs, ports: { catalogPort, orderPort, frontendPort, catalogMetrics, orderMetrics } };
 }
 
-test("the image's commands: entrypoint starts each service; compose's frontend check passes only while it can serve trades; SIGTERM exits 0", async () => {
+test("the image's commands: entrypoint starts each service; compose's frontend check passes only while it can serve trades; what the probes and scrape annotations rely on (grpc.health.v1 SERVING on the gRPC ports, GET /metrics on METRICS_PORT and on the frontend's port); SIGTERM exits 0", async () => {
   const dataDir = tempDir("image");
-  const { services, envs } = await startSystem(dataDir);
+  const { services, envs, ports } = await startSystem(dataDir);
   try {
     const healthy = await untilPasses(() => frontendCheck(envs.frontend));
     assert.is(healthy.code, 0, `the frontend check passes against a frontend that can serve trades:\n${healthy.output}`);
+    for (const [name, port] of [["catalog", ports.catalogPort], ["order", ports.orderPort]] as const) {
+      // grpc.health.v1 Check for service "", as the kubelet's grpc probe and grpc_health_probe send it.
+      const health = new HealthClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), channelOptions);
+      try {
+        const reply = await callUnary<HealthCheckRequest, HealthCheckResponse>(health, health.check, { service: "" }, probeTimeoutMs);
+        assert.is(reply.status, ServingStatus.SERVING, `${name}: grpc.health.v1 Check("") answers SERVING`);
+      } finally {
+        health.close();
+      }
+    }
+    for (
+      const [name, port] of [["catalog", ports.catalogMetrics], ["order", ports.orderMetrics], ["frontend", ports.frontendPort]] as const
+    ) {
+      const scrape = await requestJson(`http://127.0.0.1:${port}`, "GET", "/metrics");
+      assert.is(scrape.status, 200, `${name}: GET /metrics on port ${port}`);
+    }
     const deadPort = await freePort();
     const dead = frontendCheck({ ...envs.frontend, PORT: String(deadPort) });
     assert.is.not(await dead.exited, 0, "the check fails on a port nobody listens on");
@@ -937,61 +958,6 @@ test("the image's commands: entrypoint starts each service; compose's frontend c
     for (const s of [...services].reverse().filter((x) => x !== order)) {
       s.p.child.kill("SIGTERM");
       assert.is(await s.p.exited, 0, `${s.name} exits 0 on SIGTERM:\n${s.p.output()}`);
-    }
-  } finally {
-    for (const s of services) s.p.child.kill("SIGKILL");
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  }
-});
-
-/** grpc.health.v1 Check for service "", as the kubelet's grpc probe and grpc_health_probe send it: the serving status number. */
-function grpcHealthCheck(port: number, timeoutMs: number): Promise<number> {
-  const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-  return new Promise<number>((resolve, reject) => {
-    client.makeUnaryRequest(
-      "/grpc.health.v1.Health/Check",
-      (request: Buffer) => request,
-      (reply: Buffer) => reply,
-      // HealthCheckRequest{service: ""}: every field at its default, so no bytes.
-      Buffer.alloc(0),
-      new grpc.Metadata(),
-      { deadline: deadlineAfter(timeoutMs) },
-      (err, reply) => {
-        client.close();
-        if (err || !reply) return reject(err ?? new Error("no reply"));
-        // HealthCheckResponse{status = 1}: absent means UNKNOWN (0); one key byte, one small varint otherwise.
-        if (reply.length === 0) return resolve(0);
-        assert.ok(reply.length === 2 && reply[0] === 0x08, `HealthCheckResponse bytes ${reply.toString("hex")}`);
-        resolve(reply[1] as number);
-      },
-    );
-  });
-}
-
-function httpStatus(port: number, urlPath: string, timeoutMs: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: "127.0.0.1", port, path: urlPath, timeout: timeoutMs, agent: false }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on("timeout", () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on("error", reject);
-  });
-}
-
-test("what the probes and scrape annotations rely on: grpc.health.v1 SERVING on the gRPC ports, GET /metrics on METRICS_PORT and on the frontend's port", async () => {
-  const callTimeoutMs = 3_000;
-  const servingStatus = 1;
-  const dataDir = tempDir("probes");
-  const { services, ports } = await startSystem(dataDir);
-  try {
-    for (const [name, port] of [["catalog", ports.catalogPort], ["order", ports.orderPort]] as const) {
-      assert.is(await grpcHealthCheck(port, callTimeoutMs), servingStatus, `${name}: grpc.health.v1 Check("") answers SERVING`);
-    }
-    for (
-      const [name, port] of [["catalog", ports.catalogMetrics], ["order", ports.orderMetrics], ["frontend", ports.frontendPort]] as const
-    ) {
-      assert.is(await httpStatus(port, "/metrics", callTimeoutMs), 200, `${name}: GET /metrics on port ${port}`);
     }
   } finally {
     for (const s of services) s.p.child.kill("SIGKILL");
