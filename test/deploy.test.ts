@@ -28,6 +28,7 @@ import { readOrderConfig } from "../order/config.ts";
 import { containerCommands, isContainerCommand } from "../scripts/entrypoint.ts";
 import { requestJson } from "./support/http.ts";
 import { runTracked, tempDir } from "./support/processes.ts";
+import { waitFor } from "./support/wait.ts";
 import { sleep } from "../lib/sleep.ts";
 
 type Kind = "catalog" | "order" | "frontend";
@@ -880,14 +881,19 @@ function frontendCheck(env: Env): ReturnType<typeof run> {
   return run([flag as string, composeUnescape(script as string)], env, [shell as string]);
 }
 
-/** Repeat `check` until it exits 0 or the deadline passes; the last exit code. */
-async function untilPasses(check: () => ReturnType<typeof run>): Promise<{ code: number | string; output: string }> {
-  const deadline = Date.now() + runTimeoutMs;
-  for (;;) {
+/** Repeat `check` every 200 ms until it exits 0; after runTimeoutMs, fails with the last run's exit code and output. */
+async function untilPasses(check: () => ReturnType<typeof run>, what: string): Promise<void> {
+  let last = "";
+  const passes = async (): Promise<boolean> => {
     const p = check();
     const code = await p.exited;
-    if (code === 0 || Date.now() > deadline) return { code, output: p.output() };
-    await sleep(200);
+    last = `exit ${code}:\n${p.output()}`;
+    return code === 0;
+  };
+  try {
+    await waitFor(passes, runTimeoutMs, what, 200);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; the last run: ${last}`, { cause: err });
   }
 }
 
@@ -926,8 +932,7 @@ test("the image's commands: entrypoint starts each service; compose's frontend c
   const dataDir = tempDir("image");
   const { services, envs, ports } = await startSystem(dataDir);
   try {
-    const healthy = await untilPasses(() => frontendCheck(envs.frontend));
-    assert.is(healthy.code, 0, `the frontend check passes against a frontend that can serve trades:\n${healthy.output}`);
+    await untilPasses(() => frontendCheck(envs.frontend), "the frontend check to pass against a frontend that can serve trades");
     for (const [name, port] of [["catalog", ports.catalogPort], ["order", ports.orderPort]] as const) {
       // grpc.health.v1 Check for service "", as the kubelet's grpc probe and grpc_health_probe send it.
       const health = new HealthClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), channelOptions);
