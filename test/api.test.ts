@@ -117,13 +117,30 @@ test("same Idempotency-Key and order gives the same transaction number", async (
   assert.is(stock.body.data.quantity, 98, "applied once");
 });
 
-/** A Server-Timing value as [name, dur] pairs; fails the test on anything that does not parse. */
-function serverTiming(value: unknown): [string, number][] {
+/**
+ * A Server-Timing value as name → {desc, dur}, in the order sent; fails the test on anything that
+ * does not parse (a duration is in milliseconds to at most 0.001) and on a name sent twice.
+ */
+function parseServerTiming(value: unknown): Map<string, { desc?: string; dur?: number }> {
   assert.type(value, "string");
-  return String(value).split(", ").map((entry) => {
-    const match = /^([a-z-]+);dur=(\d+(?:\.\d{1,3})?)$/.exec(entry);
-    assert.ok(match, `Server-Timing entry "${entry}" is name;dur=milliseconds`);
-    return [match[1] as string, Number(match[2])];
+  const metrics = new Map<string, { desc?: string; dur?: number }>();
+  for (const part of String(value).split(", ")) {
+    const match = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+)(?:;desc="([^"\\]*)")?(?:;dur=(\d+(?:\.\d{1,3})?))?$/.exec(part);
+    assert.ok(match, `Server-Timing entry ${JSON.stringify(part)} does not parse`);
+    assert.not.ok(metrics.has(match[1] as string), `Server-Timing names ${JSON.stringify(match[1])} once`);
+    metrics.set(match[1] as string, {
+      ...(match[2] === undefined ? {} : { desc: match[2] }),
+      ...(match[3] === undefined ? {} : { dur: Number(match[3]) }),
+    });
+  }
+  return metrics;
+}
+
+/** The names of a Server-Timing value, in order, each entry being `name;dur=milliseconds` (no description). */
+function timedPhases(value: unknown): string[] {
+  return [...parseServerTiming(value)].map(([name, { desc, dur }]) => {
+    assert.ok(desc === undefined && dur !== undefined, `Server-Timing entry "${name}" is name;dur=milliseconds`);
+    return name;
   });
 }
 
@@ -131,14 +148,14 @@ test("POST /orders carries Server-Timing with the documented phases (README: Ser
   const order = { name: "DruidCo", quantity: 1, type: "sell" };
   const fresh = await post("/orders", order, { "idempotency-key": "timing-key-1" });
   assert.is(fresh.status, 200, JSON.stringify(fresh.body));
-  const names = serverTiming(fresh.headers["server-timing"]).map(([name]) => name);
+  const names = timedPhases(fresh.headers["server-timing"]);
   // The leader's own fsync is listed only when it finished before a majority held the order.
   const full = ["queue", "leader-batch", "catalog", "catalog-fsync", "replicate", "fsync", "total"];
   assert.equal(names.filter((n) => n !== "fsync"), full.filter((n) => n !== "fsync"), names.join(" "));
   // A retry answered from the leader's log made no catalog call: only the frontend's phases.
   const retry = await post("/orders", order, { "idempotency-key": "timing-key-1" });
   assert.is(retry.body.data.transaction_number, fresh.body.data.transaction_number);
-  assert.equal(serverTiming(retry.headers["server-timing"]).map(([name]) => name), ["queue", "total"]);
+  assert.equal(timedPhases(retry.headers["server-timing"]), ["queue", "total"]);
 });
 
 test("unknown path is 404, wrong method is 405 with Allow", async () => {
@@ -148,21 +165,6 @@ test("unknown path is 404, wrong method is 405 with Allow", async () => {
   assert.is(reply.headers["allow"], "GET, HEAD");
   assert.is((await get("/orders")).headers["allow"], "POST");
 });
-
-/** A Server-Timing value as name → {desc, dur}; fails the test on anything that does not parse. */
-function parseServerTiming(value: unknown): Map<string, { desc?: string; dur?: number }> {
-  assert.type(value, "string");
-  const metrics = new Map<string, { desc?: string; dur?: number }>();
-  for (const part of String(value).split(", ")) {
-    const match = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+)(?:;desc="([^"\\]*)")?(?:;dur=(\d+(?:\.\d+)?))?$/.exec(part);
-    assert.ok(match, `Server-Timing entry ${JSON.stringify(part)} does not parse`);
-    metrics.set(match[1] as string, {
-      ...(match[2] === undefined ? {} : { desc: match[2] }),
-      ...(match[3] === undefined ? {} : { dur: Number(match[3]) }),
-    });
-  }
-  return metrics;
-}
 
 test("GET /stocks/{name} carries Server-Timing: the cache, the catalog when asked, the total", async () => {
   for (const path of ["/stocks/BardCo", "/stocks/BardCo", "/stocks/NoSuchCo"]) {

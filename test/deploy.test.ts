@@ -10,7 +10,6 @@
 import { spawnSync } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
-import * as http from "node:http";
 import * as path from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -19,12 +18,17 @@ import { readCatalogConfig } from "../catalog/config.ts";
 import { readCacheConfig } from "../frontend/cache/cache_config.ts";
 import { loadFrontendConfig } from "../frontend/config.ts";
 import type { Env } from "../lib/config.ts";
-import { deadlineAfter, grpc } from "../lib/grpc.ts";
+import { HealthClient } from "../gen/health.ts";
+import type { HealthCheckRequest, HealthCheckResponse } from "../gen/health.ts";
+import { callUnary, channelOptions, grpc } from "../lib/grpc.ts";
+import { ServingStatus } from "../lib/grpc_health.ts";
 import { listeningPort, Logger } from "../lib/log.ts";
 import { freePort, projectRoot } from "../lib/service_process.ts";
 import { readOrderConfig } from "../order/config.ts";
 import { containerCommands, isContainerCommand } from "../scripts/entrypoint.ts";
+import { requestJson } from "./support/http.ts";
 import { runTracked, tempDir } from "./support/processes.ts";
+import { waitFor } from "./support/wait.ts";
 import { sleep } from "../lib/sleep.ts";
 
 type Kind = "catalog" | "order" | "frontend";
@@ -39,27 +43,12 @@ const grpcProbeBinary = "/usr/local/bin/grpc_health_probe";
 const nodeMajorImage = 24;
 
 /**
- * METRICS_PORT is read when the metrics server starts, not by the configuration loaders; it is
- * checked here instead: a port, only on the gRPC services (the frontend serves /metrics on its
- * HTTP port), and never the service's own port.
- */
-function metricsPortOf(kind: Kind, env: Env, port: number, where: string): number | undefined {
-  const text = env["METRICS_PORT"];
-  if (text === undefined) return undefined;
-  assert.ok(kind !== "frontend", `${where}: the frontend serves /metrics on its HTTP port; METRICS_PORT is for the gRPC services`);
-  const value = Number(text);
-  assert.ok(/^\d+$/.test(text) && value >= 1 && value <= 65535, `${where}: METRICS_PORT "${text}" is a port`);
-  assert.ok(value !== port, `${where}: METRICS_PORT differs from the service's port ${port}`);
-  return value;
-}
-
-/**
  * Load `env` through the configuration loaders of `kind`, recording which variables they read:
  * a variable that no loader reads is a typo or a setting the service ignores, and fails.
  * DATA_DIR is pointed at a scratch folder (the container path does not exist here).
  */
 function loadService(kind: Kind, env: Env, where: string): Loaded {
-  const readVars = new Set<string>(["LOG_LEVEL", "METRICS_PORT"]);
+  const readVars = new Set<string>(["LOG_LEVEL"]);
   const scratch = tempDir("deploy");
   const recording = new Proxy({ ...env, ...(env["DATA_DIR"] ? { DATA_DIR: scratch } : {}) }, {
     get(target, name) {
@@ -95,7 +84,13 @@ function loadService(kind: Kind, env: Env, where: string): Loaded {
   }
   for (const name of Object.keys(env)) assert.ok(readVars.has(name), `${where}: ${name} is set but the ${kind} service never reads it`);
   const result = loaded as Loaded;
-  const metricsPort = metricsPortOf(kind, env, result.port, where);
+  // METRICS_PORT is read by the catalog's and the order service's loaders (the frontend serves
+  // /metrics on its HTTP port, so there it is caught above as never read).
+  const metricsPort: number | undefined = result.config.metricsPort;
+  assert.ok(
+    metricsPort === undefined || (metricsPort >= 1 && metricsPort <= 65535 && metricsPort !== result.port),
+    `${where}: METRICS_PORT ${metricsPort} is a port other than the service's port ${result.port}`,
+  );
   return {
     ...result,
     ...(env["DATA_DIR"] ? { dataDir: env["DATA_DIR"] } : {}),
@@ -685,16 +680,11 @@ test("deploy/k8s: the order replicas and the frontends spread over nodes; disrup
     assert.ok(byNode, `${name}: spread over nodes`);
     assert.is(byNode.maxSkew, 1, `${name}: at most one more pod on any node than on another`);
     assert.is(byNode.whenUnsatisfiable, "DoNotSchedule", `${name}: a hard rule, not a preference`);
-    assert.ok(
-      Object.entries(byNode.labelSelector.matchLabels).every(([k, v]) => w.spec.template.metadata.labels[k] === v),
-      `${name}: the rule counts this workload's own pods`,
-    );
+    assert.ok(labelsMatch(byNode.labelSelector, w.spec.template.metadata.labels), `${name}: the rule counts this workload's own pods`);
   }
   const budgetFor = (name: string): any => {
     const w = workloads().find((x) => x.metadata.name === name);
-    const found = byKind("PodDisruptionBudget").filter((b) =>
-      Object.entries(b.spec.selector.matchLabels).every(([k, v]) => w.spec.template.metadata.labels[k] === v)
-    );
+    const found = byKind("PodDisruptionBudget").filter((b) => labelsMatch(b.spec.selector, w.spec.template.metadata.labels));
     assert.is(found.length, 1, `one PodDisruptionBudget selects ${name}`);
     return found[0];
   };
@@ -862,6 +852,8 @@ test("docs/deploy-aws.md and README: no Node 20 image, no Node health probe, and
 // ---- the image's commands, run as local processes
 
 const runTimeoutMs = 20_000;
+/** A probe's gRPC call to a running service. */
+const probeTimeoutMs = 3_000;
 
 /** Run `command args` (tracked by test/support/processes.ts); by default Node on the image's entry point. */
 function run(
@@ -889,14 +881,19 @@ function frontendCheck(env: Env): ReturnType<typeof run> {
   return run([flag as string, composeUnescape(script as string)], env, [shell as string]);
 }
 
-/** Repeat `check` until it exits 0 or the deadline passes; the last exit code. */
-async function untilPasses(check: () => ReturnType<typeof run>): Promise<{ code: number | string; output: string }> {
-  const deadline = Date.now() + runTimeoutMs;
-  for (;;) {
+/** Repeat `check` every 200 ms until it exits 0; after runTimeoutMs, fails with the last run's exit code and output. */
+async function untilPasses(check: () => ReturnType<typeof run>, what: string): Promise<void> {
+  let last = "";
+  const passes = async (): Promise<boolean> => {
     const p = check();
     const code = await p.exited;
-    if (code === 0 || Date.now() > deadline) return { code, output: p.output() };
-    await sleep(200);
+    last = `exit ${code}:\n${p.output()}`;
+    return code === 0;
+  };
+  try {
+    await waitFor(passes, runTimeoutMs, what, 200);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; the last run: ${last}`, { cause: err });
   }
 }
 
@@ -931,12 +928,27 @@ async function startSystem(dataDir: string) {
   return { services, envs, ports: { catalogPort, orderPort, frontendPort, catalogMetrics, orderMetrics } };
 }
 
-test("the image's commands: entrypoint starts each service; compose's frontend check passes only while it can serve trades; SIGTERM exits 0", async () => {
+test("the image's commands: entrypoint starts each service; compose's frontend check passes only while it can serve trades; what the probes and scrape annotations rely on (grpc.health.v1 SERVING on the gRPC ports, GET /metrics on METRICS_PORT and on the frontend's port); SIGTERM exits 0", async () => {
   const dataDir = tempDir("image");
-  const { services, envs } = await startSystem(dataDir);
+  const { services, envs, ports } = await startSystem(dataDir);
   try {
-    const healthy = await untilPasses(() => frontendCheck(envs.frontend));
-    assert.is(healthy.code, 0, `the frontend check passes against a frontend that can serve trades:\n${healthy.output}`);
+    await untilPasses(() => frontendCheck(envs.frontend), "the frontend check to pass against a frontend that can serve trades");
+    for (const [name, port] of [["catalog", ports.catalogPort], ["order", ports.orderPort]] as const) {
+      // grpc.health.v1 Check for service "", as the kubelet's grpc probe and grpc_health_probe send it.
+      const health = new HealthClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), channelOptions);
+      try {
+        const reply = await callUnary<HealthCheckRequest, HealthCheckResponse>(health, health.check, { service: "" }, probeTimeoutMs);
+        assert.is(reply.status, ServingStatus.SERVING, `${name}: grpc.health.v1 Check("") answers SERVING`);
+      } finally {
+        health.close();
+      }
+    }
+    for (
+      const [name, port] of [["catalog", ports.catalogMetrics], ["order", ports.orderMetrics], ["frontend", ports.frontendPort]] as const
+    ) {
+      const scrape = await requestJson(`http://127.0.0.1:${port}`, "GET", "/metrics");
+      assert.is(scrape.status, 200, `${name}: GET /metrics on port ${port}`);
+    }
     const deadPort = await freePort();
     const dead = frontendCheck({ ...envs.frontend, PORT: String(deadPort) });
     assert.is.not(await dead.exited, 0, "the check fails on a port nobody listens on");
@@ -951,61 +963,6 @@ test("the image's commands: entrypoint starts each service; compose's frontend c
     for (const s of [...services].reverse().filter((x) => x !== order)) {
       s.p.child.kill("SIGTERM");
       assert.is(await s.p.exited, 0, `${s.name} exits 0 on SIGTERM:\n${s.p.output()}`);
-    }
-  } finally {
-    for (const s of services) s.p.child.kill("SIGKILL");
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  }
-});
-
-/** grpc.health.v1 Check for service "", as the kubelet's grpc probe and grpc_health_probe send it: the serving status number. */
-function grpcHealthCheck(port: number, timeoutMs: number): Promise<number> {
-  const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-  return new Promise<number>((resolve, reject) => {
-    client.makeUnaryRequest(
-      "/grpc.health.v1.Health/Check",
-      (request: Buffer) => request,
-      (reply: Buffer) => reply,
-      // HealthCheckRequest{service: ""}: every field at its default, so no bytes.
-      Buffer.alloc(0),
-      new grpc.Metadata(),
-      { deadline: deadlineAfter(timeoutMs) },
-      (err, reply) => {
-        client.close();
-        if (err || !reply) return reject(err ?? new Error("no reply"));
-        // HealthCheckResponse{status = 1}: absent means UNKNOWN (0); one key byte, one small varint otherwise.
-        if (reply.length === 0) return resolve(0);
-        assert.ok(reply.length === 2 && reply[0] === 0x08, `HealthCheckResponse bytes ${reply.toString("hex")}`);
-        resolve(reply[1] as number);
-      },
-    );
-  });
-}
-
-function httpStatus(port: number, urlPath: string, timeoutMs: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: "127.0.0.1", port, path: urlPath, timeout: timeoutMs, agent: false }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on("timeout", () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on("error", reject);
-  });
-}
-
-test("what the probes and scrape annotations rely on: grpc.health.v1 SERVING on the gRPC ports, GET /metrics on METRICS_PORT and on the frontend's port", async () => {
-  const callTimeoutMs = 3_000;
-  const servingStatus = 1;
-  const dataDir = tempDir("probes");
-  const { services, ports } = await startSystem(dataDir);
-  try {
-    for (const [name, port] of [["catalog", ports.catalogPort], ["order", ports.orderPort]] as const) {
-      assert.is(await grpcHealthCheck(port, callTimeoutMs), servingStatus, `${name}: grpc.health.v1 Check("") answers SERVING`);
-    }
-    for (
-      const [name, port] of [["catalog", ports.catalogMetrics], ["order", ports.orderMetrics], ["frontend", ports.frontendPort]] as const
-    ) {
-      assert.is(await httpStatus(port, "/metrics", callTimeoutMs), 200, `${name}: GET /metrics on port ${port}`);
     }
   } finally {
     for (const s of services) s.p.child.kill("SIGKILL");

@@ -3,17 +3,16 @@
 // GET /metrics on METRICS_PORT (and nothing else there) with trades, fsyncs, role and
 // replication lag. A bad METRICS_PORT stops a service at start naming the variable.
 
-import * as http from "node:http";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { freePort } from "../lib/service_process.ts";
 import { LocalSystem } from "./support/local_system.ts";
 import { killAll, runToExit, tempDir } from "./support/processes.ts";
 import { reported } from "./support/hooks.ts";
-import { requestJson } from "./support/http.ts";
+import { requestJson, waitForCacheInUse } from "./support/http.ts";
+import type { JsonReply } from "./support/http.ts";
 import { waitFor } from "./support/wait.ts";
 
-const requestTimeoutMs = 10_000;
 /** Patience for the leader to hear from both followers after the trades. */
 const replicationWaitMs = 15_000;
 
@@ -24,28 +23,8 @@ test.after(reported("cleanup", async () => {
   killAll();
 }));
 
-type Scrape = { status: number; contentType: string; text: string };
-
-function get(port: number, path: string, method = "GET"): Promise<Scrape> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: "127.0.0.1", port, path, method, timeout: requestTimeoutMs }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on(
-        "end",
-        () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            contentType: res.headers["content-type"] ?? "",
-            text: Buffer.concat(chunks).toString("utf8"),
-          }),
-      );
-    });
-    req.on("timeout", () => req.destroy(new Error(`${method} ${path}: timed out`)));
-    req.on("error", reject);
-    req.end();
-  });
-}
+/** A request to `port` on this host, as the scraper sends it. */
+const get = (port: number, path: string, method = "GET"): Promise<JsonReply> => requestJson(`http://127.0.0.1:${port}`, method, path);
 
 /** The value of the sample `name{labels}` in exposition text (labels in the order written), or undefined. */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
@@ -62,8 +41,9 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
 async function scrape(port: number): Promise<string> {
   const reply = await get(port, "/metrics");
   assert.is(reply.status, 200);
-  assert.match(reply.contentType, /^text\/plain; version=0\.0\.4/);
-  return reply.text;
+  assert.match(String(reply.headers["content-type"] ?? ""), /^text\/plain; version=0\.0\.4/);
+  assert.type(reply.body, "string", "exposition text (requestJson parses a body only when it is JSON)");
+  return reply.body;
 }
 
 test("the frontend's /metrics, and the catalog's and replicas' METRICS_PORT", async () => {
@@ -79,7 +59,7 @@ test("the frontend's /metrics, and the catalog's and replicas' METRICS_PORT", as
     const base = system.url;
     // Two lookups of one stock (a miss, then a hit once the invalidation stream is confirmed),
     // a trade, its order, an unknown path and a wrong method.
-    await waitFor(async () => (await requestJson(base, "GET", "/health")).body?.data?.cache?.subscribed === true, requestTimeoutMs);
+    await waitForCacheInUse(base);
     assert.is((await requestJson(base, "GET", "/stocks/GameStart")).status, 200);
     assert.is((await requestJson(base, "GET", "/stocks/GameStart")).status, 200);
     const trade = await requestJson(base, "POST", "/orders", { name: "GameStart", quantity: 1, type: "buy" });

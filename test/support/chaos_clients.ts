@@ -77,10 +77,9 @@ export async function placeOrder(
       const bad = failureViolation(`POST /orders key ${key}`, err);
       if (bad) violations.push(bad);
       last = err instanceof StockBazaarError && err.status !== undefined ? `HTTP ${err.status}` : String(err);
-      // Only a 503 or no answer says "try again"; anything else (already a violation) ends the order.
-      if (bad || (err instanceof StockBazaarError && err.status !== undefined && !(err instanceof UnavailableError))) {
-        return { kind: "unknown", attempts: attempt, last };
-      }
+      // Only a 503 with Retry-After or no answer says "try again"; any other answer is a violation
+      // (failureViolation) and ends the order.
+      if (bad) return { kind: "unknown", attempts: attempt, last };
     }
     if (attempt >= attemptsMax || !mayRetry()) return { kind: "unknown", attempts: attempt, last };
     await sleep(Math.min(retryBackoffMsFirst * 2 ** (attempt - 1), retryBackoffMsMax));
