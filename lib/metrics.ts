@@ -161,7 +161,10 @@ export class CountingHistogram {
     registry.registerMetric(this as unknown as Metric);
   }
 
-  /** The series of these label values, made on first use. */
+  /**
+   * The series of these label values, made on first use (so no label set is exported twice).
+   * Finding it builds a key: a hot caller keeps the series it got, keyed its own cheap way.
+   */
   series(labels: Readonly<Record<string, string>>): HistogramSeries {
     const key = this.labelNames.map((n) => labels[n]).join("\0");
     let series = this.byValues.get(key);
