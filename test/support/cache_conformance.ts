@@ -1,4 +1,4 @@
-// The one conformance suite every cache backend must pass (STYLE.md §10): the LRU and the
+// The one conformance suite every cache backend must pass: the LRU and the
 // Redis backend run exactly these cases. A backend's own test file supplies a factory.
 
 import type { Test } from "uvu";
